@@ -1,0 +1,198 @@
+"""Settings: a TOML file plus `CONNECTOR_<SECTION>__<NAME>` environment overrides.
+
+The file is optional (built-in defaults run the demo); a value that fails validation
+raises `ConfigError` naming the dotted setting, which the CLI turns into exit code 2.
+Secrets are `SecretStr`, so a stray print or log of the settings shows `**********`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_CONFIG_NAME = "connector.toml"
+
+
+class ConfigError(Exception):
+    """A setting is missing or wrong; the message names it."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DatabaseSettings(_Section):
+    url: str = "sqlite:///connector.db"
+    echo: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _known_dialect(cls, v: str) -> str:
+        if not v.startswith(("sqlite:", "postgresql")):
+            raise ValueError("must start with sqlite:/// or postgresql+psycopg://")
+        if v.startswith("postgresql://"):
+            v = "postgresql+psycopg://" + v[len("postgresql://") :]
+        return v
+
+
+class HttpSettings(_Section):
+    timeout_seconds: float = Field(default=30.0, gt=0)
+    connect_timeout_seconds: float = Field(default=10.0, gt=0)
+    max_attempts: int = Field(default=8, ge=1, le=50)
+    backoff_initial_seconds: float = Field(default=0.5, ge=0)
+    backoff_max_seconds: float = Field(default=60.0, ge=0)
+    retry_after_max_seconds: float = Field(default=120.0, ge=0)
+    max_pages_per_stream: int = Field(default=1_000_000, ge=1)
+
+
+class PartnerStackSettings(_Section):
+    base_url: str = "https://api.partnerstack.com/api/v2"
+    public_key: SecretStr = SecretStr("")
+    secret_key: SecretStr = SecretStr("")
+    page_size: int = Field(default=250, ge=1, le=250)
+    overlap_seconds: int = Field(default=300, ge=0)
+    trailing_window_days: int = Field(default=35, ge=1)
+    reward_description_prefix: str = "referral-connector"
+
+
+class StripeSettings(_Section):
+    base_url: str = "https://api.stripe.com/v1"
+    api_key: SecretStr = SecretStr("")
+    api_version: str = "2025-03-31.basil"
+    page_size: int = Field(default=100, ge=1, le=100)
+    backfill_window_days: int = Field(default=30, ge=1)
+    concurrency: int = Field(default=4, ge=1, le=32)
+    event_retention_days: int = Field(default=30, ge=1)
+
+
+class ProgramSettings(_Section):
+    file: str = "programs/consio.toml"
+
+
+class FinanceSettings(_Section):
+    marketing_costs_file: str | None = None
+
+
+class SecuritySettings(_Section):
+    # Key of the HMAC that fingerprints tax ids and bank numbers; set it in production.
+    fingerprint_key: SecretStr = SecretStr("change-me-fingerprint-key")
+
+
+class ScheduleSettings(_Section):
+    cron: str | None = None  # crontab expression; wins over interval when set
+    interval_seconds: int = Field(default=3600, ge=1)
+    misfire_grace_seconds: int = Field(default=3600, ge=1)
+    overdue_factor: float = Field(default=2.5, gt=1)
+
+
+class ServeSettings(_Section):
+    host: str = "0.0.0.0"
+    port: int = Field(default=8080, ge=0, le=65535)
+
+
+class ReportSettings(_Section):
+    output_dir: str = "reports"
+
+
+class LogSettings(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["auto", "json", "text"] = "auto"
+
+
+class LockSettings(_Section):
+    ttl_seconds: int = Field(default=3600, ge=10)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CONNECTOR_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        case_sensitive=False,
+    )
+
+    database: DatabaseSettings = DatabaseSettings()
+    http: HttpSettings = HttpSettings()
+    partnerstack: PartnerStackSettings = PartnerStackSettings()
+    stripe: StripeSettings = StripeSettings()
+    program: ProgramSettings = ProgramSettings()
+    finance: FinanceSettings = FinanceSettings()
+    security: SecuritySettings = SecuritySettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+    serve: ServeSettings = ServeSettings()
+    report: ReportSettings = ReportSettings()
+    log: LogSettings = LogSettings()
+    lock: LockSettings = LockSettings()
+
+    # set per load by `load_settings`; not a file setting
+    _toml_file: Path | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        toml_file = _CURRENT_FILE.get("path")
+        if toml_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return tuple(sources)
+
+
+_CURRENT_FILE: dict[str, Path | None] = {"path": None}
+
+
+def resolve_config_path(config: str | Path | None) -> Path | None:
+    """`--config FILE`, else `./connector.toml` if present, else built-in defaults."""
+    if config is not None:
+        path = Path(config)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        return path
+    default = Path(DEFAULT_CONFIG_NAME)
+    return default if default.is_file() else None
+
+
+def load_settings(config: str | Path | None = None, **overrides: Any) -> Settings:
+    """Load and validate; raise `ConfigError` naming the first bad setting."""
+    path = resolve_config_path(config)
+    _CURRENT_FILE["path"] = path
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "config"
+        src = f" (in {path})" if path else ""
+        raise ConfigError(f"bad setting {where}: {err['msg']}{src}") from None
+    except (OSError, ValueError) as exc:  # tomllib.TOMLDecodeError is a ValueError
+        raise ConfigError(f"cannot read config {path}: {exc}") from None
+    finally:
+        _CURRENT_FILE["path"] = None
+
+
+def env_name(section: str, name: str) -> str:
+    """The environment variable that overrides `[section] name`."""
+    return f"CONNECTOR_{section.upper()}__{name.upper()}"
+
+
+def redacted_environ() -> dict[str, str]:
+    """Connector variables with secret-looking values masked, for diagnostics."""
+    out: dict[str, str] = {}
+    for k, v in os.environ.items():
+        if k.startswith("CONNECTOR_"):
+            secret = any(w in k for w in ("KEY", "SECRET", "PASSWORD", "TOKEN"))
+            out[k] = "**********" if secret else v
+    return out

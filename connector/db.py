@@ -1,0 +1,116 @@
+"""Engine, sessions and schema migrations.
+
+SQLite is the embedded default and PostgreSQL the production store; the same code and
+the same Alembic migrations serve both. JSON columns go through a serializer that
+keeps `Decimal` exact (as a JSON number) instead of failing or turning it into a float.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.orm import Session, sessionmaker
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+class SchemaNotReady(Exception):
+    """The database is reachable but its schema is not at the current migration."""
+
+
+class _DecimalEncoder(json.JSONEncoder):
+    def default(self, o: Any) -> Any:
+        if isinstance(o, Decimal):
+            # An exact JSON number: integral values stay ints, others keep their digits.
+            return int(o) if o == o.to_integral_value() else float(str(o))  # not money: raw payload echo
+        if hasattr(o, "isoformat"):
+            return o.isoformat()
+        return super().default(o)
+
+
+def json_dumps(value: Any) -> str:
+    return json.dumps(value, cls=_DecimalEncoder, separators=(",", ":"), sort_keys=True)
+
+
+def json_loads(text_: str) -> Any:
+    return json.loads(text_, parse_float=Decimal)
+
+
+def make_engine(url: str, *, schema: str | None = None, echo: bool = False) -> Engine:
+    """Create the engine; `schema` pins PostgreSQL's search_path (tests use one per run)."""
+    kwargs: dict[str, Any] = {"echo": echo, "json_serializer": json_dumps, "json_deserializer": json_loads}
+    if url.startswith("sqlite"):
+        kwargs["connect_args"] = {"timeout": 30}
+    else:
+        kwargs["pool_pre_ping"] = True
+        if schema:
+            kwargs["connect_args"] = {"options": f"-csearch_path={schema}"}
+    engine = create_engine(url, **kwargs)
+    if url.startswith("sqlite"):
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+    return engine
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on any error."""
+    with factory() as session, session.begin():
+        yield session
+
+
+def _alembic_config(engine: Engine) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    command.upgrade(_alembic_config(engine), revision)
+
+
+def head_revision() -> str | None:
+    script = ScriptDirectory(str(MIGRATIONS))
+    return script.get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def ensure_schema_ready(engine: Engine) -> None:
+    """Refuse to run on a database that was never migrated or is behind."""
+    current = current_revision(engine)
+    head = head_revision()
+    if current != head:
+        raise SchemaNotReady(
+            f"database schema is at {current or 'nothing'}, expected {head}: run `connector db upgrade`"
+        )
+
+
+def ping(engine: Engine) -> None:
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))

@@ -1,0 +1,83 @@
+"""Writes into the store that both SQLite and PostgreSQL accept.
+
+Upserts are keyed by the table's primary key (the upstream source id), so reading a
+record twice never duplicates it. Callers pass the session of the transaction that
+also saves the cursor, which is what makes a page and its cursor land together.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Table, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import DeclarativeBase, Session
+
+from connector.models import Quarantine, SyncCursor
+
+# SQLite caps bound parameters per statement; stay well below it.
+_MAX_PARAMS = 30_000
+
+
+def _chunks(rows: Sequence[dict[str, Any]], width: int) -> list[Sequence[dict[str, Any]]]:
+    size = max(1, _MAX_PARAMS // max(1, width))
+    return [rows[i : i + size] for i in range(0, len(rows), size)]
+
+
+def upsert_rows(session: Session, model: type[DeclarativeBase], rows: Sequence[dict[str, Any]]) -> int:
+    """Insert or update `rows` by primary key; later rows with the same key win."""
+    if not rows:
+        return 0
+    table = model.__table__
+    assert isinstance(table, Table)
+    pk = [c.name for c in table.primary_key.columns]
+    dedup: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in rows:
+        dedup[tuple(row[k] for k in pk)] = row
+    unique = list(dedup.values())
+    cols = sorted({k for r in unique for k in r})
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    for chunk in _chunks(unique, len(cols)):
+        stmt = insert(table).values(list(chunk))
+        update = {c: stmt.excluded[c] for c in cols if c not in pk}
+        stmt = stmt.on_conflict_do_update(index_elements=pk, set_=update) if update else stmt.on_conflict_do_nothing()
+        session.execute(stmt)
+    return len(unique)
+
+
+def load_cursor(session: Session, stream: str) -> dict[str, Any]:
+    row = session.get(SyncCursor, stream)
+    return dict(row.state) if row is not None else {}
+
+
+def save_cursor(session: Session, stream: str, state: dict[str, Any]) -> None:
+    upsert_rows(session, SyncCursor, [{"stream": stream, "state": state, "updated_at": dt.datetime.now(dt.UTC)}])
+
+
+def all_cursors(session: Session) -> dict[str, dict[str, Any]]:
+    return {c.stream: dict(c.state) for c in session.scalars(select(SyncCursor))}
+
+
+def quarantine(
+    session: Session,
+    *,
+    run_id: str | None,
+    source: str,
+    source_id: str | None,
+    error: str,
+    payload: dict[str, Any] | None = None,
+) -> None:
+    """Keep a record that failed validation, with why; `payload` must already be redacted."""
+    session.add(
+        Quarantine(
+            run_id=run_id,
+            source=source,
+            source_id=source_id,
+            error=error[:2000],
+            payload=payload,
+            created_at=dt.datetime.now(dt.UTC),
+        )
+    )

@@ -1,0 +1,1 @@
+"""Local emulation of the PartnerStack and Stripe APIs."""

@@ -1,0 +1,76 @@
+"""Shared fixtures: a fresh, migrated database per test on SQLite or PostgreSQL.
+
+`CONNECTOR_TEST_DATABASE_URL` (set by `.ci/run` for its second pass) switches every
+database test to PostgreSQL; each test then gets a schema of its own, dropped after.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+
+from connector.db import make_engine, upgrade
+
+PG_ENV = "CONNECTOR_TEST_DATABASE_URL"
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+def pg_base_url() -> str | None:
+    return os.environ.get(PG_ENV) or None
+
+
+def on_postgres() -> bool:
+    return pg_base_url() is not None
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> Iterator[str]:
+    """A URL to a fresh, migrated database that the connector (and its CLI) can open."""
+    base = pg_base_url()
+    if base is None:
+        url = f"sqlite:///{tmp_path / 'connector.db'}"
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        yield url
+        return
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in base else "?"
+    url = f"{base}{sep}options=-csearch_path%3D{schema}"
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    try:
+        yield url
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    eng = make_engine(database_url)
+    yield eng
+    eng.dispose()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On the PostgreSQL pass, run only the tests that touch a database."""
+    if not on_postgres():
+        return
+    keep = [i for i in items if "database_url" in getattr(i, "fixturenames", ())]
+    kept = {id(i) for i in keep}
+    dropped = [i for i in items if id(i) not in kept]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
