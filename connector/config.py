@@ -67,7 +67,7 @@ class PartnerStackSettings(_Section):
 class StripeSettings(_Section):
     base_url: str = "https://api.stripe.com/v1"
     api_key: SecretStr = SecretStr("")
-    api_version: str = "2025-03-31.basil"
+    api_version: str = "2026-10-28.endive"  # what the sandbox (and the stripe SDK) serve
     page_size: int = Field(default=100, ge=1, le=100)
     backfill_window_days: int = Field(default=30, ge=1)
     concurrency: int = Field(default=4, ge=1, le=32)
@@ -80,6 +80,11 @@ class ProgramSettings(_Section):
 
 class FinanceSettings(_Section):
     marketing_costs_file: str | None = None
+
+
+class MappingSettings(_Section):
+    # Directory holding partnerstack.toml and stripe.toml; unset = the bundled mappings/.
+    dir: str | None = None
 
 
 class SecuritySettings(_Section):
@@ -97,6 +102,7 @@ class ScheduleSettings(_Section):
 class ServeSettings(_Section):
     host: str = "0.0.0.0"
     port: int = Field(default=8080, ge=0, le=65535)
+    shutdown_grace_seconds: float = Field(default=300.0, ge=0)  # how long SIGTERM waits for the run in flight
 
 
 class ReportSettings(_Section):
@@ -126,6 +132,7 @@ class Settings(BaseSettings):
     stripe: StripeSettings = StripeSettings()
     program: ProgramSettings = ProgramSettings()
     finance: FinanceSettings = FinanceSettings()
+    mappings: MappingSettings = MappingSettings()
     security: SecuritySettings = SecuritySettings()
     schedule: ScheduleSettings = ScheduleSettings()
     serve: ServeSettings = ServeSettings()

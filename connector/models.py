@@ -462,3 +462,15 @@ class LedgerEntry(Base):
 
 
 Index("ix_ledger_program_partner", LedgerEntry.program, LedgerEntry.partner_key)
+
+
+class Finding(Base):
+    """Something the rules noticed but could not pay on (e.g. `margin_unknown`), per run."""
+
+    __tablename__ = "findings"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    program: Mapped[str] = mapped_column(String(64))
+    subject_key: Mapped[str | None]
+    code: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(Text)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 04:33:03.525782
+Create Date: 2026-11-22 04:37:49.690623
 """
 from collections.abc import Sequence
 
@@ -43,6 +43,18 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('fin_marketing_costs', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_fin_marketing_costs_customer_id'), ['customer_id'], unique=False)
+
+    op.create_table('findings',
+    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('run_id', sa.String(length=36), nullable=True),
+    sa.Column('program', sa.String(length=64), nullable=False),
+    sa.Column('subject_key', sa.String(length=255), nullable=True),
+    sa.Column('code', sa.String(length=64), nullable=False),
+    sa.Column('detail', sa.Text(), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_findings'))
+    )
+    with op.batch_alter_table('findings', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_findings_run_id'), ['run_id'], unique=False)
 
     op.create_table('ledger_entries',
     sa.Column('entry_key', sa.String(length=200), nullable=False),
@@ -482,6 +494,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_ledger_entries_group_key'))
 
     op.drop_table('ledger_entries')
+    with op.batch_alter_table('findings', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_findings_run_id'))
+
+    op.drop_table('findings')
     with op.batch_alter_table('fin_marketing_costs', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_fin_marketing_costs_customer_id'))
 

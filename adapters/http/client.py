@@ -1,0 +1,185 @@
+"""The one HTTP client every adapter uses: timeouts, the retry table, Decimal JSON, counters.
+
+Retries run through tenacity; the wait honours `Retry-After` (capped) and otherwise backs
+off exponentially with jitter. Sleeping goes through `adapters.http.sleep`, so tests patch
+one name and stay fast. A POST is retried only when it carries an idempotency key: without
+one a retry could create the same thing twice.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import httpx
+from tenacity import (
+    RetryCallState,
+    RetryError,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+    wait_random,
+)
+
+from adapters.http.errors import AuthError, RecordNotFound, RetryableHttpError, UpstreamError
+from adapters.http.policy import RETRYABLE_TRANSPORT_ERRORS, Action, action_for_status, retry_after_seconds
+from connector.config import HttpSettings
+
+
+def _sleep(seconds: float) -> None:
+    # Looked up at call time so `adapters.http.sleep` stays the single patch point.
+    import adapters.http
+
+    adapters.http.sleep(seconds)
+
+
+@dataclass
+class RequestCounter:
+    """Requests and retries of one stream (or one client); safe to share between threads."""
+
+    requests: int = 0
+    retries: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, *, requests: int = 0, retries: int = 0) -> None:
+        with self._lock:
+            self.requests += requests
+            self.retries += retries
+
+
+def _short_body(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200].replace("\n", " ")
+    if isinstance(body, dict):
+        err = body.get("error")
+        if isinstance(err, dict) and err.get("message"):
+            return str(err["message"])[:200]
+        if body.get("message"):
+            return str(body["message"])[:200]
+    return str(body)[:200]
+
+
+class HttpClient:
+    """JSON over HTTP for one upstream API (`api_name` appears in every error message)."""
+
+    def __init__(
+        self,
+        *,
+        api_name: str,
+        base_url: str,
+        settings: HttpSettings,
+        headers: dict[str, str] | None = None,
+        auth: httpx.Auth | tuple[str, str] | None = None,
+        client: httpx.Client | None = None,
+    ) -> None:
+        self.api_name = api_name
+        self.base_url = base_url.rstrip("/")
+        self.settings = settings
+        self._headers = dict(headers or {})
+        self._auth = auth
+        self._owns_client = client is None
+        self._client = client or httpx.Client(
+            timeout=httpx.Timeout(settings.timeout_seconds, connect=settings.connect_timeout_seconds),
+            follow_redirects=False,
+        )
+        self.counter = RequestCounter()
+        # exponential from `backoff_initial_seconds`, plus up to that much jitter
+        self._backoff = wait_exponential(
+            multiplier=settings.backoff_initial_seconds, max=settings.backoff_max_seconds
+        ) + wait_random(0, settings.backoff_initial_seconds)
+
+    def close(self) -> None:
+        if self._owns_client:
+            self._client.close()
+
+    def _url(self, path: str) -> str:
+        if path.startswith(("http://", "https://")):
+            return path
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        if isinstance(exc, RetryableHttpError) and exc.retry_after is not None:
+            return exc.retry_after
+        return min(float(self._backoff(state)), self.settings.backoff_max_seconds)
+
+    def request_json(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json_body: Any = None,
+        form: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        counter: RequestCounter | None = None,
+    ) -> Any:
+        """One call, retried per the table; returns the body parsed with Decimal for floats."""
+        method = method.upper()
+        retry_allowed = method in ("GET", "HEAD") or idempotency_key is not None
+        attempts = self.settings.max_attempts if retry_allowed else 1
+        headers = dict(self._headers)
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
+        counters = [self.counter] + ([counter] if counter is not None else [])
+
+        def count_retry(_state: RetryCallState) -> None:
+            for c in counters:
+                c.add(retries=1)
+
+        def attempt() -> Any:
+            for c in counters:
+                c.add(requests=1)
+            response = self._client.request(
+                method,
+                self._url(path),
+                params=params,
+                json=json_body,
+                data=form,
+                headers=headers,
+                auth=self._auth if self._auth is not None else httpx.USE_CLIENT_DEFAULT,
+            )
+            return self._interpret(method, path, response)
+
+        retrying = Retrying(
+            stop=stop_after_attempt(attempts),
+            wait=self._wait,
+            retry=retry_if_exception_type((RetryableHttpError, *RETRYABLE_TRANSPORT_ERRORS)),
+            sleep=_sleep,
+            before_sleep=count_retry,
+            reraise=False,
+        )
+        try:
+            return retrying(attempt)
+        except RetryError as exc:
+            last = exc.last_attempt.exception()
+            why = f"{type(last).__name__}: {last}" if last is not None else "unknown error"
+            if isinstance(last, httpx.TransportError):  # say where, so a wrong base_url is obvious
+                why += f" (at {httpx.URL(self._url(path)).netloc.decode()})"
+            raise UpstreamError(
+                f"{self.api_name} {method} {path}: gave up after {attempts} attempt(s): {why}"
+            ) from None
+
+    def _interpret(self, method: str, path: str, response: httpx.Response) -> Any:
+        action = action_for_status(response.status_code)
+        status = response.status_code
+        if action is Action.FAIL_AUTH:
+            raise AuthError(f"{self.api_name} rejected the API keys ({status})")
+        if action is Action.RETRY:
+            wait = retry_after_seconds(response, self.settings.retry_after_max_seconds)
+            raise RetryableHttpError(f"HTTP {status}", retry_after=wait)
+        if action is Action.NOT_FOUND:
+            raise RecordNotFound(f"{self.api_name} {method} {path}: 404 {_short_body(response)}")
+        if action is Action.FAIL:
+            raise UpstreamError(f"{self.api_name} {method} {path} failed: {status} {_short_body(response)}")
+        try:
+            return json.loads(response.text, parse_float=Decimal)
+        except ValueError:
+            # A truncated or garbled body: the server or the connection broke mid-response.
+            raise RetryableHttpError("truncated or invalid JSON body") from None

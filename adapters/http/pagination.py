@@ -1,0 +1,81 @@
+"""Cursor paging modelled on dlt's paginators (`init_request`, `update_state`,
+`update_request`, `has_next_page`), with a loop guard and a page cap.
+
+Both PartnerStack and Stripe page with `starting_after=<id of the last item>` and a
+`has_more` flag; only where the items and the flag sit in the body differs (`extract`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from adapters.http.client import HttpClient, RequestCounter
+from adapters.http.errors import RecordNotFound, UpstreamError
+
+Extract = Callable[[Any], tuple[list[dict[str, Any]], bool]]
+
+
+class CursorPaginator:
+    """Next page starts after the last item's id; a repeated cursor means the API loops."""
+
+    def __init__(self, *, id_field: str = "id", cursor_param: str = "starting_after") -> None:
+        self.id_field = id_field
+        self.cursor_param = cursor_param
+        self.next_cursor: str | None = None
+        self._has_next = True
+        self._seen: set[str] = set()
+
+    def init_request(self, params: dict[str, Any]) -> None:
+        start = params.get(self.cursor_param)
+        if start is not None:
+            self._seen.add(str(start))
+
+    def update_state(self, items: list[dict[str, Any]], has_more: bool) -> None:
+        if not has_more or not items:
+            self._has_next = False
+            self.next_cursor = None
+            return
+        cursor = items[-1].get(self.id_field)
+        if cursor is None:
+            raise UpstreamError(f"page's last item has no {self.id_field!r}: cannot page on")
+        cursor = str(cursor)
+        if cursor in self._seen:
+            raise UpstreamError(f"pagination loop: cursor {cursor!r} returned twice")
+        self._seen.add(cursor)
+        self.next_cursor = cursor
+
+    def update_request(self, params: dict[str, Any]) -> None:
+        params[self.cursor_param] = self.next_cursor
+
+    @property
+    def has_next_page(self) -> bool:
+        return self._has_next
+
+
+def paginate(
+    http: HttpClient,
+    path: str,
+    params: dict[str, Any],
+    *,
+    extract: Extract,
+    paginator: CursorPaginator,
+    counter: RequestCounter | None = None,
+) -> Iterator[list[dict[str, Any]]]:
+    """Yield pages of items until the API says there are no more (or the page cap trips)."""
+    params = {k: v for k, v in params.items() if v is not None}
+    paginator.init_request(params)
+    pages = 0
+    while paginator.has_next_page:
+        if pages >= http.settings.max_pages_per_stream:
+            raise UpstreamError(f"{http.api_name} {path}: page cap {http.settings.max_pages_per_stream} reached")
+        try:
+            body = http.request_json("GET", path, params=params, counter=counter)
+        except RecordNotFound as exc:
+            raise UpstreamError(str(exc)) from None
+        items, has_more = extract(body)
+        pages += 1
+        paginator.update_state(items, has_more)
+        yield items
+        if paginator.has_next_page:
+            paginator.update_request(params)

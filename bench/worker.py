@@ -1,0 +1,218 @@
+"""One measured piece of the benchmark, run in a process of its own.
+
+Why a process each: the peak RSS the benchmark reports must be the connector's alone (not the
+sandbox's, not the generator's, not an earlier phase's), and ``ru_maxrss`` is a per-process high-water
+mark. The parent passes everything on the command line and reads one JSON object from stdout.
+
+    python -m bench.worker run --kind backfill|sync ...   a whole connector run (pull, compute, push)
+    python -m bench.worker recompute ...                  rules.compute on the stored data, no pull
+    python -m bench.worker insert-ceiling --src URL --dst URL
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import datetime as dt
+import json
+import logging
+import resource
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from connector.config import Settings
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set (Linux reports ``ru_maxrss`` in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def make_settings(args: argparse.Namespace) -> Settings:
+    finance: dict[str, Any] = {"marketing_costs_file": args.costs} if getattr(args, "costs", None) else {}
+    return Settings.model_validate({
+        "database": {"url": args.db},
+        "partnerstack": {"base_url": args.ps_url or "http://127.0.0.1:9/ps", "public_key": "pk_bench",
+                         "secret_key": "sk_bench"},
+        "stripe": {"base_url": args.stripe_url or "http://127.0.0.1:9/stripe", "api_key": "sk_test_bench"},
+        "program": {"file": args.program},
+        "finance": finance,
+        "log": {"level": "WARNING", "format": "text"},
+    })
+
+
+def _parse_time(text: str | None) -> dt.datetime | None:
+    if not text:
+        return None
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+class StageClock:
+    """Wall time per stage of a run, by wrapping the stage functions the runner looks up."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    def wrap(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
+
+        return timed
+
+
+def _install_stage_clock() -> StageClock:
+    import connector.rules
+    import connector.runner
+    import connector.sync
+
+    clock = StageClock()
+    connector.sync.pull = clock.wrap("pull", connector.sync.pull)  # type: ignore[assignment]
+    connector.rules.compute = clock.wrap("compute", connector.rules.compute)  # type: ignore[attr-defined]
+    connector.runner.push = clock.wrap("push", connector.runner.push)  # type: ignore[assignment]
+    return clock
+
+
+def _record_get_urls(path: str) -> Callable[[], None]:
+    """Log every GET URL the connector sends (no headers: keys stay out), for the replay ceiling."""
+    import httpx
+
+    urls: list[str] = []
+    original = httpx.Client.send
+
+    def send(self: httpx.Client, request: httpx.Request, **kwargs: Any) -> httpx.Response:
+        if request.method == "GET":
+            urls.append(str(request.url))
+        return original(self, request, **kwargs)
+
+    httpx.Client.send = send  # type: ignore[method-assign]
+
+    def flush() -> None:
+        Path(path).write_text("\n".join(urls) + ("\n" if urls else ""))
+
+    return flush
+
+
+def cmd_run(args: argparse.Namespace) -> dict[str, Any]:
+    from connector.runner import run_once
+
+    settings = make_settings(args)
+    clock = _install_stage_clock()
+    flush_urls = _record_get_urls(args.record_urls) if args.record_urls else None
+    started = time.perf_counter()
+    outcome = run_once(
+        settings, kind=args.kind, as_of=_parse_time(args.as_of), since=_parse_time(args.since),
+        until=_parse_time(args.until),
+    )
+    seconds = time.perf_counter() - started
+    if flush_urls is not None:
+        flush_urls()
+    push = outcome.push
+    return {
+        "seconds": seconds,
+        "stages": clock.seconds,
+        "status": outcome.status,
+        "pulled": outcome.pulled,
+        "records": sum(outcome.pulled.values()),
+        "entries_appended": outcome.entries_appended,
+        "pushed": push.pushed if push is not None else 0,
+    }
+
+
+def cmd_recompute(args: argparse.Namespace) -> dict[str, Any]:
+    """The whole ledger recomputed from the store: what a rules change or a replay costs."""
+    from connector.context import RunContext
+    from connector.db import make_engine, session_factory
+    from connector.programs import load_program
+    from connector.rules import compute  # type: ignore[attr-defined]
+
+    settings = make_settings(args)
+    program = load_program(settings.program.file)
+    engine = make_engine(settings.database.url)
+    try:
+        as_of = _parse_time(args.as_of) or dt.datetime.now(dt.UTC)
+        ctx = RunContext(settings=settings, engine=engine, sessions=session_factory(engine),
+                         run_id=str(uuid.uuid4()), kind="sync", as_of=as_of)
+        started = time.perf_counter()
+        compute(ctx, program)
+        seconds = time.perf_counter() - started
+    finally:
+        engine.dispose()
+    return {"seconds": seconds, "program": program.name}
+
+
+def cmd_insert_ceiling(args: argparse.Namespace) -> dict[str, Any]:
+    from bench.ceiling import insert_ceiling
+    from connector.db import make_engine
+
+    source, target = make_engine(args.src), make_engine(args.dst)
+    try:
+        result = insert_ceiling(source, target)
+    finally:
+        source.dispose()
+        target.dispose()
+    return {"seconds": result.seconds, "rows": result.rows, "tables": result.tables}
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
+    "run": cmd_run,
+    "recompute": cmd_recompute,
+    "insert-ceiling": cmd_insert_ceiling,
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m bench.worker")
+    p.add_argument("command", choices=sorted(COMMANDS))
+    p.add_argument("--db")
+    p.add_argument("--ps-url")
+    p.add_argument("--stripe-url")
+    p.add_argument("--program", default="programs/consio.toml")
+    p.add_argument("--costs")
+    p.add_argument("--kind", default="sync", choices=("sync", "backfill"))
+    p.add_argument("--as-of")
+    p.add_argument("--since")
+    p.add_argument("--until")
+    p.add_argument("--src")
+    p.add_argument("--dst")
+    p.add_argument("--record-urls", help="write every GET URL the run sent to this file")
+    p.add_argument("--profile", help="write cProfile stats of the measured call to this file")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    command = COMMANDS[args.command]
+    if args.profile:
+        profiler = cProfile.Profile()
+        result = profiler.runcall(command, args)
+        profiler.dump_stats(args.profile)
+        Path(args.profile).with_suffix(".txt").write_text(_top(args.profile))
+    else:
+        result = command(args)
+    result["peak_rss_mb"] = peak_rss_mb()
+    sys.stdout.write(json.dumps(result, default=str) + "\n")
+    return 0
+
+
+def _top(stats_file: str, lines: int = 40) -> str:
+    import io
+    import pstats
+
+    out = io.StringIO()
+    stats = pstats.Stats(stats_file, stream=out)
+    stats.sort_stats("cumulative").print_stats(lines)
+    stats.sort_stats("tottime").print_stats(lines)
+    return out.getvalue()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,213 @@
+"""The append-only ledger: what the program promises, written as differences.
+
+Each reward has a deterministic `group_key` (program|partner|customer|kind|source). The
+rules hand over the amount every group should total *now*; the ledger appends only the
+difference to what the group already holds (`#0`, then `#1`, `#2` … corrections), so a
+recompute over unchanged data writes nothing, and a late refund or tier change writes
+exactly the correction. Amounts are never edited; only `status`, `reason` and
+`payable_at` of entries that push has not touched move forward.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connector.models import LedgerEntry
+from connector.rules.money import rate_str, round_half_up
+
+OPEN_STATUSES = ("scheduled", "held", "payable")  # not yet pushed, not reversed
+
+
+@dataclass(frozen=True)
+class DesiredEntry:
+    """What one ledger group should add up to as of this run."""
+
+    group_key: str
+    partner_key: str
+    customer_key: str | None
+    kind: str  # commission | bonus | clawback
+    basis: Fraction  # exact, minor units
+    rate: Decimal
+    amount: int  # rounded once; the group's target total
+    currency: str
+    sources: tuple[str, ...]
+    event_at: dt.datetime | None
+    payable_at: dt.datetime | None = None
+    pending_reason: str | None = None  # not payable until something happens (no date yet)
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Placement:
+    status: str
+    reason: str | None
+
+
+# (partner_key, customer_key, payable_at, pending_reason) -> where an open entry belongs now
+PlacementPolicy = Callable[[str, str | None, dt.datetime | None, str | None], Placement]
+
+
+@dataclass
+class LedgerResult:
+    appended: int = 0
+    appended_minor: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    statuses_changed: int = 0
+    reversed: int = 0
+
+
+def group_key(program: str, partner_key: str, customer_key: str | None, kind: str, source: str) -> str:
+    return f"{program}|{partner_key}|{customer_key or '-'}|{kind}|{source}"
+
+
+def entry_key(group: str, seq: int) -> str:
+    return f"{group}#{seq}"
+
+
+def _is_open(entry: LedgerEntry) -> bool:
+    return entry.push_state is None and entry.status in OPEN_STATUSES
+
+
+def _may_move(current: str, target: str) -> bool:
+    """Forward only: scheduled -> held/payable; held <-> payable (a gate can close again)."""
+    if current == target:
+        return False
+    return not (target == "scheduled" and current != "scheduled")
+
+
+def reconcile(
+    session: Session,
+    program: str,
+    desired: Iterable[DesiredEntry],
+    placement: PlacementPolicy,
+    *,
+    run_id: str | None,
+    now: dt.datetime,
+) -> LedgerResult:
+    """Append each group's difference, then move open entries to their current status."""
+    result = LedgerResult()
+    existing: dict[str, list[LedgerEntry]] = defaultdict(list)
+    for entry in session.scalars(
+        select(LedgerEntry).where(LedgerEntry.program == program).order_by(LedgerEntry.group_key, LedgerEntry.seq)
+    ):
+        existing[entry.group_key].append(entry)
+    wanted = {d.group_key: d for d in desired}
+
+    for key in sorted(set(wanted) | set(existing)):
+        entries = existing.get(key, [])
+        target = wanted.get(key)
+        have = sum(e.amount_minor for e in entries)
+        want = target.amount if target is not None else 0
+        if want == have:
+            continue
+        new = _correction(program, key, entries, target, want - have, run_id, now, placement)
+        session.add(new)
+        entries.append(new)
+        existing[key] = entries
+        result.appended += 1
+        result.appended_minor[new.currency] += new.amount_minor
+
+    session.flush()
+    for key, entries in existing.items():
+        target = wanted.get(key)
+        for entry in entries:
+            if not _is_open(entry):
+                continue
+            payable_at = target.payable_at if target is not None else entry.payable_at
+            pending = target.pending_reason if target is not None else _pending_of(entry)
+            place = placement(entry.partner_key, entry.customer_key, payable_at, pending)
+            if entry.payable_at != payable_at:
+                entry.payable_at = payable_at
+            if _may_move(entry.status, place.status) or (entry.status == place.status and entry.reason != place.reason):
+                if entry.status != place.status:
+                    result.statuses_changed += 1
+                entry.status, entry.reason = place.status, place.reason
+    result.reversed = _pair_reversals([e for entries in existing.values() for e in entries])
+    session.flush()
+    return result
+
+
+def _pending_of(entry: LedgerEntry) -> str | None:
+    return entry.reason if entry.status == "scheduled" and entry.payable_at is None else None
+
+
+def _correction(
+    program: str,
+    key: str,
+    entries: Sequence[LedgerEntry],
+    target: DesiredEntry | None,
+    diff: int,
+    run_id: str | None,
+    now: dt.datetime,
+    placement: PlacementPolicy,
+) -> LedgerEntry:
+    last = entries[-1] if entries else None
+    if target is not None:
+        group_kind = target.kind
+        basis = round_half_up(target.basis) - sum(e.basis_minor for e in entries)
+        rate, currency, sources = rate_str(target.rate), target.currency, list(target.sources)
+        partner, customer = target.partner_key, target.customer_key
+        event_at, payable_at, pending, note = target.event_at, target.payable_at, target.pending_reason, target.note
+    else:  # the group is no longer owed (e.g. the submission stopped qualifying): take it back
+        assert last is not None
+        group_kind = entries[0].kind
+        basis = -sum(e.basis_minor for e in entries)
+        rate, currency, sources = last.rate, last.currency, list(last.sources)
+        partner, customer = last.partner_key, last.customer_key
+        event_at, payable_at, pending, note = last.event_at, last.payable_at, _pending_of(last), "no longer owed"
+    seq = len(entries)
+    place = placement(partner, customer, payable_at, pending)
+    return LedgerEntry(
+        entry_key=entry_key(key, seq),
+        group_key=key,
+        seq=seq,
+        program=program,
+        partner_key=partner,
+        customer_key=customer,
+        kind="clawback" if diff < 0 else group_kind,
+        basis_minor=basis,
+        rate=rate,
+        amount_minor=diff,
+        currency=currency,
+        status=place.status,
+        reason=place.reason,
+        sources=sources,
+        event_at=event_at,
+        payable_at=payable_at,
+        created_run_id=run_id,
+        created_at=now,
+        push_state=None,
+        push_attempts=0,
+        note=note if seq == 0 else f"correction: {note}" if note else "correction",
+    )
+
+
+def _pair_reversals(entries: list[LedgerEntry]) -> int:
+    """Mark a positive entry and the negative entry that fully offsets it, neither pushed, `reversed`.
+
+    The offsetting entry is a correction of the same group, or a clawback naming the
+    positive entry's source (a full refund of a commissioned invoice).
+    """
+    candidates = sorted((e for e in entries if _is_open(e)), key=lambda e: e.entry_key)
+    positives: dict[tuple[str, str | None, str, int], list[LedgerEntry]] = defaultdict(list)
+    for e in candidates:
+        if e.amount_minor > 0:
+            positives[(e.partner_key, e.customer_key, e.currency, e.amount_minor)].append(e)
+    reversed_count = 0
+    for neg in (e for e in candidates if e.amount_minor < 0):
+        for pos in positives.get((neg.partner_key, neg.customer_key, neg.currency, -neg.amount_minor), []):
+            if pos.status == "reversed":
+                continue
+            if pos.group_key == neg.group_key or (bool(pos.sources) and pos.sources[0] in neg.sources):
+                pos.status = neg.status = "reversed"
+                pos.reason = neg.reason = "offset"
+                reversed_count += 2
+                break
+    return reversed_count

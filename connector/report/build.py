@@ -1,0 +1,199 @@
+"""Collect one run's data from the store into a `Report`.
+
+The report reads the store as it is now: the run's own bookkeeping (stream stats,
+quarantine, findings, notes) plus the program's current decisions and ledger, which
+is what finance reconciles against.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Engine, inspect, select
+from sqlalchemy.orm import Session
+
+from connector.models import Decision, Finding, LedgerEntry, Partner, Quarantine, Run, RunStreamStat
+from connector.report.checks import compute_checks, compute_totals, monthly_commission
+from connector.report.model import (
+    EntryRow,
+    FindingRow,
+    PartnerRow,
+    QuarantineRow,
+    Report,
+    RunInfo,
+    StreamRow,
+    SubmissionRow,
+)
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+class RunNotFound(LookupError):
+    """No run with that id (or no run at all, for "latest")."""
+
+
+@contextmanager
+def _session(session_or_engine: Session | Engine) -> Iterator[Session]:
+    if isinstance(session_or_engine, Session):
+        yield session_or_engine
+        return
+    with Session(session_or_engine) as session:
+        yield session
+
+
+def _find_run(session: Session, run_id: str | None) -> Run:
+    if run_id is None or run_id == "latest":
+        run = session.scalars(select(Run).order_by(Run.started_at.desc(), Run.id.desc()).limit(1)).first()
+        if run is None:
+            raise RunNotFound("no run in the database yet")
+        return run
+    found = session.get(Run, run_id)
+    if found is None:
+        raise RunNotFound(f"no run with id {run_id}")
+    return found
+
+
+def _entry_row(e: LedgerEntry) -> EntryRow:
+    return EntryRow(
+        entry_key=e.entry_key,
+        group_key=e.group_key,
+        partner_key=e.partner_key,
+        customer_key=e.customer_key,
+        kind=e.kind,
+        basis_minor=int(e.basis_minor),
+        rate=e.rate,
+        amount_minor=int(e.amount_minor),
+        currency=e.currency.lower(),
+        status=e.status,
+        reason=e.reason,
+        sources=tuple(e.sources or ()),
+        event_at=e.event_at,
+        payable_at=e.payable_at,
+        platform_reward_key=e.platform_reward_key,
+        pushed_at=e.pushed_at,
+        created_run_id=e.created_run_id,
+        pushed_run_id=e.pushed_run_id,
+    )
+
+
+def entry_sort_key(e: EntryRow) -> tuple[str, str, dt.datetime, str]:
+    return (e.partner_key, e.customer_key or "", e.event_at or _EPOCH, e.entry_key)
+
+
+def _partner_row(p: Partner) -> PartnerRow:
+    # Only columns that are safe to show; `raw` is never read here.
+    person = " ".join(x for x in (p.first_name, p.last_name) if x)
+    return PartnerRow(
+        key=p.key,
+        name=p.company_name or person or None,
+        group_slug=p.group_slug,
+        country=p.country,
+        tax_form=p.tax_form,
+        tax_id_last4=p.tax_id_last4,
+        bank_kind=p.bank_kind,
+        bank_last4=p.bank_last4,
+    )
+
+
+def _findings(session: Session, run_id: str) -> list[FindingRow]:
+    """Findings of the run (a database from before the findings table simply has none)."""
+    if not inspect(session.connection()).has_table(Finding.__tablename__):
+        return []
+    rows = session.scalars(select(Finding).where(Finding.run_id == run_id)).all()
+    found = [FindingRow(program=r.program, subject_key=r.subject_key, code=r.code, detail=r.detail) for r in rows]
+    return sorted(found, key=lambda f: (f.code, f.subject_key or "", f.detail or ""))
+
+
+def _load(session: Session, run: Run) -> Report:
+    info = RunInfo(
+        id=run.id,
+        kind=run.kind,
+        program=run.program,
+        as_of=run.as_of,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+        status=run.status,
+        error=run.error,
+    )
+    streams = [
+        StreamRow(s.stream, s.pulled, s.quarantined, s.pages, s.requests, s.retries)
+        for s in session.scalars(
+            select(RunStreamStat).where(RunStreamStat.run_id == run.id).order_by(RunStreamStat.stream)
+        )
+    ]
+    decisions = select(Decision)
+    ledger = select(LedgerEntry)
+    if run.program is not None:
+        decisions = decisions.where(Decision.program == run.program)
+        ledger = ledger.where(LedgerEntry.program == run.program)
+    submissions = sorted(
+        (
+            SubmissionRow(
+                submission_key=d.submission_key,
+                submission_type=d.submission_type,
+                partner_key=d.partner_key,
+                customer_key=d.customer_key,
+                decision=d.decision,
+                reason=d.reason,
+                submitted_at=d.submitted_at,
+                run_id=d.run_id,
+            )
+            for d in session.scalars(decisions)
+        ),
+        key=lambda s: (s.submitted_at is None, s.submitted_at or _EPOCH, s.submission_key),
+    )
+    entries = sorted((_entry_row(e) for e in session.scalars(ledger)), key=entry_sort_key)
+    quarantined = [
+        QuarantineRow(source=q.source, id=q.source_id, error=q.error, created_at=q.created_at)
+        for q in session.scalars(
+            select(Quarantine).where(Quarantine.run_id == run.id).order_by(Quarantine.source, Quarantine.id)
+        )
+    ]
+    partner_keys = {e.partner_key for e in entries} | {s.partner_key for s in submissions if s.partner_key}
+    partners = (
+        [_partner_row(p) for p in session.scalars(select(Partner).where(Partner.key.in_(partner_keys)))]
+        if partner_keys
+        else []
+    )
+    totals = compute_totals(entries)
+    return Report(
+        run=info,
+        streams=streams,
+        submissions=submissions,
+        entries=entries,
+        quarantined=quarantined,
+        findings=_findings(session, run.id),
+        partners=sorted(partners, key=lambda p: p.key),
+        notes=list(run.notes or []),
+        totals=totals,
+        checks=compute_checks(entries, totals),
+        monthly=monthly_commission(entries),
+    )
+
+
+def build_report(session_or_engine: Session | Engine, run_id: str | None = None) -> Report:
+    """The report of `run_id` (None or "latest": the most recently started run)."""
+    with _session(session_or_engine) as session:
+        return _load(session, _find_run(session, run_id))
+
+
+def restrict_to_partner(report: Report, partner_key: str) -> Report:
+    """The same report cut down to one partner, its totals and checks recomputed."""
+    entries = [e for e in report.entries if e.partner_key == partner_key]
+    totals = compute_totals(entries)
+    return Report(
+        run=report.run,
+        streams=[],
+        submissions=[s for s in report.submissions if s.partner_key == partner_key],
+        entries=entries,
+        quarantined=[],
+        findings=[f for f in report.findings if f.subject_key and partner_key in f.subject_key],
+        partners=[p for p in report.partners if p.key == partner_key],
+        notes=[],
+        totals=totals,
+        checks=compute_checks(entries, totals),
+        monthly=monthly_commission(entries),
+        partner_key=partner_key,
+    )

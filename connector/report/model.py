@@ -1,0 +1,176 @@
+"""The report of one run as plain typed data, independent of any output format.
+
+`build.py` fills it from the store; each renderer only reads it. Keeping the
+numbers (and the tie-out checks) here means the table, JSON, CSV, XLSX and HTML
+forms can never disagree with each other.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+# Entry statuses that together make up a currency's total (reversed pairs sum to 0).
+OPEN_STATUSES = ("scheduled", "held", "payable", "pushed")
+ALL_STATUSES = (*OPEN_STATUSES, "reversed")
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    id: str
+    kind: str
+    program: str | None
+    as_of: dt.datetime | None
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    status: str
+    error: str | None
+
+
+@dataclass(frozen=True)
+class StreamRow:
+    stream: str
+    pulled: int
+    quarantined: int
+    pages: int
+    requests: int
+    retries: int
+
+
+@dataclass(frozen=True)
+class SubmissionRow:
+    submission_key: str
+    submission_type: str
+    partner_key: str | None
+    customer_key: str | None
+    decision: str
+    reason: str | None
+    submitted_at: dt.datetime | None
+    run_id: str | None
+
+
+@dataclass(frozen=True)
+class EntryRow:
+    entry_key: str
+    group_key: str
+    partner_key: str
+    customer_key: str | None
+    kind: str
+    basis_minor: int
+    rate: str
+    amount_minor: int
+    currency: str
+    status: str
+    reason: str | None
+    sources: tuple[str, ...]
+    event_at: dt.datetime | None
+    payable_at: dt.datetime | None
+    platform_reward_key: str | None
+    pushed_at: dt.datetime | None
+    created_run_id: str | None
+    pushed_run_id: str | None
+
+
+@dataclass(frozen=True)
+class QuarantineRow:
+    source: str
+    id: str | None
+    error: str
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class FindingRow:
+    program: str | None
+    subject_key: str | None
+    code: str
+    detail: str | None
+
+
+@dataclass(frozen=True)
+class PartnerRow:
+    """What a report may say about a partner: never more than the last four of bank or tax id."""
+
+    key: str
+    name: str | None
+    group_slug: str | None
+    country: str | None
+    tax_form: str | None
+    tax_id_last4: str | None
+    bank_kind: str | None
+    bank_last4: str | None
+
+
+@dataclass
+class CurrencyTotals:
+    """Sums of one currency. `commission_minor` is commission + clawback entries (what
+    net revenue × rate yields); `total_minor` adds bonuses and equals the status sums."""
+
+    currency: str
+    net_revenue_minor: int = 0
+    commission_minor: int = 0
+    bonus_minor: int = 0
+    clawback_minor: int = 0
+    total_minor: int = 0
+    scheduled_minor: int = 0
+    held_minor: int = 0
+    payable_minor: int = 0
+    pushed_minor: int = 0
+    reversed_minor: int = 0
+    entries: int = 0
+
+
+@dataclass(frozen=True)
+class Check:
+    """One tie-out, stated in words with the numbers, and whether it holds."""
+
+    name: str
+    currency: str | None
+    statement: str
+    holds: bool
+    exceptions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class MonthPoint:
+    month: str  # YYYY-MM
+    amount_minor: int
+
+
+@dataclass
+class Report:
+    run: RunInfo
+    streams: list[StreamRow] = field(default_factory=list)
+    submissions: list[SubmissionRow] = field(default_factory=list)
+    entries: list[EntryRow] = field(default_factory=list)
+    quarantined: list[QuarantineRow] = field(default_factory=list)
+    findings: list[FindingRow] = field(default_factory=list)
+    partners: list[PartnerRow] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    totals: dict[str, CurrencyTotals] = field(default_factory=dict)
+    checks: list[Check] = field(default_factory=list)
+    monthly: dict[str, list[MonthPoint]] = field(default_factory=dict)  # per currency
+    partner_key: str | None = None  # set when the report is one partner's statement
+
+    @property
+    def pulled(self) -> dict[str, int]:
+        return {s.stream: s.pulled for s in self.streams}
+
+    @property
+    def held_entries(self) -> list[EntryRow]:
+        return [e for e in self.entries if e.status == "held"]
+
+    @property
+    def pushed_entries(self) -> list[EntryRow]:
+        return [e for e in self.entries if e.status == "pushed"]
+
+    @property
+    def all_checks_hold(self) -> bool:
+        return all(c.holds for c in self.checks)
+
+    @property
+    def title(self) -> str:
+        program = self.run.program or "all programs"
+        if self.partner_key:
+            return f"Partner statement {self.partner_key} · {program} · run {self.run.id}"
+        return f"Reconciliation report · {program} · run {self.run.id}"

@@ -1,0 +1,96 @@
+"""Pick a renderer by format name and put its output where the caller asked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.table import Table
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from connector.report.build import build_report
+from connector.report.csvfmt import write_csv
+from connector.report.html import write_html
+from connector.report.jsonfmt import render_json
+from connector.report.leaderboard import Quarter, render_leaderboard_json, render_leaderboard_table
+from connector.report.leaderboard import leaderboard as compute_leaderboard
+from connector.report.model import Report
+from connector.report.statement import partner_statement
+from connector.report.table import render_table, summary_of
+from connector.report.xlsx import write_xlsx
+
+FORMATS = ("table", "json", "csv", "xlsx", "html")
+TEXT_FORMATS = ("table", "json")
+EXTENSIONS = {"table": "txt", "json": "json", "csv": "csv", "xlsx": "xlsx", "html": "html"}
+
+
+def render_report(report: Report, fmt: str, output: Path | None) -> str:
+    """Text formats return their text (and write it to `output` if given); file formats
+    write `output` and return its path (a file format without `output` is a ValueError)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown report format {fmt!r}: use one of {', '.join(FORMATS)}")
+    if fmt in TEXT_FORMATS:
+        text = render_json(report) if fmt == "json" else render_table(report)
+        if output is not None:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            output.write_text(text, encoding="utf-8")
+        return text
+    if output is None:
+        raise ValueError(f"the {fmt} report needs an output path")
+    writer = {"csv": write_csv, "xlsx": write_xlsx, "html": write_html}[fmt]
+    return str(writer(report, Path(output)))
+
+
+def write_report(
+    engine: Engine | Session,
+    run_id: str | None,
+    fmt: str,
+    output: Path | None,
+    *,
+    partner: str | None = None,
+    leaderboard: bool = False,
+    quarter: str | None = None,
+) -> str:
+    """Build the report of `run_id` (None/"latest": the latest run) and render it as `fmt`.
+
+    `partner` narrows it to that partner's statement (every format); `leaderboard`
+    renders the run's program's quarterly leaderboard instead (table or json;
+    `quarter` like "2026-Q2", default the quarter of the run's as-of time).
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown report format {fmt!r}: use one of {', '.join(FORMATS)}")
+    if leaderboard:
+        return _write_leaderboard(engine, run_id, fmt, output, quarter)
+    if partner is not None:
+        return render_report(partner_statement(engine, partner, run_id), fmt, output)
+    return render_report(build_report(engine, run_id), fmt, output)
+
+
+def _write_leaderboard(
+    engine: Engine | Session, run_id: str | None, fmt: str, output: Path | None, quarter: str | None
+) -> str:
+    if fmt not in TEXT_FORMATS:
+        raise ValueError(f"the leaderboard comes as table or json, not {fmt}")
+    run = build_report(engine, run_id).run
+    if run.program is None:
+        raise ValueError(f"run {run.id} has no program to rank partners of")
+    period = Quarter.parse(quarter) if quarter else Quarter.containing(run.as_of or run.started_at)
+    rows = compute_leaderboard(engine, run.program, str(period))
+    if fmt == "json":
+        text = render_leaderboard_json(rows, run.program, str(period))
+    else:
+        text = render_leaderboard_table(rows, f"Leaderboard · {run.program} · {period}")
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+    return text
+
+
+def default_filename(run_id: str, fmt: str) -> str:
+    """`report-<run>.<ext>`: what callers put under `settings.report.output_dir`."""
+    return f"report-{run_id}.{EXTENSIONS[fmt]}"
+
+
+def summary_table(engine: Engine | Session, run_id: str | None = None) -> Table:
+    """The short summary the CLI and the demo print."""
+    return summary_of(build_report(engine, run_id))

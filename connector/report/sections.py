@@ -1,0 +1,107 @@
+"""The report as named tables of typed cells: what the CSV and XLSX renderers share.
+
+Money cells keep the minor-unit integer and the currency together, so each
+renderer decides how to show them (a decimal string, a formatted number) without
+ever computing with a float.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from connector.report.jsonfmt import TOTAL_FIELDS
+from connector.report.model import EntryRow, Report
+
+
+@dataclass(frozen=True)
+class Money:
+    amount_minor: int
+    currency: str
+
+
+Cell = str | int | Money | dt.datetime | None
+
+
+@dataclass(frozen=True)
+class Section:
+    name: str
+    columns: list[str]
+    rows: list[list[Cell]]
+
+
+ENTRY_COLUMNS = [
+    "partner_key", "customer_key", "event_at", "entry_key", "kind", "basis_minor", "basis", "rate",
+    "amount_minor", "amount", "currency", "status", "reason", "sources", "payable_at", "platform_reward_key",
+    "pushed_at", "created_run_id",
+]
+
+
+def _entry_cells(e: EntryRow) -> list[Cell]:
+    return [
+        e.partner_key, e.customer_key, e.event_at, e.entry_key, e.kind, e.basis_minor,
+        Money(e.basis_minor, e.currency), e.rate, e.amount_minor, Money(e.amount_minor, e.currency), e.currency,
+        e.status, e.reason, " ".join(e.sources), e.payable_at, e.platform_reward_key, e.pushed_at, e.created_run_id,
+    ]
+
+
+def report_sections(report: Report) -> list[Section]:
+    run = report.run
+    run_rows: list[list[Cell]] = [
+        ["id", run.id], ["kind", run.kind], ["program", run.program], ["status", run.status],
+        ["as_of", run.as_of], ["started_at", run.started_at], ["finished_at", run.finished_at],
+        ["error", run.error],
+    ]
+    if report.partner_key:
+        run_rows.append(["partner_key", report.partner_key])
+    money_fields = [f for f in TOTAL_FIELDS if f.endswith("_minor")]
+    totals = Section(
+        "totals",
+        ["currency", *[f.removesuffix("_minor") for f in money_fields], *money_fields, "entries"],
+        [
+            [cur, *[Money(getattr(t, f), cur) for f in money_fields], *[getattr(t, f) for f in money_fields],
+             t.entries]
+            for cur, t in report.totals.items()
+        ],
+    )
+    return [
+        Section("run", ["field", "value"], run_rows),
+        totals,
+        Section(
+            "checks",
+            ["name", "currency", "holds", "statement", "exceptions"],
+            [[c.name, c.currency, "yes" if c.holds else "NO", c.statement, "; ".join(c.exceptions)]
+             for c in report.checks],
+        ),
+        Section(
+            "pulled",
+            ["stream", "pulled", "quarantined", "pages", "requests", "retries"],
+            [[s.stream, s.pulled, s.quarantined, s.pages, s.requests, s.retries] for s in report.streams],
+        ),
+        Section(
+            "submissions",
+            ["submitted_at", "submission_key", "submission_type", "partner_key", "customer_key", "decision", "reason"],
+            [[s.submitted_at, s.submission_key, s.submission_type, s.partner_key, s.customer_key, s.decision,
+              s.reason] for s in report.submissions],
+        ),
+        Section("entries", ENTRY_COLUMNS, [_entry_cells(e) for e in report.entries]),
+        Section("held", ENTRY_COLUMNS, [_entry_cells(e) for e in report.held_entries]),
+        Section("pushed", ENTRY_COLUMNS, [_entry_cells(e) for e in report.pushed_entries]),
+        Section(
+            "quarantined",
+            ["source", "id", "error", "created_at"],
+            [[q.source, q.id, q.error, q.created_at] for q in report.quarantined],
+        ),
+        Section(
+            "findings",
+            ["program", "subject_key", "code", "detail"],
+            [[f.program, f.subject_key, f.code, f.detail] for f in report.findings],
+        ),
+        Section(
+            "partners",
+            ["key", "name", "group", "country", "tax_form", "tax_id_last4", "bank_kind", "bank_last4"],
+            [[p.key, p.name, p.group_slug, p.country, p.tax_form, p.tax_id_last4, p.bank_kind, p.bank_last4]
+             for p in report.partners],
+        ),
+        Section("notes", ["note"], [[n] for n in report.notes]),
+    ]

@@ -1,0 +1,12 @@
+"""The rules: from pulled records to exactly the money each referral program promises.
+
+`compute(ctx, program)` reads the store as of `ctx.as_of`, writes one `Decision` per
+submission, appends ledger differences and moves open entries' statuses forward.
+"""
+
+from connector.rules.engine import ComputeResult, compute, compute_in
+from connector.rules.kinds import RuleFinding
+
+Finding = RuleFinding
+
+__all__ = ["ComputeResult", "Finding", "RuleFinding", "compute", "compute_in"]

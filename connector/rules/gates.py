@@ -1,0 +1,112 @@
+"""Payout gates: a computed reward is *held*, not rejected, while one fails.
+
+Checked in programs.md's order; the first that fails is the reason. They are
+re-evaluated every run, so a partner who uploads the missing W-8BEN gets paid on the
+next run without anyone touching the ledger.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+
+from connector.ledger import Placement
+from connector.models import Partner
+from connector.programs import Program
+from connector.rules.facts import Facts
+
+
+def is_entity(partner: Partner) -> bool:
+    """An entity has a company name, a website, or a business type other than individual."""
+    business = (partner.business_type or "").strip().casefold()
+    return bool(partner.company_name or partner.company_website or (business and business != "individual"))
+
+
+def _form(value: str | None) -> str:
+    return re.sub(r"[^A-Z0-9]", "", (value or "").upper())
+
+
+def required_tax_form(partner: Partner) -> str | None:
+    """W-9 for US partners, W-8BEN-E for non-US entities, W-8BEN for non-US individuals."""
+    country = (partner.country or "").strip().upper()
+    if not country:
+        return None
+    if country in ("US", "USA"):
+        return "W-9"
+    return "W-8BEN-E" if is_entity(partner) else "W-8BEN"
+
+
+def tax_form_ok(partner: Partner) -> bool:
+    needed = required_tax_form(partner)
+    return needed is not None and _form(partner.tax_form) == _form(needed) and bool(partner.tax_id_present)
+
+
+def application_complete(partner: Partner, required: list[str]) -> bool:
+    for name in required:
+        if name == "company_website" and not is_entity(partner):
+            continue
+        value = getattr(partner, name, None)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return False
+    return True
+
+
+def partner_gate(program: Program, partner: Partner | None) -> str | None:
+    """The first failing partner gate, or None."""
+    if partner is None:
+        return None
+    for rule in program.gates.rules:
+        if rule == "tax_form_missing" and not tax_form_ok(partner):
+            return rule
+        if rule == "bank_details_missing" and not partner.bank_kind:
+            return rule
+        if rule == "application_incomplete" and not application_complete(
+            partner, program.gates.required_application_fields
+        ):
+            return rule
+    return None
+
+
+def past_due(facts: Facts, billing_customer_id: str) -> bool:
+    """An invoice still open at the as-of time (or paid only later) whose due date has passed."""
+    for inv in facts.invoices_by_customer.get(billing_customer_id, []):
+        open_then = inv.status == "open" or (inv.status == "paid" and not facts.is_paid(inv))
+        if open_then and inv.due_date is not None and inv.due_date < facts.as_of:
+            return True
+    return False
+
+
+class GatePolicy:
+    """Where an open entry belongs now: scheduled, held (gate code) or payable."""
+
+    def __init__(self, program: Program, facts: Facts, billing_of_customer: Mapping[str, str]) -> None:
+        self.program = program
+        self.facts = facts
+        self.as_of = facts.as_of
+        self._partner_gate = {key: partner_gate(program, p) for key, p in facts.partners.items()}
+        self._billing = billing_of_customer
+        self._past_due: dict[str, bool] = {}
+
+    def customer_gate(self, customer_key: str | None) -> str | None:
+        if "customer_past_due" not in self.program.gates.rules or customer_key is None:
+            return None
+        billing = self._billing.get(customer_key)
+        if billing is None:
+            return None
+        if billing not in self._past_due:
+            self._past_due[billing] = past_due(self.facts, billing)
+        return "customer_past_due" if self._past_due[billing] else None
+
+    def gate(self, partner_key: str, customer_key: str | None) -> str | None:
+        return self._partner_gate.get(partner_key) or self.customer_gate(customer_key)
+
+    def __call__(
+        self, partner_key: str, customer_key: str | None, payable_at: dt.datetime | None, pending: str | None
+    ) -> Placement:
+        if payable_at is None and pending:
+            return Placement("scheduled", pending)
+        if payable_at is not None and payable_at > self.as_of:
+            return Placement("scheduled", "payable_after")
+        gate = self.gate(partner_key, customer_key)
+        return Placement("held", gate) if gate else Placement("payable", None)

@@ -1,0 +1,290 @@
+"""Commission kinds: from a qualified submission to the entries its program promises.
+
+Three reusable bases cover the four programs: `net_revenue` (an entry per paid invoice
+in the commission period plus one per adjustment and marketing cost), `contract_value_12m`
+(one entry on the first subscription's 12-month value) and `deal_value` (one entry on a
+won deal's value, plus at most one milestone bonus). The customer floor is applied last.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from fractions import Fraction
+
+from connector.ledger import DesiredEntry, group_key
+from connector.models import Partner, Subscription, SubscriptionItem
+from connector.programs import Program
+from connector.rules.facts import Facts
+from connector.rules.money import commission, round_half_up
+from connector.rules.netrevenue import adjustments, invoice_basis, item_earns
+from connector.rules.qualification import Submission, Verdict
+from connector.rules.schedule import add_months, at_midnight, end_of_month_after
+
+PERIODS_PER_YEAR = {"day": 365, "week": 52, "month": 12, "year": 1}
+
+
+@dataclass(frozen=True)
+class RuleFinding:
+    subject_key: str
+    code: str
+    detail: str
+
+
+@dataclass
+class KindOutput:
+    entries: list[DesiredEntry]
+    findings: list[RuleFinding]
+
+
+def group_rate(program: Program, partner: Partner) -> Decimal | None:
+    slug = partner.group_slug or ""
+    return program.rates.by_group.get(slug, program.rates.default)
+
+
+def band_rate(program: Program, value_minor: int, currency: str) -> Decimal | None:
+    """The band whose `from` (major units, inclusive) the value reaches; else the default rate."""
+    rate = program.rates.default
+    for band in program.rates.bands:
+        if value_minor >= program.to_minor(band.from_, currency):
+            rate = band.rate
+    return rate
+
+
+def tier_for(program: Program, successful: int) -> tuple[str | None, Decimal]:
+    name, add = None, Decimal(0)
+    for tier in program.rates.tiers:
+        if successful >= tier.min_referrals:
+            name, add = tier.name, tier.add
+    return name, add
+
+
+def _entry(
+    program: Program,
+    sub: Submission,
+    kind: str,
+    source: str,
+    basis: Fraction,
+    rate: Decimal,
+    currency: str,
+    **kw: object,
+) -> DesiredEntry:
+    assert sub.partner is not None
+    return DesiredEntry(
+        group_key=group_key(program.name, sub.partner.key, sub.customer_key, kind, source),
+        partner_key=sub.partner.key,
+        customer_key=sub.customer_key,
+        kind=kind,
+        basis=basis,
+        rate=rate,
+        amount=commission(basis, rate),
+        currency=currency,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+# ---------------------------------------------------------------- net revenue
+
+
+def net_revenue_entries(program: Program, facts: Facts, sub: Submission) -> Iterator[DesiredEntry | RuleFinding]:
+    assert sub.partner is not None and sub.billing_customer_id is not None
+    rate = group_rate(program, sub.partner)
+    if rate is None:
+        yield RuleFinding(sub.key, "rate_unknown", f"no rate for partner group {sub.partner.group_slug!r}")
+        return
+    first = facts.first_purchase(sub.billing_customer_id)
+    if first is None or first.paid_at is None:
+        return
+    c = program.commission
+    months = c.period_months.get(sub.partner.group_slug or "", c.default_period_months)
+    start = first.paid_at
+    end = add_months(start, months) if months is not None else None
+    for inv in facts.paid_invoices(sub.billing_customer_id):
+        assert inv.paid_at is not None
+        if inv.paid_at < start or (end is not None and inv.paid_at >= end):
+            continue
+        if c.paid_in_full and inv.amount_remaining != 0:
+            continue
+        basis = invoice_basis(facts, program, inv)
+        if basis <= 0:
+            continue
+        yield _entry(
+            program, sub, "commission", inv.id, basis, rate, inv.currency,
+            sources=(inv.id,), event_at=inv.paid_at,
+            note=f"{inv.id}: basis {inv.amount_paid} - tax {inv.tax} (earning part) = {_show(basis)}; x {rate}",
+        )  # fmt: skip
+        for adj in adjustments(facts, program, inv, basis):
+            yield _entry(
+                program, sub, "clawback", adj.source_id, adj.basis, rate, inv.currency,
+                sources=(adj.source_id, inv.id), event_at=adj.at,
+                note=f"{adj.what} {adj.source_id} on {inv.id}: basis {_show(adj.basis)}; x {rate}",
+            )  # fmt: skip
+    if c.marketing_costs:
+        for cost in facts.costs.get(sub.billing_customer_id, []):
+            if end is not None and cost.date >= end:
+                continue
+            yield _entry(
+                program, sub, "clawback", cost.id, Fraction(-cost.amount), rate, cost.currency,
+                sources=(cost.id,), event_at=at_midnight(cost.date),
+                note=f"marketing cost {cost.note or cost.id}: basis -{cost.amount}; x {rate}",
+            )  # fmt: skip
+
+
+def _show(value: Fraction) -> str:
+    """An exact basis for a note; a non-integral one to four decimals, never via float."""
+    if value.denominator == 1:
+        return str(value.numerator)
+    return str((Decimal(value.numerator) / Decimal(value.denominator)).quantize(Decimal("0.0001")))
+
+
+# ---------------------------------------------------------------- 12-month contract value
+
+
+def _periods_in_year(item: SubscriptionItem) -> Fraction:
+    if item.interval is None or item.price_type == "one_time":
+        return Fraction(1)  # a one-time item is billed once
+    per_year = PERIODS_PER_YEAR.get(item.interval)
+    if per_year is None:
+        return Fraction(0)
+    return Fraction(per_year, item.interval_count or 1)
+
+
+def contract_value_12m(
+    program: Program, facts: Facts, subscription: Subscription, subject: str
+) -> tuple[Fraction, list[RuleFinding]]:
+    """Σ unit_amount × quantity × billing periods in 12 months over the items that count."""
+    value = Fraction(0)
+    findings: list[RuleFinding] = []
+    margin = program.margin
+    for item in facts.items.get(subscription.id, []):
+        if not item_earns(facts, program, item) or not item.unit_amount:
+            continue
+        if margin is not None:
+            product = facts.products.get(item.product_id or "")
+            unit_cost = product.unit_cost if product is not None else None
+            if unit_cost is None:
+                findings.append(RuleFinding(subject, "margin_unknown", f"{item.product_id} has no unit_cost: excluded"))
+                continue
+            gross = Fraction(item.unit_amount - unit_cost, item.unit_amount)
+            if gross < Fraction(margin.min_gross_margin):
+                findings.append(
+                    RuleFinding(subject, "margin_below_minimum", f"{item.product_id} margin {_show(gross * 100)} %")
+                )
+                continue
+        value += item.unit_amount * (item.quantity or 0) * _periods_in_year(item)
+    return value, findings
+
+
+def contract_value_entries(program: Program, facts: Facts, sub: Submission) -> Iterator[DesiredEntry | RuleFinding]:
+    assert sub.partner is not None and sub.billing_customer_id is not None
+    subscription = facts.first_subscription(sub.billing_customer_id)
+    if subscription is None:
+        return
+    start = subscription.start_date or subscription.created
+    value, findings = contract_value_12m(program, facts, subscription, sub.key)
+    yield from findings
+    rate = group_rate(program, sub.partner)
+    if rate is None:
+        yield RuleFinding(sub.key, "rate_unknown", f"no rate for partner group {sub.partner.group_slug!r}")
+        return
+    currency = subscription.currency or program.currency_default
+    payable_at = None
+    if program.payable.when == "end_of_month_after_start" and start is not None:
+        payable_at = end_of_month_after(start, program.payable.months_after_start)
+    yield _entry(
+        program, sub, "commission", subscription.id, value, rate, currency,
+        sources=(subscription.id,), event_at=start, payable_at=payable_at,
+        pending_reason=None if payable_at or start else "awaiting_contract_start",
+        note=f"12-month value of {subscription.id} = {_show(value)}; x {rate}",
+    )  # fmt: skip
+
+
+# ---------------------------------------------------------------- deal value
+
+
+def deal_entries(program: Program, facts: Facts, sub: Submission, successful: int) -> Iterator[DesiredEntry]:
+    deal = sub.deal
+    assert deal is not None and sub.partner is not None
+    value = deal.amount or 0
+    currency = (deal.currency or program.currency_default).lower()
+    base = band_rate(program, value, currency) or Decimal(0)
+    tier, add = tier_for(program, successful)
+    rate = base + add
+    first_paid = facts.first_purchase(deal.external_key) if deal.external_key else None
+    timing: dict[str, object] = {"payable_at": None, "pending_reason": "awaiting_first_payment"}
+    if program.payable.when == "after_first_payment" and first_paid is not None:
+        timing = {"payable_at": first_paid.paid_at, "pending_reason": None}
+    elif program.payable.when != "after_first_payment":
+        timing = {"payable_at": deal.close_date, "pending_reason": None}
+    yield _entry(
+        program, sub, "commission", deal.key, Fraction(value), rate, currency,
+        sources=(deal.key,), event_at=deal.close_date,
+        note=f"{deal.key}: value {value} x ({base} base + {add} {tier or 'no tier'}, referral #{successful})",
+        **timing,
+    )  # fmt: skip
+    bonus = None
+    for b in program.bonuses:
+        if value > program.to_minor(b.over, currency):
+            bonus = b
+    if bonus is not None:
+        amount = program.to_minor(bonus.amount, currency)
+        yield _entry(
+            program, sub, "bonus", deal.key, Fraction(amount), Decimal(1), currency,
+            sources=(deal.key,), event_at=deal.close_date,
+            note=f"{deal.key}: milestone bonus, value {value} over {program.to_minor(bonus.over, currency)}",
+            **timing,
+        )  # fmt: skip
+
+
+# ---------------------------------------------------------------- all kinds + floor
+
+
+def desired_entries(program: Program, facts: Facts, verdicts: list[Verdict]) -> KindOutput:
+    out: list[DesiredEntry] = []
+    findings: list[RuleFinding] = []
+    qualified = [v.submission for v in verdicts if v.decision == "qualified"]
+    basis = program.commission.basis
+    if basis == "deal_value":
+        counts: dict[str, int] = defaultdict(int)
+        far = dt.datetime.max.replace(tzinfo=dt.UTC)
+        for sub in sorted(qualified, key=lambda s: (s.deal.close_date or far if s.deal else far, s.key)):
+            assert sub.partner is not None
+            counts[sub.partner.key] += 1
+            out.extend(deal_entries(program, facts, sub, counts[sub.partner.key]))
+    else:
+        make = net_revenue_entries if basis == "net_revenue" else contract_value_entries
+        for sub in qualified:
+            for item in make(program, facts, sub):
+                (findings if isinstance(item, RuleFinding) else out).append(item)  # type: ignore[arg-type]
+    if program.commission.floor_at_zero:
+        out = floor_at_zero(out)
+    return KindOutput([e for e in out if e.amount != 0], sorted(set(findings), key=lambda f: (f.subject_key, f.code)))
+
+
+def floor_at_zero(entries: list[DesiredEntry]) -> list[DesiredEntry]:
+    """A customer's total never goes below zero: cap negatives in event-time order, carry nothing."""
+    far = dt.datetime.max.replace(tzinfo=dt.UTC)
+    by_customer: dict[tuple[str, str | None, str], list[DesiredEntry]] = defaultdict(list)
+    for e in entries:
+        by_customer[(e.partner_key, e.customer_key, e.currency)].append(e)
+    out: list[DesiredEntry] = []
+    for group in by_customer.values():
+        total = 0
+        for e in sorted(group, key=lambda e: (e.event_at or far, e.amount < 0, e.sources, e.group_key)):
+            amount = e.amount
+            if amount < 0 and total + amount < 0:
+                amount = -total
+                # the basis that counted, so basis x rate still gives the amount (the report ties out on it)
+                counted = Fraction(amount) / Fraction(e.rate)
+                e = replace(
+                    e, amount=amount, basis=counted, note=f"{e.note}; capped at {amount} so the total stays at zero"
+                )
+            total += amount
+            out.append(e)
+    return out
+
+
+__all__ = ["RuleFinding", "KindOutput", "desired_entries", "contract_value_12m", "round_half_up"]

@@ -1,0 +1,131 @@
+"""Net revenue of a paid invoice and the adjustments that follow it (programs.md).
+
+Per paid invoice: `amount_paid − tax`, counting only the lines the program does not
+exclude (exclusions pro-rated by line amount). Each post-payment credit note, refund
+without a credit note, and lost dispute is its own negative basis, pro-rated for tax
+(and excluded lines) the same way. Everything stays a Fraction until the entry rounds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from fractions import Fraction
+
+from connector.models import CreditNote, Invoice, InvoiceLine, Product, SubscriptionItem
+from connector.programs import Program
+from connector.rules.facts import Facts
+from connector.rules.schedule import add_months
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    source_id: str
+    basis: Fraction  # negative
+    at: dt.datetime | None
+    what: str  # credit_note | refund | dispute
+
+
+def _category(facts: Facts, product_id: str | None, price_id: str | None) -> str | None:
+    product: Product | None = facts.products.get(product_id) if product_id else None
+    if product is None and price_id and (price := facts.prices.get(price_id)) is not None and price.product_id:
+        product = facts.products.get(price.product_id)
+    return product.category if product is not None else None
+
+
+def line_earns(facts: Facts, program: Program, line: InvoiceLine) -> bool:
+    c = program.commission
+    if _category(facts, line.product_id, line.price_id) in c.excluded_categories:
+        return False
+    if c.earning_price_types:
+        price = facts.prices.get(line.price_id) if line.price_id else None
+        return price is not None and price.type in c.earning_price_types
+    return True
+
+
+def item_earns(facts: Facts, program: Program, item: SubscriptionItem) -> bool:
+    c = program.commission
+    if _category(facts, item.product_id, item.price_id) in c.excluded_categories:
+        return False
+    if c.earning_price_types:
+        price_type = item.price_type
+        if price_type is None and item.price_id and (price := facts.prices.get(item.price_id)) is not None:
+            price_type = price.type
+        return price_type in c.earning_price_types
+    return True
+
+
+def earning_share(facts: Facts, program: Program, invoice: Invoice) -> Fraction:
+    """The part of the invoice (by line amount) that earns; an invoice without lines earns whole."""
+    lines = facts.lines.get(invoice.id, [])
+    total = sum(line.amount for line in lines)
+    if not lines or total == 0:
+        return Fraction(1)
+    earning = sum(line.amount for line in lines if line_earns(facts, program, line))
+    return Fraction(earning, total)
+
+
+def invoice_basis(facts: Facts, program: Program, invoice: Invoice) -> Fraction:
+    """amount_paid − tax, times the earning share, capped after the term by the contract-change rule."""
+    basis = Fraction(invoice.amount_paid - invoice.tax) * earning_share(facts, program, invoice)
+    if program.contract_change is not None and invoice.customer_id:
+        original = original_contract(facts, program, invoice.customer_id)
+        if original is not None:
+            term_end, monthly = original
+            if invoice.created is not None and invoice.created >= term_end:
+                basis = min(basis, Fraction(monthly))
+    return max(basis, Fraction(0))
+
+
+def original_contract(facts: Facts, program: Program, customer_id: str) -> tuple[dt.datetime, int] | None:
+    """(end of the original term, original monthly amount) of the customer's first subscription."""
+    assert program.contract_change is not None
+    sub = facts.first_subscription(customer_id)
+    start = sub.start_date or sub.created if sub is not None else None
+    if sub is None or start is None:
+        return None
+    term = sub.term_months or program.contract_change.default_term_months
+    monthly = sum(
+        (i.unit_amount or 0) * (i.quantity or 0) for i in facts.items.get(sub.id, []) if item_earns(facts, program, i)
+    )
+    return add_months(start, term), monthly
+
+
+def _post_payment_amount(cn: CreditNote, invoice: Invoice) -> tuple[Fraction, Fraction]:
+    """(post-payment total incl. tax, the same excl. tax) of a credit note; pre-payment is outside amount_paid."""
+    none = Fraction(0), Fraction(0)
+    if cn.type == "pre_payment":
+        return none
+    if cn.type == "mixed" and cn.post_payment_amount is not None and cn.total:
+        share = Fraction(cn.post_payment_amount, cn.total)
+        return Fraction(cn.post_payment_amount), cn.total_excluding_tax * share
+    if cn.type is None and invoice.paid_at is not None and cn.created is not None and cn.created < invoice.paid_at:
+        return none
+    return Fraction(cn.total), Fraction(cn.total_excluding_tax)
+
+
+def adjustments(facts: Facts, program: Program, invoice: Invoice, basis: Fraction) -> list[Adjustment]:
+    """Negative bases that follow a commissioned invoice: credit notes, refunds, lost disputes."""
+    out: list[Adjustment] = []
+    if invoice.amount_paid <= 0:
+        return out
+    per_paid = basis / invoice.amount_paid
+    share = earning_share(facts, program, invoice)
+    for cn in facts.credit_notes.get(invoice.id, []):
+        total, excluding_tax = _post_payment_amount(cn, invoice)
+        if total <= 0:
+            continue
+        if program.commission.credit_note_amount == "total_excluding_tax":
+            amount = excluding_tax * share
+        else:
+            amount = total * per_paid
+        out.append(Adjustment(cn.id, -amount, cn.created, "credit_note"))
+    for refund in facts.refunds_of(invoice.id):
+        if refund.id in facts.credited_refund_ids:
+            continue  # the credit note that lists it already counted it
+        out.append(Adjustment(refund.id, -(refund.amount * per_paid), refund.created, "refund"))
+    for dispute in facts.disputes_of(invoice.id):
+        if dispute.status != "lost":
+            continue
+        out.append(Adjustment(dispute.id, -(dispute.amount * per_paid), dispute.created, "dispute"))
+    return out

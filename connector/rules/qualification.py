@@ -1,0 +1,200 @@
+"""Which referrals exist and whether each qualifies: `qualified`, `rejected` (a code) or `open`.
+
+The checks run in the order of programs.md's table and the first that fails names the
+reason, so a duplicate that never converted is still `duplicate_lead`. Duplicates are
+judged against every earlier submission whatever its own decision, earliest first
+(ties: the lower key), which makes the outcome independent of the order records arrive.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Literal
+
+from connector.models import Deal, Partner, Referral
+from connector.programs import Program
+from connector.rules.facts import Facts
+from connector.rules.identity import company_domain, normalise_company_name
+
+SubmissionType = Literal["lead", "customer", "deal"]
+Outcome = Literal["qualified", "rejected", "open"]
+_FAR_FUTURE = dt.datetime.max.replace(tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True)
+class Submission:
+    key: str
+    type: SubmissionType
+    submitted_at: dt.datetime | None
+    partner: Partner | None
+    customer_key: str | None  # PartnerStack customer key (deal key for deals)
+    referral: Referral | None  # the PartnerStack customer record, if any
+    billing_customer_id: str | None  # Stripe cus_…
+    domain: str | None
+    company_name: str | None  # normalised
+    consent: bool | None
+    deal: Deal | None = None
+
+    @property
+    def order(self) -> tuple[dt.datetime, str]:
+        return (self.submitted_at or _FAR_FUTURE, self.key)
+
+    def identifiers(self) -> list[tuple[str, str]]:
+        ids = [("billing", self.billing_customer_id), ("domain", self.domain), ("name", self.company_name)]
+        return [(kind, value) for kind, value in ids if value]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    submission: Submission
+    decision: Outcome
+    reason: str | None
+
+
+def _partner(facts: Facts, *refs: str | None) -> Partner | None:
+    for ref in refs:
+        if ref and (found := facts.partners.get(ref) or facts.partners_by_ref.get(ref)):
+            return found
+    return None
+
+
+def build_submissions(facts: Facts, program: Program) -> list[Submission]:
+    """Leads; PartnerStack customers no lead points at; deals — as the program lists them."""
+    q = program.qualification
+    sources = program.submissions.sources
+    referral_by_customer_key = {r.customer_key: r for r in facts.referrals if r.customer_key}
+    referral_by_provider = {r.provider_key: r for r in facts.referrals if r.provider_key}
+    out: list[Submission] = []
+    pointed_at: set[str] = set()
+    for lead in facts.leads:
+        referral = referral_by_customer_key.get(lead.external_key) if lead.external_key else None
+        if referral is not None:
+            pointed_at.add(referral.key)
+        if "leads" not in sources:
+            continue
+        out.append(
+            Submission(
+                key=lead.key,
+                type="lead",
+                submitted_at=lead.created_at,
+                partner=_partner(facts, lead.partner_key),
+                customer_key=referral.key if referral else None,
+                referral=referral,
+                billing_customer_id=referral.provider_key if referral else None,
+                domain=company_domain(lead.email or lead.domain, q.extra_free_mail_domains),
+                company_name=normalise_company_name(lead.company_name, q.extra_legal_suffixes),
+                consent=lead.consent,
+            )
+        )
+    if "customers" in sources:
+        for ref in facts.referrals:
+            if ref.key in pointed_at:
+                continue
+            out.append(
+                Submission(
+                    key=ref.key,
+                    type="customer",
+                    submitted_at=ref.created_at,
+                    partner=_partner(facts, ref.partnership_key, ref.partner_key),
+                    customer_key=ref.key,
+                    referral=ref,
+                    billing_customer_id=ref.provider_key,
+                    domain=company_domain(ref.email, q.extra_free_mail_domains),
+                    company_name=normalise_company_name(ref.name, q.extra_legal_suffixes),
+                    consent=None,
+                )
+            )
+    if "deals" in sources:
+        for deal in facts.deals:
+            out.append(
+                Submission(
+                    key=deal.key,
+                    type="deal",
+                    submitted_at=deal.created_at,
+                    partner=_partner(facts, deal.partner_key),
+                    customer_key=deal.key,
+                    referral=referral_by_provider.get(deal.external_key) if deal.external_key else None,
+                    billing_customer_id=deal.external_key,
+                    domain=None,
+                    company_name=None,
+                    consent=None,
+                    deal=deal,
+                )
+            )
+    return sorted(out, key=lambda s: s.order)
+
+
+def deal_won(deal: Deal, program: Program, as_of: dt.datetime) -> bool:
+    stage = (deal.stage or "").strip().casefold()
+    signed = deal.close_date or deal.created_at
+    return stage == program.submissions.won_stage.casefold() and (signed is None or signed <= as_of)
+
+
+def _converted(sub: Submission, program: Program, facts: Facts) -> bool:
+    if sub.deal is not None:
+        return deal_won(sub.deal, program, facts.as_of)
+    return sub.billing_customer_id is not None
+
+
+def _existing_customer(sub: Submission, facts: Facts) -> bool:
+    if sub.billing_customer_id is None or sub.submitted_at is None:
+        return False
+    first = facts.first_purchase(sub.billing_customer_id)
+    return first is not None and first.paid_at is not None and first.paid_at < sub.submitted_at
+
+
+def _self_referral(sub: Submission, program: Program) -> bool:
+    partner = sub.partner
+    if partner is None:
+        return False
+    q = program.qualification
+    own_domain = company_domain(partner.email, q.extra_free_mail_domains)
+    own_name = normalise_company_name(partner.company_name, q.extra_legal_suffixes)
+    return bool((own_domain and sub.domain == own_domain) or (own_name and sub.company_name == own_name))
+
+
+def _window_expired(sub: Submission, program: Program) -> bool:
+    """Only deals carry a signing date (close_date); exactly the limit is inside."""
+    days = program.qualification.contract_window_days
+    deal = sub.deal
+    if days is None or deal is None or deal.close_date is None or deal.created_at is None:
+        return False
+    return deal.close_date - deal.created_at > dt.timedelta(days=days)
+
+
+def qualify(submissions: list[Submission], facts: Facts, program: Program) -> list[Verdict]:
+    """One verdict per submission; `submissions` must be in submission order."""
+    rules = set(program.qualification.rules)
+    eligible = set(program.qualification.eligible_referrer_relationships)
+    seen: set[tuple[str, str]] = set()
+    verdicts: list[Verdict] = []
+    for sub in sorted(submissions, key=lambda s: s.order):
+        ids = sub.identifiers()
+        duplicate = any(i in seen for i in ids)
+        seen.update(ids)
+
+        def verdict(decision: Outcome, reason: str | None, sub: Submission = sub) -> None:
+            verdicts.append(Verdict(sub, decision, reason))
+
+        if "test_record" in rules and sub.referral is not None and sub.referral.test:
+            verdict("rejected", "test_record")
+        elif sub.partner is None:
+            verdict("open", "partner_unknown")  # the partnership may arrive on a later pull
+        elif "partner_not_eligible" in rules and (sub.partner.referrer_relationship or "") not in eligible:
+            verdict("rejected", "partner_not_eligible")
+        elif "no_consent" in rules and sub.type != "deal" and sub.consent is not True:
+            verdict("rejected", "no_consent")
+        elif "existing_customer" in rules and _existing_customer(sub, facts):
+            verdict("rejected", "existing_customer")
+        elif "self_referral" in rules and _self_referral(sub, program):
+            verdict("rejected", "self_referral")
+        elif "duplicate_lead" in rules and duplicate:
+            verdict("rejected", "duplicate_lead")
+        elif "contract_window_expired" in rules and _converted(sub, program, facts) and _window_expired(sub, program):
+            verdict("rejected", "contract_window_expired")
+        elif not _converted(sub, program, facts):
+            verdict("open", "not_converted")
+        else:
+            verdict("qualified", None)
+    return verdicts

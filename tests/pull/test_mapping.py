@@ -1,0 +1,151 @@
+"""Mapping files: validation at load, conversions, privacy, and a seller's renamed fields."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from adapters.files import read_marketing_costs
+from connector.config import ConfigError, Settings
+from connector.currency import UnknownCurrency, minor_exponent
+from connector.mapping import PACKAGE_DIR, RecordError, load_mappings
+from connector.privacy import fingerprint, last4, redact_payload
+from connector.sync import pull
+from sandbox.server import SandboxServer
+from tests.pull.conftest import MakeCtx, sandbox_settings
+from tests.pull.scenarios import consio
+from tests.pull.snapshot import store_snapshot
+
+KEY = "test-key"
+
+
+def _copy_mappings(tmp_path: Path) -> Path:
+    target = tmp_path / "mappings"
+    shutil.copytree(PACKAGE_DIR, target, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    return target
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+
+def test_unknown_canonical_field_is_a_config_error_naming_file_and_key(tmp_path: Path) -> None:
+    d = _copy_mappings(tmp_path)
+    _edit(d / "stripe.toml", 'category = { path = "metadata.category"', 'kategory = { path = "metadata.category"')
+    with pytest.raises(ConfigError, match=r"stripe\.toml: streams\.products\.fields\.kategory: unknown canonical"):
+        load_mappings(Settings.model_validate({"mappings": {"dir": str(d)}}))
+
+
+def test_bad_type_is_a_config_error(tmp_path: Path) -> None:
+    d = _copy_mappings(tmp_path)
+    _edit(d / "partnerstack.toml", 'consent = { path = "fields.consent", type = "bool" }',
+          'consent = { path = "fields.consent", type = "boolean" }')
+    with pytest.raises(ConfigError, match=r"partnerstack\.toml: streams\.leads\.fields\.consent\.type: bad type"):
+        load_mappings(Settings.model_validate({"mappings": {"dir": str(d)}}))
+
+
+def test_missing_stream_and_unmapped_key_are_config_errors(tmp_path: Path) -> None:
+    d = _copy_mappings(tmp_path)
+    _edit(d / "partnerstack.toml", "streams.deals", "streams.dealz")
+    with pytest.raises(ConfigError, match=r"streams\.deals: missing"):
+        load_mappings(Settings.model_validate({"mappings": {"dir": str(d)}}))
+    d2 = _copy_mappings(tmp_path / "b")
+    _edit(d2 / "stripe.toml", 'id = { path = "id", type = "str", required = true }\nname', "name")
+    with pytest.raises(ConfigError, match=r"streams\.products\.fields: the key field 'id' is not mapped"):
+        load_mappings(Settings.model_validate({"mappings": {"dir": str(d2)}}))
+
+
+def test_conversions_and_record_errors() -> None:
+    m = load_mappings(Settings())
+    invoice = {
+        "id": "in_1", "currency": "JPY", "amount_due": 500, "amount_paid": Decimal("500"), "amount_remaining": "0",
+        "created": 1769904000, "status_transitions": {"paid_at": 1769990400},
+        "total_taxes": [{"amount": 30}, {"amount": 12}], "lines": {"data": [], "has_more": False},
+        "parent": {"subscription_details": {"subscription": "sub_1"}},
+    }
+    row = m["stripe.invoices"].apply(invoice, KEY).row
+    assert (row["currency"], row["amount_paid"], row["amount_remaining"], row["tax"]) == ("jpy", 500, 0, 42)
+    assert row["paid_at"] == dt.datetime(2026, 2, 2, tzinfo=dt.UTC)
+    assert row["subscription_id"] == "sub_1"
+    for broken, reason in [
+        ({**invoice, "amount_paid": Decimal("1.5")}, "amount_paid: expected an integer"),
+        ({**invoice, "amount_paid": True}, "amount_paid: expected an integer, got a boolean"),
+        ({**invoice, "created": "yesterday"}, "created: bad date"),
+        ({**invoice, "currency": "usdx"}, "unknown currency"),
+        ({k: v for k, v in invoice.items() if k != "id"}, "missing required field id"),
+    ]:
+        with pytest.raises(RecordError, match=reason):
+            m["stripe.invoices"].apply(broken, KEY)
+    lead = m["partnerstack.leads"].apply({"key": "lead_1", "fields": {"consent": "yes"}, "created_at": 0}, KEY).row
+    assert lead["consent"] is True and lead["created_at"] == dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    with pytest.raises(RecordError, match="not valid UTF-8"):
+        m["partnerstack.leads"].apply({"key": "lead_2", "status": "bad \udcff byte"}, KEY)
+
+
+def test_privacy_helpers() -> None:
+    assert last4("DE89 3704 0044 0532 0130 00") == "3000"
+    assert last4("123-45-6789") == "6789"
+    assert fingerprint("123-45-6789", "k") == fingerprint("123456789", "k") != fingerprint("123456789", "other")
+    payload: dict[str, Any] = {"fields": {"tax_id": "1", "iban": "2", "city": "x"}, "list": [{"secret": 1}]}
+    out = redact_payload(payload, ["fields.tax_id", "fields.iban", "list[].secret", "absent.path"])
+    assert out == {"fields": {"city": "x"}, "list": [{}]}
+    assert payload["fields"]["tax_id"] == "1"  # the original is left alone
+
+
+def test_changed_bank_account_changes_the_fingerprint() -> None:
+    m = load_mappings(Settings())["partnerstack.partnerships"]
+    base = {"key": "part_1", "fields": {"bank_account_number": "000123456789", "bank_routing_number": "021000021"}}
+    moved = {"key": "part_1", "fields": {"bank_account_number": "000123456789", "bank_routing_number": "011000015"}}
+    a, b = m.apply(base, KEY).row, m.apply(moved, KEY).row
+    assert a["bank_last4"] == b["bank_last4"] == "6789"
+    assert a["bank_fingerprint"] != b["bank_fingerprint"]
+
+
+def test_currency_exponents() -> None:
+    assert (minor_exponent("JPY"), minor_exponent("usd"), minor_exponent("KWD"), minor_exponent("clf")) == (0, 2, 3, 4)
+    with pytest.raises(UnknownCurrency):
+        minor_exponent("xyz")
+
+
+def test_cost_file_rows(tmp_path: Path) -> None:
+    path = tmp_path / "costs.csv"
+    path.write_bytes(
+        b"customer,date,amount,currency,note\n"
+        b"cus_A,2026-02-01,5000,usd,trade show\n"
+        b"cus_A,2026-02-01,5000,USD,trade show\n"
+        b"cus_B,2026-02-30,10,usd,\n"
+        b"cus_C,2026-03-01,10,usd,caf\xe9\n"
+    )
+    rows = read_marketing_costs(path)
+    good = [r.row for r in rows if r.row is not None]
+    assert [(g["customer_id"], g["amount"], g["currency"]) for g in good] == [("cus_A", 5000, "usd")] * 2
+    assert good[0]["id"] != good[1]["id"]  # two identical rows are two costs
+    assert [(r.source_id, r.error) for r in rows if r.row is None] == [
+        ("costs.csv:4", "bad date '2026-02-30'"),
+        ("costs.csv:5", "note is not valid UTF-8"),
+    ]
+
+
+def test_a_seller_with_other_field_names_changes_only_a_mapping_file(
+    tmp_path: Path, engine: Engine, database_url: str, make_ctx: MakeCtx
+) -> None:
+    scenario = consio()
+    for partner in scenario["partnerstack"]["partnerships"]:
+        partner["fields"]["tax_document"] = partner["fields"].pop("tax_form")
+    scenario["stripe"]["products"][0]["metadata"] = {"kind": "software"}
+    d = _copy_mappings(tmp_path)
+    _edit(d / "partnerstack.toml", 'path = "fields.tax_form"', 'path = "fields.tax_document"')
+    _edit(d / "stripe.toml", 'path = "metadata.category"', 'path = "metadata.kind"')
+    with SandboxServer(scenario) as srv:
+        pull(make_ctx(sandbox_settings(srv, database_url, mappings={"dir": str(d)})))
+    snap = store_snapshot(engine)
+    assert {r["key"]: r["tax_form"] for r in snap["ps_partners"]} == {"part_ada": "W-9", "part_bob": "W-8BEN-E"}
+    assert [(r["id"], r["category"]) for r in snap["st_products"]] == [("prod_platform", "software")]

@@ -1,0 +1,83 @@
+"""Each program's example scenario, computed from canonical rows (fast) and through the real pull (e2e)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from connector.config import Settings
+from connector.context import RunContext
+from connector.db import session_factory
+from connector.programs import bundled_program_path, load_program
+from connector.rules import compute
+from tests.rules.builders import REPO, entries, load_scenario, run, scenario_rows, t
+from tests.rules.expectations import check_all
+
+SCENARIOS = {
+    "consio": REPO / "tests/scenarios/consio.json",
+    "consio-example": REPO.parent / "shared/spec/examples/consio-example.json",
+    "netsource": REPO / "tests/scenarios/netsource.json",
+    "connectus": REPO / "tests/scenarios/connectus.json",
+    "tech-consultant": REPO / "tests/scenarios/tech-consultant.json",
+    "demo": REPO / "sandbox/scenarios/demo.json",
+}
+AVAILABLE = {name: path for name, path in SCENARIOS.items() if path.is_file()}
+
+
+@pytest.mark.parametrize("name", sorted(AVAILABLE))
+def test_scenario_from_canonical_rows(engine: Engine, name: str) -> None:
+    doc = load_scenario(AVAILABLE[name])
+    scenario_rows(doc).save(engine)
+    result = run(engine, doc["expect"]["program"], doc["now"])
+    check_all(engine, doc["expect"])
+    assert result.entries_appended == len(entries(engine))
+    again = run(engine, doc["expect"]["program"], doc["now"])  # a recompute over the same data adds nothing
+    assert again.entries_appended == 0 and again.statuses_changed == 0
+
+
+def _pull_available() -> bool:
+    try:
+        import connector.sync  # noqa: F401
+        import sandbox.server  # noqa: F401
+        from sandbox.costs import write_costs_csv  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _pull_available(), reason="the pull or the sandbox server is not there yet")
+@pytest.mark.parametrize("name", sorted(n for n in AVAILABLE if n != "consio-example"))
+def test_scenario_end_to_end_through_the_pull(database_url: str, engine: Engine, tmp_path: Path, name: str) -> None:
+    from connector.sync import pull
+    from sandbox.costs import write_costs_csv
+    from sandbox.scenario import load_scenario as sandbox_scenario
+    from sandbox.server import SandboxServer
+
+    doc = load_scenario(AVAILABLE[name])
+    program = load_program(bundled_program_path(doc["expect"]["program"]))
+    costs = tmp_path / "costs.csv"
+    write_costs_csv(sandbox_scenario(AVAILABLE[name]), costs)
+    with SandboxServer(str(AVAILABLE[name]), port=0) as srv:
+        values: dict[str, Any] = {
+            "database": {"url": database_url},
+            "partnerstack": {"base_url": srv.partnerstack_url, "public_key": "pk", "secret_key": "sk"},
+            "stripe": {"base_url": srv.stripe_url, "api_key": "sk_test_rules"},
+            "finance": {"marketing_costs_file": str(costs)},
+            "http": {"backoff_initial_seconds": 0, "backoff_max_seconds": 0},
+        }
+        ctx = RunContext(
+            settings=Settings(**values),
+            engine=engine,
+            sessions=session_factory(engine),
+            run_id=str(uuid.uuid4()),
+            kind="sync",
+            as_of=t(doc["now"]) if isinstance(doc["now"], str) else dt.datetime.now(dt.UTC),
+        )
+        pull(ctx)
+    compute(ctx, program)
+    check_all(engine, doc["expect"])
