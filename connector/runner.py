@@ -118,8 +118,13 @@ def run_once(
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
     progress: ProgressHook | None = None,
+    engine: Engine | None = None,
 ) -> RunOutcome:
-    """Run once; raises `LockHeld`, `RunFailed`, `ConfigError`, `SchemaNotReady`, `DatabaseUnavailable`."""
+    """Run once; raises `LockHeld`, `RunFailed`, `ConfigError`, `SchemaNotReady`, `DatabaseUnavailable`.
+
+    `engine` lets a long-lived caller (`serve`) reuse one engine across runs: a fresh
+    engine per run leaves each run's dialect in SQLAlchemy's compiled caches.
+    """
     from connector.programs import load_program
 
     if kind == "backfill" and since is None:
@@ -128,7 +133,9 @@ def run_once(
     if since is not None and until is not None and until <= since:
         raise ConfigError("backfill window is empty: --until must be after --since")
     program = load_program(settings.program.file)
-    engine = open_engine(settings)
+    owned = engine is None
+    if engine is None:
+        engine = open_engine(settings)
     try:
         with run_lock(engine, settings.lock.ttl_seconds) as lock:
             sessions = session_factory(engine)
@@ -186,7 +193,8 @@ def run_once(
             })
             return outcome
     finally:
-        engine.dispose()
+        if owned:
+            engine.dispose()
 
 
 def _finish(sessions: Any, ctx: RunContext, status: str, error: str | None) -> dt.datetime:

@@ -33,6 +33,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import Engine
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -41,7 +42,7 @@ from starlette.routing import Route
 from connector.config import ConfigError, Settings
 from connector.lock import LockHeld
 from connector.metrics import CONTENT_TYPE, ConnectorMetrics
-from connector.runner import RunFailed, RunOutcome, run_once
+from connector.runner import RunFailed, RunOutcome, open_engine, run_once
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +137,7 @@ class SyncService:
         self._server: uvicorn.Server | None = None
         self._server_thread: threading.Thread | None = None
         self.port: int | None = None
+        self._engine: Engine | None = None
 
     # ------------------------------------------------------------------ runs
 
@@ -146,7 +148,9 @@ class SyncService:
         clock = time.monotonic()
         status = "failed"
         try:
-            outcome = self.runner(self.settings, kind="sync")
+            if self._engine is None:
+                self._engine = open_engine(self.settings)
+            outcome = self.runner(self.settings, kind="sync", engine=self._engine)
         except LockHeld as exc:
             status = "skipped"
             self.metrics.record_skipped()
@@ -239,6 +243,9 @@ class SyncService:
             self._server.should_exit = True
         if self._server_thread is not None:
             self._server_thread.join(timeout=10)
+        if finished and self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
         return finished
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -29,12 +30,12 @@ def on_postgres() -> bool:
     return pg_base_url() is not None
 
 
-@pytest.fixture
-def database_url(tmp_path: Path) -> Iterator[str]:
-    """A URL to a fresh, migrated database that the connector (and its CLI) can open."""
+@contextmanager
+def fresh_database(tmp_path: Path, name: str = "connector") -> Iterator[str]:
+    """A URL to a fresh, migrated database on the configured backend, removed afterwards."""
     base = pg_base_url()
     if base is None:
-        url = f"sqlite:///{tmp_path / 'connector.db'}"
+        url = f"sqlite:///{tmp_path / f'{name}.db'}"
         engine = make_engine(url)
         upgrade(engine)
         engine.dispose()
@@ -55,6 +56,13 @@ def database_url(tmp_path: Path) -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> Iterator[str]:
+    """A URL to a fresh, migrated database that the connector (and its CLI) can open."""
+    with fresh_database(tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

@@ -13,22 +13,20 @@ import subprocess
 import sys
 import uuid
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine, create_engine, select, text
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 import adapters.http
-from connector.db import make_engine, upgrade
 from connector.models import LedgerEntry
 from sandbox.server import SandboxServer
 
-from ..conftest import pg_base_url
+from ..conftest import fresh_database
 from ..run.conftest import settings_values, write_config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -46,32 +44,9 @@ def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(adapters.http, "sleep", lambda _s: None)
 
 
-@contextmanager
-def extra_database(tmp_path: Path, name: str) -> Iterator[str]:
+def extra_database(tmp_path: Path, name: str) -> AbstractContextManager[str]:
     """A second fresh, migrated database (same backend as `database_url`), for a reference run."""
-    base = pg_base_url()
-    if base is None:
-        url = f"sqlite:///{tmp_path / f'{name}.db'}"
-        engine = make_engine(url)
-        upgrade(engine)
-        engine.dispose()
-        yield url
-        return
-    schema = f"r_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in base else "?"
-    url = f"{base}{sep}options=-csearch_path%3D{schema}"
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    try:
-        yield url
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
+    return fresh_database(tmp_path, name)
 
 
 def ledger_rows(engine: Engine) -> list[LedgerRow]:
