@@ -66,13 +66,12 @@ def run_demo(
     port: int = 0,
     progress: Callable[[], AbstractContextManager[ProgressHook | None]] | None = None,
 ) -> DemoResult:
-    from sandbox.server import SandboxServer
-
     from connector.db import make_engine, upgrade
     from connector.report import summary_table, write_report
     from connector.runner import run_once
     from sandbox.costs import write_costs_csv
     from sandbox.scenario import load_scenario
+    from sandbox.server import SandboxServer
 
     scenario_path = demo_scenario_path()
     raw: dict[str, Any] = json.loads(scenario_path.read_text(encoding="utf-8"))

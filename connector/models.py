@@ -110,7 +110,7 @@ class Partner(Base):
     tax_id_present: Mapped[bool] = mapped_column(Boolean, default=False)
     tax_id_last4: Mapped[str | None] = mapped_column(String(4))
     tax_id_fingerprint: Mapped[str | None] = mapped_column(String(64))
-    bank_kind: Mapped[str | None] = mapped_column(String(16))  # "account" | "iban" | None
+    bank_kind: Mapped[str | None] = mapped_column(String(16))  # "account" (+ routing) | "account_only" | "iban" | None
     bank_last4: Mapped[str | None] = mapped_column(String(4))
     bank_fingerprint: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime | None]

@@ -77,5 +77,7 @@ def bank_columns(account: Any, routing: Any, iban: Any, key: str) -> dict[str, A
         routing_part = normalize_secret(str(routing)) if present(routing) else ""
         material = f"{normalize_secret(str(account))}:{routing_part}"
         digest = hmac.new(key.encode("utf-8"), material.encode("utf-8"), hashlib.sha256).hexdigest()
-        return {"bank_kind": "account", "bank_last4": last4(account), "bank_fingerprint": digest}
+        # programs.md: bank details are an account number *with* its routing number, or an IBAN
+        kind = "account" if routing_part else "account_only"
+        return {"bank_kind": kind, "bank_last4": last4(account), "bank_fingerprint": digest}
     return {"bank_kind": None, "bank_last4": None, "bank_fingerprint": None}

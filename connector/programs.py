@@ -97,6 +97,9 @@ class Qualification(_Strict):
     rules: list[QualificationRule] = Field(default_factory=list)
     eligible_referrer_relationships: list[str] = Field(default_factory=list)
     contract_window_days: int | None = Field(default=None, ge=0)
+    # calendar_days: UTC signing date minus UTC submission date (what a person counts);
+    # elapsed: the exact time between them (a deal signed 60 days and 1 second later is out)
+    contract_window_counting: Literal["calendar_days", "elapsed"] = "calendar_days"
     extra_free_mail_domains: list[str] = Field(default_factory=list)
     extra_legal_suffixes: list[str] = Field(default_factory=list)
 

@@ -16,6 +16,9 @@ from connector.models import Partner
 from connector.programs import Program
 from connector.rules.facts import Facts
 
+# an account number with its routing number, or an IBAN ("account_only" lacks the routing number)
+BANK_DETAILS_COMPLETE = ("account", "iban")
+
 
 def is_entity(partner: Partner) -> bool:
     """An entity has a company name, a website, or a business type other than individual."""
@@ -59,7 +62,7 @@ def partner_gate(program: Program, partner: Partner | None) -> str | None:
     for rule in program.gates.rules:
         if rule == "tax_form_missing" and not tax_form_ok(partner):
             return rule
-        if rule == "bank_details_missing" and not partner.bank_kind:
+        if rule == "bank_details_missing" and partner.bank_kind not in BANK_DETAILS_COMPLETE:
             return rule
         if rule == "application_incomplete" and not application_complete(
             partner, program.gates.required_application_fields

@@ -82,7 +82,9 @@ def build_submissions(facts: Facts, program: Program) -> list[Submission]:
                 customer_key=referral.key if referral else None,
                 referral=referral,
                 billing_customer_id=referral.provider_key if referral else None,
-                domain=company_domain(lead.email or lead.domain, q.extra_free_mail_domains),
+                # fields.email's domain, else fields.domain (also when the e-mail is free-mail)
+                domain=company_domain(lead.email, q.extra_free_mail_domains)
+                or company_domain(lead.domain, q.extra_free_mail_domains),
                 company_name=normalise_company_name(lead.company_name, q.extra_legal_suffixes),
                 consent=lead.consent,
             )
@@ -155,12 +157,23 @@ def _self_referral(sub: Submission, program: Program) -> bool:
 
 
 def _window_expired(sub: Submission, program: Program) -> bool:
-    """Only deals carry a signing date (close_date); exactly the limit is inside."""
+    """Only deals carry a signing date (close_date); exactly the limit is inside.
+
+    By default counted in calendar days (UTC dates): a deal created on 1 Jan at 15:00 and
+    signed on 2 Mar at any time was signed 60 days after submission, not "60 days and some
+    hours"; `contract_window_counting = "elapsed"` counts the exact time instead.
+    """
     days = program.qualification.contract_window_days
     deal = sub.deal
     if days is None or deal is None or deal.close_date is None or deal.created_at is None:
         return False
-    return deal.close_date - deal.created_at > dt.timedelta(days=days)
+    if program.qualification.contract_window_counting == "elapsed":
+        return deal.close_date - deal.created_at > dt.timedelta(days=days)
+    return (_utc_date(deal.close_date) - _utc_date(deal.created_at)).days > days
+
+
+def _utc_date(at: dt.datetime) -> dt.date:
+    return (at if at.tzinfo else at.replace(tzinfo=dt.UTC)).astimezone(dt.UTC).date()
 
 
 def qualify(submissions: list[Submission], facts: Facts, program: Program) -> list[Verdict]:

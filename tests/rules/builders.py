@@ -468,7 +468,11 @@ def scenario_rows(doc: dict[str, Any]) -> World:
             referrer_relationship=f.get("referrer_relationship"),
             tax_form=f.get("tax_form"),
             tax_id_present=bool(f.get("tax_id")),
-            bank_kind="iban" if f.get("iban") else "account" if f.get("bank_account_number") else None,
+            bank_kind="iban"
+            if f.get("iban")
+            else ("account" if f.get("bank_routing_number") else "account_only")
+            if f.get("bank_account_number")
+            else None,
             created_at=_time(p.get("created_at")),
             raw={},
         )

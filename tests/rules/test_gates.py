@@ -64,6 +64,8 @@ def _partner(**overrides: Any) -> Partner:
         ),
         ({"country": None}, "tax_form_missing"),  # cannot tell which form applies
         ({"bank_kind": None}, "bank_details_missing"),
+        ({"bank_kind": "account_only"}, "bank_details_missing"),  # an account number without its routing number
+        ({"bank_kind": "iban"}, None),
         ({"bank_kind": None, "tax_form": None}, "tax_form_missing"),  # the first failing gate
         ({"team_size": None}, "application_incomplete"),
         ({"number_of_clients": " "}, "application_incomplete"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
+from connector.programs import bundled_program_path, load_program
 from tests.rules.builders import World, decisions, run
 
 
@@ -119,12 +120,15 @@ def test_contract_window_exactly_sixty_days_is_inside(engine: Engine) -> None:
     w = World()
     w.partner("part_v")
     w.deal("deal_in", "v", "2026-01-01T08:00:00Z", amount=100, close_date="2026-03-02T08:00:00Z")
-    w.deal("deal_out", "v", "2026-01-01T08:00:00Z", amount=100, close_date="2026-03-02T08:00:01Z")
+    w.deal("deal_late_in_day", "v", "2026-01-01T08:00:00Z", amount=100, close_date="2026-03-02T23:59:59Z")
+    w.deal("deal_out", "v", "2026-01-01T23:00:00Z", amount=100, close_date="2026-03-03T00:00:00Z")
     w.deal("deal_open", "v", "2026-01-01", amount=100, stage="proposal")
     w.deal("deal_future", "v", "2026-01-01", amount=100, close_date="2026-07-01")
     w.save(engine)
     run(engine, "tech-consultant", "2026-06-01")
     assert _verdict(engine, "tech-consultant", "deal_in") == ("qualified", None)
+    # calendar days: 1 Jan -> 2 Mar is 60 days whatever the time of day; 1 Jan 23:00 -> 3 Mar 00:00 is 61
+    assert _verdict(engine, "tech-consultant", "deal_late_in_day") == ("qualified", None)
     assert _verdict(engine, "tech-consultant", "deal_out") == ("rejected", "contract_window_expired")
     assert _verdict(engine, "tech-consultant", "deal_open") == ("open", "not_converted")
     assert _verdict(engine, "tech-consultant", "deal_future") == ("open", "not_converted")  # signed after as-of
@@ -144,3 +148,18 @@ def test_records_after_as_of_do_not_exist_yet(engine: Engine) -> None:
     w.save(engine)
     run(engine, "consio", "2026-06-01")
     assert "lead_late" not in decisions(engine, "consio")
+
+
+def test_contract_window_counted_as_elapsed_time_when_the_program_says_so(engine: Engine) -> None:
+    w = World()
+    w.partner("part_v")
+    w.deal("deal_in", "v", "2026-01-01T08:00:00Z", amount=100, close_date="2026-03-02T08:00:00Z")
+    w.deal("deal_out", "v", "2026-01-01T08:00:00Z", amount=100, close_date="2026-03-02T08:00:01Z")
+    w.save(engine)
+    base = load_program(bundled_program_path("tech-consultant"))
+    elapsed = base.model_copy(
+        update={"qualification": base.qualification.model_copy(update={"contract_window_counting": "elapsed"})}
+    )
+    run(engine, elapsed, "2026-06-01")
+    assert _verdict(engine, "tech-consultant", "deal_in") == ("qualified", None)
+    assert _verdict(engine, "tech-consultant", "deal_out") == ("rejected", "contract_window_expired")
