@@ -62,6 +62,7 @@ class PartnerStackSettings(_Section):
     overlap_seconds: int = Field(default=300, ge=0)
     trailing_window_days: int = Field(default=35, ge=1)
     reward_description_prefix: str = "referral-connector"
+    push_concurrency: int = Field(default=4, ge=1, le=32)  # partners pushed in parallel
 
 
 class StripeSettings(_Section):

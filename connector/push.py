@@ -21,6 +21,9 @@ import datetime as dt
 import hashlib
 import logging
 import re
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -145,25 +148,40 @@ def _http_status(exc: BaseException) -> tuple[int | None, bool]:
     return None, False
 
 
-def _outbox(session: Session, program: str) -> list[str]:
-    rows = session.scalars(
-        select(LedgerEntry.entry_key)
+def _outbox(session: Session, program: str) -> list[tuple[str, str]]:
+    """(entry key, partner key) of every payable entry, in event order."""
+    rows = session.execute(
+        select(LedgerEntry.entry_key, LedgerEntry.partner_key)
         .where(LedgerEntry.program == program, LedgerEntry.status == "payable")
         # In event order, so a partner sees a refund's clawback after the reward it reverses.
         .order_by(LedgerEntry.event_at.asc().nulls_last(), LedgerEntry.created_at, LedgerEntry.entry_key)
     )
-    return list(rows)
+    return [(key, partner) for key, partner in rows]
 
 
-def _mark_sending(ctx: RunContext, entry_key: str) -> bool:
-    """Step 1, committed before the request. False if the entry is no longer payable."""
+@dataclass(frozen=True)
+class _Outgoing:
+    """What step 1 committed and step 2 sends."""
+
+    entry_key: str
+    currency: str
+    amount_minor: int
+    payload: dict[str, Any]
+
+
+def _mark_sending(ctx: RunContext, entry_key: str, program: Program, prefix: str) -> _Outgoing | None:
+    """Step 1, committed before the request; None if the entry is no longer payable.
+
+    The payload is built from the same transaction's reads, so what is sent is what was
+    marked: one transaction per entry before the request, one after.
+    """
     with ctx.sessions() as session, session.begin():
         entry = session.get(LedgerEntry, entry_key, with_for_update=True)
         if entry is None or entry.status != "payable":
-            return False
+            return None
         entry.push_state = "sending"
         entry.push_attempts = (entry.push_attempts or 0) + 1
-    return True
+        return _Outgoing(entry_key, entry.currency, entry.amount_minor, build_payload(session, entry, program, prefix))
 
 
 def _send(client: RewardsApi, payload: dict[str, Any], key: str) -> dict[str, Any]:
@@ -229,8 +247,37 @@ def _recover_interrupted(ctx: RunContext, client: RewardsApi, program: str, resu
     return wanted - set(found)
 
 
+class _Progress:
+    """Counts finished entries across worker threads and reports them through the run's hook."""
+
+    def __init__(self, ctx: RunContext, total: int) -> None:
+        self.hook: Callable[[str, int, int | None], None] | None = ctx.progress
+        self.total = total
+        self.done = 0
+        self.lock = threading.Lock()
+
+    def step(self) -> None:
+        with self.lock:
+            self.done += 1
+            if self.hook is not None:
+                self.hook("push", self.done, self.total)
+
+
+def _by_partner(outbox: list[tuple[str, str]]) -> list[list[str]]:
+    """The outbox split per partner, each lane still in event order."""
+    lanes: dict[str, list[str]] = {}
+    for entry_key, partner_key in outbox:
+        lanes.setdefault(partner_key, []).append(entry_key)
+    return list(lanes.values())
+
+
 def push(ctx: RunContext, program: Program, client: RewardsApi | None = None) -> PushResult:
-    """Send every payable entry of `program` once; scheduled/held/reversed never leave."""
+    """Send every payable entry of `program` once; scheduled/held/reversed never leave.
+
+    Partners are pushed in parallel (`partnerstack.push_concurrency`), each partner's
+    entries one after another in event order, so a partner never sees a clawback before
+    the reward it reverses. The first failure stops every lane after its current entry.
+    """
     owned = client is None
     if client is None:
         from adapters.partnerstack import PartnerStackClient
@@ -242,10 +289,8 @@ def push(ctx: RunContext, program: Program, client: RewardsApi | None = None) ->
         _recover_interrupted(ctx, client, program.name, result)
         with ctx.sessions() as session:
             outbox = _outbox(session, program.name)
-        for done, entry_key in enumerate(outbox, start=1):
-            _push_one(ctx, client, program, prefix, entry_key, result)
-            if ctx.progress is not None:
-                ctx.progress("push", done, len(outbox))
+        if outbox:
+            _push_lanes(ctx, client, program, prefix, _by_partner(outbox), result, _Progress(ctx, len(outbox)))
     finally:
         if owned:
             close = getattr(client, "close", None)
@@ -261,18 +306,56 @@ def push(ctx: RunContext, program: Program, client: RewardsApi | None = None) ->
     return result
 
 
-def _push_one(
-    ctx: RunContext, client: RewardsApi, program: Program, prefix: str, entry_key: str, result: PushResult
+def _push_lanes(
+    ctx: RunContext,
+    client: RewardsApi,
+    program: Program,
+    prefix: str,
+    lanes: list[list[str]],
+    result: PushResult,
+    progress: _Progress,
 ) -> None:
-    with ctx.sessions() as session:
-        entry = session.get(LedgerEntry, entry_key)
-        assert entry is not None
-        payload = build_payload(session, entry, program, prefix)
-        currency, amount = entry.currency, entry.amount_minor
-    if not _mark_sending(ctx, entry_key):
+    stop = threading.Event()
+    result_lock = threading.Lock()
+
+    def run_lane(lane: list[str]) -> None:
+        for entry_key in lane:
+            if stop.is_set():
+                return
+            try:
+                _push_one(ctx, client, program, prefix, entry_key, result, result_lock)
+            except BaseException:
+                stop.set()
+                raise
+            progress.step()
+
+    workers = min(ctx.settings.partnerstack.push_concurrency, len(lanes))
+    if workers <= 1:
+        for lane in lanes:
+            run_lane(lane)
+        return
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="push") as pool:
+        futures = [pool.submit(run_lane, lane) for lane in lanes]
+    for future in futures:
+        error = future.exception()
+        if error is not None:
+            raise error
+
+
+def _push_one(
+    ctx: RunContext,
+    client: RewardsApi,
+    program: Program,
+    prefix: str,
+    entry_key: str,
+    result: PushResult,
+    result_lock: threading.Lock,
+) -> None:
+    outgoing = _mark_sending(ctx, entry_key, program, prefix)
+    if outgoing is None:
         return
     try:
-        reward = _send(client, payload, idempotency_key(entry_key))
+        reward = _send(client, outgoing.payload, idempotency_key(entry_key))
     except AuthError:
         raise
     except ConnectorHttpError as exc:
@@ -285,11 +368,12 @@ def _push_one(
         if not final or status is None or not 400 <= status < 500:
             raise  # unknown outcome: the entry stays `sending` and the next run recovers it
         _mark_rejected(ctx, entry_key, str(exc))
-        result.failed += 1
-        result.errors.append(f"{entry_key}: {exc}")
+        with result_lock:
+            result.failed += 1
+            result.errors.append(f"{entry_key}: {exc}")
         log.warning("reward rejected", extra={"entry_key": entry_key, "status": status})
         return
     _mark_pushed(ctx, entry_key, _reward_key(reward))
-    result.pushed += 1
-    result.add_amount(currency, amount)
-
+    with result_lock:
+        result.pushed += 1
+        result.add_amount(outgoing.currency, outgoing.amount_minor)
