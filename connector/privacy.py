@@ -8,7 +8,6 @@ anyone who reads the database but not the key.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import hmac
 import re
@@ -37,29 +36,33 @@ def present(value: Any) -> bool:
     return value is not None and normalize_secret(str(value)) != ""
 
 
-def _remove_path(node: Any, parts: list[str]) -> None:
+def _without_path(node: Any, parts: list[str]) -> Any:
+    """`node` with the dotted path removed; only the containers along the path are copied."""
     if not parts:
-        return
+        return node
     head, rest = parts[0], parts[1:]
     if head.endswith("[]"):
-        items = node.get(head[:-2]) if isinstance(node, dict) else None
-        if isinstance(items, list):
-            for item in items:
-                _remove_path(item, rest)
-        return
+        name = head[:-2]
+        items = node.get(name) if isinstance(node, dict) else None
+        if not isinstance(items, list):
+            return node
+        return {**node, name: [_without_path(item, rest) for item in items]}
     if not isinstance(node, dict) or head not in node:
-        return
-    if rest:
-        _remove_path(node[head], rest)
-    else:
-        del node[head]
+        return node
+    if not rest:
+        return {k: v for k, v in node.items() if k != head}
+    return {**node, head: _without_path(node[head], rest)}
 
 
 def redact_payload(payload: dict[str, Any], sensitive_paths: Iterable[str]) -> dict[str, Any]:
-    """A copy of `payload` without the dotted `sensitive_paths` (the original is untouched)."""
-    out = copy.deepcopy(payload)
+    """`payload` without the dotted `sensitive_paths`; the original is untouched.
+
+    Copy-on-write along each path instead of a deep copy: most payloads have nothing to
+    redact, and deep-copying every invoice was a fifth of the pull's time.
+    """
+    out = payload
     for path in sensitive_paths:
-        _remove_path(out, path.split("."))
+        out = _without_path(out, path.split("."))
     return out
 
 

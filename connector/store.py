@@ -17,17 +17,14 @@ from sqlalchemy.orm import DeclarativeBase, Session
 
 from connector.models import Quarantine, SyncCursor
 
-# SQLite caps bound parameters per statement; stay well below it.
-_MAX_PARAMS = 30_000
-
-
-def _chunks(rows: Sequence[dict[str, Any]], width: int) -> list[Sequence[dict[str, Any]]]:
-    size = max(1, _MAX_PARAMS // max(1, width))
-    return [rows[i : i + size] for i in range(0, len(rows), size)]
-
 
 def upsert_rows(session: Session, model: type[DeclarativeBase], rows: Sequence[dict[str, Any]]) -> int:
-    """Insert or update `rows` by primary key; later rows with the same key win."""
+    """Insert or update `rows` by primary key; later rows with the same key win.
+
+    One statement per column set, executed with many parameter sets: SQLAlchemy caches
+    its compiled form and batches the rows itself ("insertmanyvalues"), where building a
+    multi-row VALUES per page meant compiling a new statement for every page.
+    """
     if not rows:
         return 0
     table = model.__table__
@@ -36,16 +33,16 @@ def upsert_rows(session: Session, model: type[DeclarativeBase], rows: Sequence[d
     dedup: dict[tuple[Any, ...], dict[str, Any]] = {}
     for row in rows:
         dedup[tuple(row[k] for k in pk)] = row
-    unique = list(dedup.values())
-    cols = sorted({k for r in unique for k in r})
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    for chunk in _chunks(unique, len(cols)):
-        stmt = insert(table).values(list(chunk))
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in dedup.values():
+        by_columns.setdefault(tuple(sorted(row)), []).append(row)
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    for cols, group in by_columns.items():
+        stmt = insert(table)
         update = {c: stmt.excluded[c] for c in cols if c not in pk}
         stmt = stmt.on_conflict_do_update(index_elements=pk, set_=update) if update else stmt.on_conflict_do_nothing()
-        session.execute(stmt)
-    return len(unique)
+        session.execute(stmt, group)
+    return len(dedup)
 
 
 def load_cursor(session: Session, stream: str) -> dict[str, Any]:

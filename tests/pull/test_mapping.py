@@ -149,3 +149,18 @@ def test_a_seller_with_other_field_names_changes_only_a_mapping_file(
     snap = store_snapshot(engine)
     assert {r["key"]: r["tax_form"] for r in snap["ps_partners"]} == {"part_ada": "W-9", "part_bob": "W-8BEN-E"}
     assert [(r["id"], r["category"]) for r in snap["st_products"]] == [("prod_platform", "software")]
+
+
+def test_json_safe_keeps_clean_payloads_and_cleans_the_rest() -> None:
+    from decimal import Decimal
+
+    from connector.sync import json_safe
+
+    clean = {"id": "in_1", "amount": 100, "rate": Decimal("0.20"), "name": "Ünïcode ok", "lines": [{"a": None}]}
+    assert json_safe(clean) is clean  # nothing to fix: not rebuilt
+    dirty = {"note": "bad \ud800 surrogate", "nul": "a\x00b", "k" * 300: 1, "deep": [{"x": "\udfff"}]}
+    cleaned = json_safe(dirty)
+    assert cleaned["note"] == "bad \ufffd surrogate"
+    assert cleaned["nul"] == "a\ufffdb"
+    assert cleaned["deep"] == [{"x": "\ufffd"}]
+    assert "k" * 200 in cleaned and "k" * 300 not in cleaned
