@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from connector.models import LedgerEntry
@@ -91,12 +91,53 @@ def reconcile(
     run_id: str | None,
     now: dt.datetime,
 ) -> LedgerResult:
-    """Append each group's difference, then move open entries to their current status."""
+    """Append each group's difference, then move open entries to their current status (whole ledger)."""
     result = LedgerResult()
-    existing: dict[str, list[LedgerEntry]] = defaultdict(list)
-    for entry in session.scalars(
+    entries = session.scalars(
         select(LedgerEntry).where(LedgerEntry.program == program).order_by(LedgerEntry.group_key, LedgerEntry.seq)
-    ):
+    )
+    reconcile_entries(session, program, entries, desired, placement, run_id=run_id, now=now, result=result)
+    return result
+
+
+def ledger_customer_keys(session: Session, program: str) -> set[str | None]:
+    """Every customer key the program's ledger holds (None for entries without a customer)."""
+    return set(session.scalars(select(LedgerEntry.customer_key).where(LedgerEntry.program == program).distinct()))
+
+
+def entries_of_customers(session: Session, program: str, customer_keys: Collection[str | None]) -> list[LedgerEntry]:
+    """The program's ledger entries of these customers only, in group order."""
+    keys = [k for k in customer_keys if k is not None]
+    condition: ColumnElement[bool] = LedgerEntry.customer_key.in_(keys)
+    if None in customer_keys:
+        condition = or_(condition, LedgerEntry.customer_key.is_(None))
+    stmt = (
+        select(LedgerEntry)
+        .where(LedgerEntry.program == program, condition)
+        .order_by(LedgerEntry.group_key, LedgerEntry.seq)
+    )
+    return list(session.scalars(stmt))
+
+
+def reconcile_entries(
+    session: Session,
+    program: str,
+    ledger: Iterable[LedgerEntry],
+    desired: Iterable[DesiredEntry],
+    placement: PlacementPolicy,
+    *,
+    run_id: str | None,
+    now: dt.datetime,
+    result: LedgerResult,
+) -> None:
+    """Reconcile one slice of the ledger (whole customers) against the entries desired for it.
+
+    Every group, correction and reversal pair stays within one (partner, customer), so a
+    slice holding whole customers reconciles exactly as the whole ledger would; `result`
+    accumulates across slices.
+    """
+    existing: dict[str, list[LedgerEntry]] = defaultdict(list)
+    for entry in ledger:
         existing[entry.group_key].append(entry)
     wanted = {d.group_key: d for d in desired}
 
@@ -129,9 +170,8 @@ def reconcile(
                 if entry.status != place.status:
                     result.statuses_changed += 1
                 entry.status, entry.reason = place.status, place.reason
-    result.reversed = _pair_reversals([e for entries in existing.values() for e in entries])
+    result.reversed += _pair_reversals([e for entries in existing.values() for e in entries])
     session.flush()
-    return result
 
 
 def _pending_of(entry: LedgerEntry) -> str | None:

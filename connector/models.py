@@ -462,6 +462,8 @@ class LedgerEntry(Base):
 
 
 Index("ix_ledger_program_partner", LedgerEntry.program, LedgerEntry.partner_key)
+# compute reconciles the ledger one batch of customers at a time (customer_key IN ...)
+Index("ix_ledger_program_customer", LedgerEntry.program, LedgerEntry.customer_key)
 
 
 class Finding(Base):

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
+from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
 from connector.context import RunContext
 from connector.db import transaction
-from connector.ledger import reconcile
+from connector.ledger import LedgerResult, entries_of_customers, ledger_customer_keys, reconcile_entries
 from connector.models import Decision, Finding
 from connector.programs import Program
-from connector.rules.facts import load_facts
+from connector.rules.facts import load_customers, load_global
 from connector.rules.gates import GatePolicy
 from connector.rules.kinds import RuleFinding, desired_entries
 from connector.rules.qualification import Verdict, build_submissions, qualify
@@ -49,20 +50,59 @@ def _decision_rows(program: Program, verdicts: list[Verdict], run_id: str) -> li
     ]
 
 
+BATCH_SIZE = 1_000
+"""Billing customers whose Stripe records and ledger entries are in memory at once (a module
+constant so tests can shrink it to exercise batching)."""
+
+
 def compute_in(session: Session, ctx: RunContext, program: Program) -> ComputeResult:
-    """The whole pass inside the caller's transaction (the run commits or rolls back as one)."""
-    facts = load_facts(session, ctx.as_of)
+    """The whole pass inside the caller's transaction (the run commits or rolls back as one).
+
+    Qualification is global (duplicates span customers, tiers span a partner's deals) and
+    reads only the small tables; the Stripe records and the ledger are then read, computed
+    and reconciled one batch of billing customers at a time, so memory is bounded by the
+    batch. Every group of the ledger belongs to one customer, so batching changes nothing.
+    """
+    facts = load_global(session, ctx.as_of)
     verdicts = qualify(build_submissions(facts, program), facts, program)
     upsert_rows(session, Decision, _decision_rows(program, verdicts, ctx.run_id))
-    kinds = desired_entries(program, facts, verdicts)
     billing_of = {
         v.submission.customer_key: v.submission.billing_customer_id
         for v in verdicts
         if v.submission.customer_key and v.submission.billing_customer_id
     }
-    policy = GatePolicy(program, facts, billing_of)
-    ledger = reconcile(session, program.name, kinds.entries, policy, run_id=ctx.run_id, now=dt.datetime.now(dt.UTC))
-    for f in kinds.findings:
+    now = dt.datetime.now(dt.UTC)
+    ledger = LedgerResult()
+    findings: list[RuleFinding] = []
+    qualified = [v for v in verdicts if v.decision == "qualified"]
+    global_entries = None
+    if program.commission.basis == "deal_value":  # needs only global facts; tiers span all deals
+        kinds = desired_entries(program, facts, qualified)
+        global_entries, findings = kinds.entries, list(kinds.findings)
+    for keys in _customer_batches(billing_of, qualified, session, program.name, BATCH_SIZE):
+        batch = [
+            v
+            for v in qualified
+            if v.submission.customer_key in keys or (None in keys and v.submission.customer_key is None)
+        ]
+        billing_ids = sorted(
+            {billing_of[k] for k in keys if k in billing_of}
+            | {v.submission.billing_customer_id for v in batch if v.submission.billing_customer_id}
+        )
+        batch_facts = load_customers(session, facts, billing_ids)
+        if global_entries is None:
+            kinds = desired_entries(program, batch_facts, batch)
+            entries, more = kinds.entries, kinds.findings
+            findings.extend(more)
+        else:
+            entries = [e for e in global_entries if e.customer_key in keys]
+        reconcile_entries(
+            session, program.name, entries_of_customers(session, program.name, keys), entries,
+            GatePolicy(program, batch_facts, billing_of), run_id=ctx.run_id, now=now, result=ledger,
+        )  # fmt: skip
+        del batch_facts, entries
+    findings = sorted(set(findings), key=lambda f: (f.subject_key, f.code))
+    for f in findings:
         session.add(
             Finding(run_id=ctx.run_id, program=program.name, subject_key=f.subject_key, code=f.code, detail=f.detail)
         )
@@ -75,8 +115,27 @@ def compute_in(session: Session, ctx: RunContext, program: Program) -> ComputeRe
         appended_minor=dict(ledger.appended_minor),
         statuses_changed=ledger.statuses_changed,
         reversed=ledger.reversed,
-        findings=kinds.findings,
+        findings=findings,
     )
+
+
+def _customer_batches(
+    billing_of: dict[str, str], qualified: list[Verdict], session: Session, program: str, size: int
+) -> Iterator[set[str | None]]:
+    """Sets of customer keys, whole billing customers at a time, covering every key the ledger or a
+    qualified submission names: first those with a billing customer (gates and net revenue need
+    its Stripe records), then the rest, which need none."""
+    keys_of: dict[str, list[str]] = defaultdict(list)
+    for key, billing in billing_of.items():
+        keys_of[billing].append(key)
+    billing_ids = sorted(keys_of)
+    for i in range(0, len(billing_ids), size):
+        yield {k for b in billing_ids[i : i + size] for k in keys_of[b]}
+    rest: set[str | None] = {v.submission.customer_key for v in qualified} | ledger_customer_keys(session, program)
+    rest -= set(billing_of)
+    ordered = sorted(rest, key=lambda k: (k is not None, k or ""))
+    for i in range(0, len(ordered), size):
+        yield set(ordered[i : i + size])
 
 
 def compute(ctx: RunContext, program: Program) -> ComputeResult:

@@ -1,4 +1,9 @@
-"""The store as the rules see it at the as-of time: one read, then pure in-memory rules.
+"""The store as the rules see it at the as-of time: a global read, then one read per customer batch.
+
+`load_global` reads what qualification needs across all customers (partners, leads,
+PartnerStack customers, deals, products, prices, and per-customer aggregates computed
+while streaming); `load_customers` then reads the Stripe records of one batch of billing
+customers, so memory stays bounded by the batch, not by the store.
 
 Only what had happened by `as_of` is visible: a record created later does not exist, an
 invoice paid later is still open, a refund created later has not happened. That is what
@@ -9,13 +14,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, defer
+from sqlalchemy import ScalarSelect, or_, select
+from sqlalchemy.orm import Mapped, Session, defer
 
 from connector.models import (
-    BillingCustomer,
     CreditNote,
     Deal,
     Dispute,
@@ -49,7 +54,9 @@ class Facts:
     deals: list[Deal] = field(default_factory=list)
     products: dict[str, Product] = field(default_factory=dict)
     prices: dict[str, Price] = field(default_factory=dict)
-    billing_customers: dict[str, BillingCustomer] = field(default_factory=dict)
+    # global: (paid_at, invoice id) of each Stripe customer's first paid invoice with money in it
+    first_paid: dict[str, tuple[dt.datetime, str]] = field(default_factory=dict)
+    # global: refunds a visible, non-void credit note lists (on any invoice)
     subscriptions: dict[str, list[Subscription]] = field(default_factory=lambda: defaultdict(list))
     items: dict[str, list[SubscriptionItem]] = field(default_factory=lambda: defaultdict(list))
     invoices: dict[str, Invoice] = field(default_factory=dict)
@@ -62,6 +69,8 @@ class Facts:
     invoice_of_charge: dict[str, str] = field(default_factory=dict)
     costs: dict[str, list[MarketingCost]] = field(default_factory=lambda: defaultdict(list))
     credited_refund_ids: set[str] = field(default_factory=set)
+    # per batch: the billing customers whose Stripe records are loaded
+    customer_ids: frozenset[str] = frozenset()
     _refunds_by_invoice: dict[str, list[Refund]] | None = None
     _disputes_by_invoice: dict[str, list[Dispute]] | None = None
 
@@ -74,9 +83,13 @@ class Facts:
         paid = [i for i in self.invoices_by_customer.get(customer_id, []) if self.is_paid(i)]
         return sorted(paid, key=lambda i: (i.paid_at or self.as_of, i.id))
 
-    def first_purchase(self, customer_id: str) -> Invoice | None:
-        """The first paid invoice with money in it: a $0 or void invoice is not a purchase."""
-        return next((i for i in self.paid_invoices(customer_id) if i.amount_paid > 0), None)
+    def first_paid_at(self, customer_id: str) -> dt.datetime | None:
+        """When the first paid invoice with money in it was paid: a $0 or void invoice is not a purchase.
+
+        Read from the global aggregate, so it is known for customers outside the loaded batch.
+        """
+        first = self.first_paid.get(customer_id)
+        return first[0] if first is not None else None
 
     def first_subscription(self, customer_id: str) -> Subscription | None:
         subs = self.subscriptions.get(customer_id, [])
@@ -108,8 +121,8 @@ class Facts:
         return self.invoices.get(invoice_id) if invoice_id else None
 
 
-def load_facts(session: Session, as_of: dt.datetime) -> Facts:
-    """Read every table the rules use, keeping only what had happened by `as_of`.
+def load_global(session: Session, as_of: dt.datetime) -> Facts:
+    """What spans customers: partners, submissions, catalogue, first purchases, credited refunds.
 
     The redacted `raw` payloads are left in the database: rules read canonical columns only.
     """
@@ -135,42 +148,158 @@ def load_facts(session: Session, as_of: dt.datetime) -> Facts:
     ]
     f.products = {x.id: x for x in session.scalars(select(Product).options(defer(Product.raw)))}
     f.prices = {x.id: x for x in session.scalars(select(Price).options(defer(Price.raw)))}
-    f.billing_customers = {
-        x.id: x for x in session.scalars(select(BillingCustomer).options(defer(BillingCustomer.raw)))
-    }
-    for sub in session.scalars(select(Subscription).options(defer(Subscription.raw)).order_by(Subscription.id)):
+    f.first_paid = _first_paid(session, as_of)
+    f.credited_refund_ids = _credited_refund_ids(session, as_of)
+    return f
+
+
+_STREAM = 5_000  # rows per fetch when streaming a large table
+
+
+def _first_paid(session: Session, as_of: dt.datetime) -> dict[str, tuple[dt.datetime, str]]:
+    """Per customer, the earliest (paid_at, id) of a visible invoice paid by `as_of` with amount_paid > 0.
+
+    Streamed as plain rows: qualification (existing customer) and deal timing need it for
+    every customer, the invoices themselves only per batch.
+    """
+    stmt = (
+        select(Invoice.customer_id, Invoice.paid_at, Invoice.id, Invoice.created)
+        .where(Invoice.status == "paid", Invoice.amount_paid > 0, Invoice.customer_id.is_not(None))
+        .execution_options(yield_per=_STREAM)
+    )
+    first: dict[str, tuple[dt.datetime, str]] = {}
+    for customer_id, paid_at, invoice_id, created in session.execute(stmt):
+        if customer_id is None or paid_at is None or paid_at > as_of or not visible(created, as_of):
+            continue
+        key = (paid_at, invoice_id)
+        current = first.get(customer_id)
+        if current is None or key < current:
+            first[customer_id] = key
+    return first
+
+
+def _credited_refund_ids(session: Session, as_of: dt.datetime) -> set[str]:
+    """Refunds listed by a visible, non-void credit note: the credit note counts them, not the refund."""
+    stmt = select(CreditNote.refund_ids, CreditNote.status, CreditNote.created).where(
+        CreditNote.invoice_id.is_not(None)
+    )
+    out: set[str] = set()
+    for refund_ids, status, created in session.execute(stmt):
+        if status != "void" and visible(created, as_of):
+            out.update(refund_ids or [])
+    return out
+
+
+def load_customers(session: Session, base: Facts, customer_ids: Sequence[str]) -> Facts:
+    """`base`'s global facts plus the Stripe records of `customer_ids`, keeping what had happened by `as_of`."""
+    as_of = base.as_of
+    f = Facts(
+        as_of=as_of,
+        partners=base.partners,
+        partners_by_ref=base.partners_by_ref,
+        leads=base.leads,
+        referrals=base.referrals,
+        deals=base.deals,
+        products=base.products,
+        prices=base.prices,
+        first_paid=base.first_paid,
+        credited_refund_ids=base.credited_refund_ids,
+        customer_ids=frozenset(customer_ids),
+    )
+    ids = list(customer_ids)
+    invoice_ids = select(Invoice.id).where(Invoice.customer_id.in_(ids)).scalar_subquery()
+    sub_ids = select(Subscription.id).where(Subscription.customer_id.in_(ids)).scalar_subquery()
+    for sub in session.scalars(
+        select(Subscription)
+        .options(defer(Subscription.raw))
+        .where(Subscription.customer_id.in_(ids))
+        .order_by(Subscription.id)
+    ):
         if sub.customer_id and visible(sub.start_date or sub.created, as_of):
             f.subscriptions[sub.customer_id].append(sub)
-    for item in session.scalars(select(SubscriptionItem).order_by(SubscriptionItem.id)):
+    for item in session.scalars(
+        select(SubscriptionItem).where(SubscriptionItem.subscription_id.in_(sub_ids)).order_by(SubscriptionItem.id)
+    ):
         f.items[item.subscription_id].append(item)
-    for inv in session.scalars(select(Invoice).options(defer(Invoice.raw)).order_by(Invoice.id)):
+    for inv in session.scalars(
+        select(Invoice).options(defer(Invoice.raw)).where(Invoice.customer_id.in_(ids)).order_by(Invoice.id)
+    ):
         if visible(inv.created, as_of):
             f.invoices[inv.id] = inv
             if inv.customer_id:
                 f.invoices_by_customer[inv.customer_id].append(inv)
-    for line in session.scalars(select(InvoiceLine).order_by(InvoiceLine.id)):
+    for line in session.scalars(
+        select(InvoiceLine).where(InvoiceLine.invoice_id.in_(invoice_ids)).order_by(InvoiceLine.id)
+    ):
         f.lines[line.invoice_id].append(line)
-    for cn in session.scalars(select(CreditNote).options(defer(CreditNote.raw)).order_by(CreditNote.id)):
+    for cn in session.scalars(
+        select(CreditNote)
+        .options(defer(CreditNote.raw))
+        .where(CreditNote.invoice_id.in_(invoice_ids))
+        .order_by(CreditNote.id)
+    ):
         if cn.invoice_id and cn.status != "void" and visible(cn.created, as_of):
             f.credit_notes[cn.invoice_id].append(cn)
-            f.credited_refund_ids.update(cn.refund_ids or [])
-    f.refunds = [
-        r
-        for r in session.scalars(select(Refund).options(defer(Refund.raw)).order_by(Refund.id))
-        if r.status == "succeeded" and visible(r.created, as_of)
-    ]
-    f.disputes = [
-        d
-        for d in session.scalars(select(Dispute).options(defer(Dispute.raw)).order_by(Dispute.id))
-        if visible(d.created, as_of)
-    ]
-    for pay in session.scalars(select(InvoicePayment).order_by(InvoicePayment.id)):
-        if pay.invoice_id and pay.status != "canceled":
-            if pay.payment_intent:
-                f.invoice_of_payment_intent.setdefault(pay.payment_intent, pay.invoice_id)
-            if pay.charge:
-                f.invoice_of_charge.setdefault(pay.charge, pay.invoice_id)
-    for cost in session.scalars(select(MarketingCost).order_by(MarketingCost.id)):
+    _load_payment_events(session, f, invoice_ids)
+    for cost in session.scalars(
+        select(MarketingCost).where(MarketingCost.customer_id.in_(ids)).order_by(MarketingCost.id)
+    ):
         if visible(cost.date, as_of):
             f.costs[cost.customer_id].append(cost)
     return f
+
+
+def _load_payment_events(session: Session, f: Facts, invoice_ids: ScalarSelect[str]) -> None:
+    """Refunds and disputes that can land on the batch's invoices, and the payment links that place them.
+
+    A refund names a payment intent or charge; the first non-canceled invoice payment (by id)
+    carrying it names the invoice, wherever that invoice's customer is. So candidates are the
+    refunds/disputes sharing a payment intent or charge with the batch's invoice payments, and
+    the links are read for every payment carrying one of the candidates' intents or charges,
+    which reproduces the global first-wins mapping exactly for them.
+    """
+    as_of = f.as_of
+    batch_pis = select(InvoicePayment.payment_intent).where(InvoicePayment.invoice_id.in_(invoice_ids))
+    batch_charges = select(InvoicePayment.charge).where(InvoicePayment.invoice_id.in_(invoice_ids))
+    refunds = list(
+        session.scalars(
+            select(Refund)
+            .options(defer(Refund.raw))
+            .where(or_(Refund.payment_intent.in_(batch_pis), Refund.charge.in_(batch_charges)))
+            .order_by(Refund.id)
+        )
+    )
+    disputes = list(
+        session.scalars(
+            select(Dispute)
+            .options(defer(Dispute.raw))
+            .where(or_(Dispute.payment_intent.in_(batch_pis), Dispute.charge.in_(batch_charges)))
+            .order_by(Dispute.id)
+        )
+    )
+    f.refunds = [r for r in refunds if r.status == "succeeded" and visible(r.created, as_of)]
+    f.disputes = [d for d in disputes if visible(d.created, as_of)]
+    events: list[Refund | Dispute] = [*f.refunds, *f.disputes]
+    pis = sorted({e.payment_intent for e in events if e.payment_intent})
+    f.invoice_of_payment_intent = _first_invoice_by(session, InvoicePayment.payment_intent, pis)
+    # a charge only places an event whose payment intent does not (rare): read just those
+    charges = sorted(
+        {e.charge for e in events if e.charge and (e.payment_intent or "") not in f.invoice_of_payment_intent}
+    )
+    f.invoice_of_charge = _first_invoice_by(session, InvoicePayment.charge, charges)
+
+
+def _first_invoice_by(session: Session, column: Mapped[str | None], values: Sequence[str]) -> dict[str, str]:
+    """value -> invoice of the first (by id) non-canceled invoice payment carrying it, as a global read gives."""
+    out: dict[str, str] = {}
+    if not values:
+        return out
+    stmt = (
+        select(column, InvoicePayment.invoice_id, InvoicePayment.status)
+        .where(column.in_(values))
+        .order_by(InvoicePayment.id)
+    )
+    for value, invoice_id, status in session.execute(stmt):
+        if value and invoice_id and status != "canceled":
+            out.setdefault(value, invoice_id)
+    return out

@@ -95,12 +95,11 @@ def net_revenue_entries(program: Program, facts: Facts, sub: Submission) -> Iter
     if rate is None:
         yield RuleFinding(sub.key, "rate_unknown", f"no rate for partner group {sub.partner.group_slug!r}")
         return
-    first = facts.first_purchase(sub.billing_customer_id)
-    if first is None or first.paid_at is None:
+    start = facts.first_paid_at(sub.billing_customer_id)
+    if start is None:
         return
     c = program.commission
     months = c.period_months.get(sub.partner.group_slug or "", c.default_period_months)
-    start = first.paid_at
     end = add_months(start, months) if months is not None else None
     for inv in facts.paid_invoices(sub.billing_customer_id):
         assert inv.paid_at is not None
@@ -213,10 +212,10 @@ def deal_entries(program: Program, facts: Facts, sub: Submission, successful: in
     base = band_rate(program, value, currency) or Decimal(0)
     tier, add = tier_for(program, successful)
     rate = base + add
-    first_paid = facts.first_purchase(deal.external_key) if deal.external_key else None
+    first_paid_at = facts.first_paid_at(deal.external_key) if deal.external_key else None
     timing: dict[str, object] = {"payable_at": None, "pending_reason": "awaiting_first_payment"}
-    if program.payable.when == "after_first_payment" and first_paid is not None:
-        timing = {"payable_at": first_paid.paid_at, "pending_reason": None}
+    if program.payable.when == "after_first_payment" and first_paid_at is not None:
+        timing = {"payable_at": first_paid_at, "pending_reason": None}
     elif program.payable.when != "after_first_payment":
         timing = {"payable_at": deal.close_date, "pending_reason": None}
     yield _entry(

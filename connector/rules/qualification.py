@@ -142,8 +142,8 @@ def _converted(sub: Submission, program: Program, facts: Facts) -> bool:
 def _existing_customer(sub: Submission, facts: Facts) -> bool:
     if sub.billing_customer_id is None or sub.submitted_at is None:
         return False
-    first = facts.first_purchase(sub.billing_customer_id)
-    return first is not None and first.paid_at is not None and first.paid_at < sub.submitted_at
+    first_paid_at = facts.first_paid_at(sub.billing_customer_id)
+    return first_paid_at is not None and first_paid_at < sub.submitted_at
 
 
 def _self_referral(sub: Submission, program: Program) -> bool:
