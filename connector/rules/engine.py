@@ -50,7 +50,7 @@ def _decision_rows(program: Program, verdicts: list[Verdict], run_id: str) -> li
     ]
 
 
-BATCH_SIZE = 1_000
+BATCH_SIZE = 200
 """Billing customers whose Stripe records and ledger entries are in memory at once (a module
 constant so tests can shrink it to exercise batching)."""
 
@@ -79,12 +79,13 @@ def compute_in(session: Session, ctx: RunContext, program: Program) -> ComputeRe
     if program.commission.basis == "deal_value":  # needs only global facts; tiers span all deals
         kinds = desired_entries(program, facts, qualified)
         global_entries, findings = kinds.entries, list(kinds.findings)
-    for keys in _customer_batches(billing_of, qualified, session, program.name, BATCH_SIZE):
-        batch = [
-            v
-            for v in qualified
-            if v.submission.customer_key in keys or (None in keys and v.submission.customer_key is None)
-        ]
+    batches = list(_customer_batches(billing_of, qualified, session, program.name, BATCH_SIZE))
+    batch_of = {key: n for n, keys in enumerate(batches) for key in keys}
+    subs_of: dict[int, list[Verdict]] = defaultdict(list)  # per batch, in submission order
+    for v in qualified:
+        subs_of[batch_of[v.submission.customer_key]].append(v)
+    for n, keys in enumerate(batches):
+        batch = subs_of.pop(n, [])
         billing_ids = sorted(
             {billing_of[k] for k in keys if k in billing_of}
             | {v.submission.billing_customer_id for v in batch if v.submission.billing_customer_id}
@@ -95,7 +96,7 @@ def compute_in(session: Session, ctx: RunContext, program: Program) -> ComputeRe
             entries, more = kinds.entries, kinds.findings
             findings.extend(more)
         else:
-            entries = [e for e in global_entries if e.customer_key in keys]
+            entries = [e for e in global_entries if batch_of.get(e.customer_key) == n]
         reconcile_entries(
             session, program.name, entries_of_customers(session, program.name, keys), entries,
             GatePolicy(program, batch_facts, billing_of), run_id=ctx.run_id, now=now, result=ledger,

@@ -13,14 +13,18 @@ makes a run reproducible for any as-of time, and a backdated run agree with the 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import ScalarSelect, or_, select
+from sqlalchemy import ColumnElement, Label, ScalarSelect, or_, select
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Mapped, Session, defer
 
 from connector.models import (
+    Base,
     CreditNote,
     Deal,
     Dispute,
@@ -190,6 +194,30 @@ def _credited_refund_ids(session: Session, as_of: dt.datetime) -> set[str]:
     return out
 
 
+M = TypeVar("M", bound=Base)
+
+
+def _rows(session: Session, model: type[M], where: ColumnElement[bool]) -> list[M]:
+    """`model`'s rows matching `where`, by id, as plain Core rows carrying the model's column attributes.
+
+    No ORM identity map or change tracking (several times lighter and faster to build than
+    instances): the rules only read these records. Typed as the model because a row answers
+    the same attribute names; the redacted `raw` payload stays in the database.
+    """
+    columns, id_column = _columns(model)
+    stmt = select(*columns).where(where).order_by(id_column)
+    return cast(list[M], session.execute(stmt).all())
+
+
+@functools.cache
+def _columns(model: type[Base]) -> tuple[tuple[Label[Any], ...], ColumnElement[Any]]:
+    """The model's columns labelled with their attribute names, and its id; built once so every
+    batch's statement shares them (and the compiled-statement cache keeps one entry per table)."""
+    mapper = sa_inspect(model)
+    columns = tuple(attr.columns[0].label(attr.key) for attr in mapper.column_attrs if attr.key != "raw")
+    return columns, mapper.column_attrs["id"].columns[0]
+
+
 def load_customers(session: Session, base: Facts, customer_ids: Sequence[str]) -> Facts:
     """`base`'s global facts plus the Stripe records of `customer_ids`, keeping what had happened by `as_of`."""
     as_of = base.as_of
@@ -207,49 +235,45 @@ def load_customers(session: Session, base: Facts, customer_ids: Sequence[str]) -
         customer_ids=frozenset(customer_ids),
     )
     ids = list(customer_ids)
-    invoice_ids = select(Invoice.id).where(Invoice.customer_id.in_(ids)).scalar_subquery()
     sub_ids = select(Subscription.id).where(Subscription.customer_id.in_(ids)).scalar_subquery()
-    for sub in session.scalars(
-        select(Subscription)
-        .options(defer(Subscription.raw))
-        .where(Subscription.customer_id.in_(ids))
-        .order_by(Subscription.id)
-    ):
+    for sub in _rows(session, Subscription, Subscription.customer_id.in_(ids)):
         if sub.customer_id and visible(sub.start_date or sub.created, as_of):
             f.subscriptions[sub.customer_id].append(sub)
-    for item in session.scalars(
-        select(SubscriptionItem).where(SubscriptionItem.subscription_id.in_(sub_ids)).order_by(SubscriptionItem.id)
-    ):
+    for item in _rows(session, SubscriptionItem, SubscriptionItem.subscription_id.in_(sub_ids)):
         f.items[item.subscription_id].append(item)
-    for inv in session.scalars(
-        select(Invoice).options(defer(Invoice.raw)).where(Invoice.customer_id.in_(ids)).order_by(Invoice.id)
-    ):
+    for inv in _rows(session, Invoice, Invoice.customer_id.in_(ids)):
         if visible(inv.created, as_of):
             f.invoices[inv.id] = inv
             if inv.customer_id:
                 f.invoices_by_customer[inv.customer_id].append(inv)
-    for line in session.scalars(
-        select(InvoiceLine).where(InvoiceLine.invoice_id.in_(invoice_ids)).order_by(InvoiceLine.id)
-    ):
+    for line in _rows(session, InvoiceLine, InvoiceLine.invoice_id.in_(_invoice_ids(ids))):
         f.lines[line.invoice_id].append(line)
-    for cn in session.scalars(
-        select(CreditNote)
-        .options(defer(CreditNote.raw))
-        .where(CreditNote.invoice_id.in_(invoice_ids))
-        .order_by(CreditNote.id)
-    ):
+    for cn in _rows(session, CreditNote, CreditNote.invoice_id.in_(_invoice_ids(ids))):
         if cn.invoice_id and cn.status != "void" and visible(cn.created, as_of):
             f.credit_notes[cn.invoice_id].append(cn)
-    _load_payment_events(session, f, invoice_ids)
-    for cost in session.scalars(
-        select(MarketingCost).where(MarketingCost.customer_id.in_(ids)).order_by(MarketingCost.id)
-    ):
+    _load_payment_events(session, f, ids)
+    for cost in _rows(session, MarketingCost, MarketingCost.customer_id.in_(ids)):
         if visible(cost.date, as_of):
             f.costs[cost.customer_id].append(cost)
     return f
 
 
-def _load_payment_events(session: Session, f: Facts, invoice_ids: ScalarSelect[str]) -> None:
+def _invoice_ids(ids: list[str]) -> ScalarSelect[str]:
+    """The batch's invoice ids as a subquery; a fresh one per statement, because a subquery object
+    shared between statements made SQLAlchemy compile (and cache) them again on later runs."""
+    return select(Invoice.id).where(Invoice.customer_id.in_(ids)).scalar_subquery()
+
+
+def _paid_through_batch(
+    payment_intent: Mapped[str | None], charge: Mapped[str | None], ids: list[str]
+) -> ColumnElement[bool]:
+    """A refund/dispute naming a payment intent or charge of one of the batch's invoice payments."""
+    pis = select(InvoicePayment.payment_intent).where(InvoicePayment.invoice_id.in_(_invoice_ids(ids)))
+    charges = select(InvoicePayment.charge).where(InvoicePayment.invoice_id.in_(_invoice_ids(ids)))
+    return or_(payment_intent.in_(pis), charge.in_(charges))
+
+
+def _load_payment_events(session: Session, f: Facts, ids: list[str]) -> None:
     """Refunds and disputes that can land on the batch's invoices, and the payment links that place them.
 
     A refund names a payment intent or charge; the first non-canceled invoice payment (by id)
@@ -259,24 +283,8 @@ def _load_payment_events(session: Session, f: Facts, invoice_ids: ScalarSelect[s
     which reproduces the global first-wins mapping exactly for them.
     """
     as_of = f.as_of
-    batch_pis = select(InvoicePayment.payment_intent).where(InvoicePayment.invoice_id.in_(invoice_ids))
-    batch_charges = select(InvoicePayment.charge).where(InvoicePayment.invoice_id.in_(invoice_ids))
-    refunds = list(
-        session.scalars(
-            select(Refund)
-            .options(defer(Refund.raw))
-            .where(or_(Refund.payment_intent.in_(batch_pis), Refund.charge.in_(batch_charges)))
-            .order_by(Refund.id)
-        )
-    )
-    disputes = list(
-        session.scalars(
-            select(Dispute)
-            .options(defer(Dispute.raw))
-            .where(or_(Dispute.payment_intent.in_(batch_pis), Dispute.charge.in_(batch_charges)))
-            .order_by(Dispute.id)
-        )
-    )
+    refunds = _rows(session, Refund, _paid_through_batch(Refund.payment_intent, Refund.charge, ids))
+    disputes = _rows(session, Dispute, _paid_through_batch(Dispute.payment_intent, Dispute.charge, ids))
     f.refunds = [r for r in refunds if r.status == "succeeded" and visible(r.created, as_of)]
     f.disputes = [d for d in disputes if visible(d.created, as_of)]
     events: list[Refund | Dispute] = [*f.refunds, *f.disputes]
