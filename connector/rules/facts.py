@@ -17,6 +17,7 @@ import functools
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import ColumnElement, Label, ScalarSelect, or_, select
@@ -75,6 +76,7 @@ class Facts:
     credited_refund_ids: set[str] = field(default_factory=set)
     # per batch: the billing customers whose Stripe records are loaded
     customer_ids: frozenset[str] = frozenset()
+    earning_shares: dict[str, Fraction] = field(default_factory=dict)  # memo of netrevenue.earning_share
     _refunds_by_invoice: dict[str, list[Refund]] | None = None
     _disputes_by_invoice: dict[str, list[Dispute]] | None = None
 

@@ -56,7 +56,18 @@ def item_earns(facts: Facts, program: Program, item: SubscriptionItem) -> bool:
 
 
 def earning_share(facts: Facts, program: Program, invoice: Invoice) -> Fraction:
-    """The part of the invoice (by line amount) that earns; an invoice without lines earns whole."""
+    """The part of the invoice (by line amount) that earns; an invoice without lines earns whole.
+
+    Memoised per invoice on the facts (the basis and each adjustment ask for it; the program
+    is fixed for the facts' lifetime, one compute batch).
+    """
+    share = facts.earning_shares.get(invoice.id)
+    if share is None:
+        share = facts.earning_shares[invoice.id] = _earning_share(facts, program, invoice)
+    return share
+
+
+def _earning_share(facts: Facts, program: Program, invoice: Invoice) -> Fraction:
     lines = facts.lines.get(invoice.id, [])
     total = sum(line.amount for line in lines)
     if not lines or total == 0:
