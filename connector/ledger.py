@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from connector.models import LedgerEntry
@@ -55,6 +55,43 @@ class Placement:
 PlacementPolicy = Callable[[str, str | None, dt.datetime | None, str | None], Placement]
 
 
+@dataclass(eq=False)
+class LedgerRow:
+    """An existing ledger entry as reconcile reads it: a plain row, not an ORM instance.
+
+    Only `status`, `reason` and `payable_at` may change; `changed` says whether they did, so
+    reconcile writes one bulk UPDATE per batch instead of flushing tracked instances.
+    """
+
+    entry_key: str
+    group_key: str
+    partner_key: str
+    customer_key: str | None
+    kind: str
+    basis_minor: int
+    rate: str
+    amount_minor: int
+    currency: str
+    status: str
+    reason: str | None
+    sources: list[str]
+    event_at: dt.datetime | None
+    payable_at: dt.datetime | None
+    push_state: str | None
+    original: tuple[str, str | None, dt.datetime | None] = ("", None, None)
+
+    def __post_init__(self) -> None:
+        self.original = (self.status, self.reason, self.payable_at)
+
+    @property
+    def changed(self) -> bool:
+        return (self.status, self.reason, self.payable_at) != self.original
+
+
+Entry = LedgerEntry | LedgerRow  # existing rows, and the new (not yet inserted) entries
+_ROW_COLUMNS = tuple(LedgerEntry.__table__.c[name] for name in LedgerRow.__dataclass_fields__ if name != "original")
+
+
 @dataclass
 class LedgerResult:
     appended: int = 0
@@ -71,7 +108,7 @@ def entry_key(group: str, seq: int) -> str:
     return f"{group}#{seq}"
 
 
-def _is_open(entry: LedgerEntry) -> bool:
+def _is_open(entry: Entry) -> bool:
     return entry.push_state is None and entry.status in OPEN_STATUSES
 
 
@@ -93,9 +130,7 @@ def reconcile(
 ) -> LedgerResult:
     """Append each group's difference, then move open entries to their current status (whole ledger)."""
     result = LedgerResult()
-    entries = session.scalars(
-        select(LedgerEntry).where(LedgerEntry.program == program).order_by(LedgerEntry.group_key, LedgerEntry.seq)
-    )
+    entries = _rows(session, LedgerEntry.program == program)
     reconcile_entries(session, program, entries, desired, placement, run_id=run_id, now=now, result=result)
     return result
 
@@ -105,24 +140,24 @@ def ledger_customer_keys(session: Session, program: str) -> set[str | None]:
     return set(session.scalars(select(LedgerEntry.customer_key).where(LedgerEntry.program == program).distinct()))
 
 
-def entries_of_customers(session: Session, program: str, customer_keys: Collection[str | None]) -> list[LedgerEntry]:
+def entries_of_customers(session: Session, program: str, customer_keys: Collection[str | None]) -> list[LedgerRow]:
     """The program's ledger entries of these customers only, in group order."""
     keys = [k for k in customer_keys if k is not None]
     condition: ColumnElement[bool] = LedgerEntry.customer_key.in_(keys)
     if None in customer_keys:
         condition = or_(condition, LedgerEntry.customer_key.is_(None))
-    stmt = (
-        select(LedgerEntry)
-        .where(LedgerEntry.program == program, condition)
-        .order_by(LedgerEntry.group_key, LedgerEntry.seq)
-    )
-    return list(session.scalars(stmt))
+    return _rows(session, and_(LedgerEntry.program == program, condition))
+
+
+def _rows(session: Session, where: ColumnElement[bool]) -> list[LedgerRow]:
+    stmt = select(*_ROW_COLUMNS).where(where).order_by(LedgerEntry.group_key, LedgerEntry.seq)
+    return [LedgerRow(*row) for row in session.execute(stmt)]
 
 
 def reconcile_entries(
     session: Session,
     program: str,
-    ledger: Iterable[LedgerEntry],
+    ledger: Iterable[LedgerRow],
     desired: Iterable[DesiredEntry],
     placement: PlacementPolicy,
     *,
@@ -136,9 +171,10 @@ def reconcile_entries(
     slice holding whole customers reconciles exactly as the whole ledger would; `result`
     accumulates across slices.
     """
-    existing: dict[str, list[LedgerEntry]] = defaultdict(list)
-    for entry in ledger:
-        existing[entry.group_key].append(entry)
+    existing: dict[str, list[Entry]] = defaultdict(list)
+    appended: list[LedgerEntry] = []
+    for row in ledger:
+        existing[row.group_key].append(row)
     wanted = {d.group_key: d for d in desired}
 
     for key in sorted(set(wanted) | set(existing)):
@@ -149,13 +185,12 @@ def reconcile_entries(
         if want == have:
             continue
         new = _correction(program, key, entries, target, want - have, run_id, now, placement)
-        session.add(new)
+        appended.append(new)
         entries.append(new)
         existing[key] = entries
         result.appended += 1
         result.appended_minor[new.currency] += new.amount_minor
 
-    session.flush()
     for key, entries in existing.items():
         target = wanted.get(key)
         for entry in entries:
@@ -171,17 +206,36 @@ def reconcile_entries(
                     result.statuses_changed += 1
                 entry.status, entry.reason = place.status, place.reason
     result.reversed += _pair_reversals([e for entries in existing.values() for e in entries])
-    session.flush()
+    _write(session, appended, [e for entries in existing.values() for e in entries if isinstance(e, LedgerRow)])
 
 
-def _pending_of(entry: LedgerEntry) -> str | None:
+def _write(session: Session, appended: list[LedgerEntry], existing: list[LedgerRow]) -> None:
+    """One bulk INSERT of the new entries and one bulk UPDATE of the moved ones (by primary key)."""
+    session.flush()  # anything the caller added goes first, as a flush before these statements would
+    if appended:
+        columns = [c.key for c in LedgerEntry.__table__.columns]
+        rows = [{k: v for k in columns if (v := e.__dict__.get(k, _UNSET)) is not _UNSET} for e in appended]
+        session.execute(insert(LedgerEntry), rows)
+    moved = [
+        {"entry_key": e.entry_key, "status": e.status, "reason": e.reason, "payable_at": e.payable_at}
+        for e in existing
+        if e.changed
+    ]
+    if moved:
+        session.execute(update(LedgerEntry), moved)
+
+
+_UNSET = object()
+
+
+def _pending_of(entry: Entry) -> str | None:
     return entry.reason if entry.status == "scheduled" and entry.payable_at is None else None
 
 
 def _correction(
     program: str,
     key: str,
-    entries: Sequence[LedgerEntry],
+    entries: Sequence[Entry],
     target: DesiredEntry | None,
     diff: int,
     run_id: str | None,
@@ -229,14 +283,14 @@ def _correction(
     )
 
 
-def _pair_reversals(entries: list[LedgerEntry]) -> int:
+def _pair_reversals(entries: list[Entry]) -> int:
     """Mark a positive entry and the negative entry that fully offsets it, neither pushed, `reversed`.
 
     The offsetting entry is a correction of the same group, or a clawback naming the
     positive entry's source (a full refund of a commissioned invoice).
     """
     candidates = sorted((e for e in entries if _is_open(e)), key=lambda e: e.entry_key)
-    positives: dict[tuple[str, str | None, str, int], list[LedgerEntry]] = defaultdict(list)
+    positives: dict[tuple[str, str | None, str, int], list[Entry]] = defaultdict(list)
     for e in candidates:
         if e.amount_minor > 0:
             positives[(e.partner_key, e.customer_key, e.currency, e.amount_minor)].append(e)
