@@ -22,7 +22,7 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy import ColumnElement, Label, ScalarSelect, or_, select
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.orm import Mapped, Session, defer
+from sqlalchemy.orm import Mapped, Session
 
 from connector.models import (
     Base,
@@ -133,27 +133,15 @@ def load_global(session: Session, as_of: dt.datetime) -> Facts:
     The redacted `raw` payloads are left in the database: rules read canonical columns only.
     """
     f = Facts(as_of=as_of)
-    for p in session.scalars(select(Partner).options(defer(Partner.raw)).order_by(Partner.key)):
+    for p in _rows(session, Partner):
         f.partners[p.key] = p
         if p.partner_key:
             f.partners_by_ref.setdefault(p.partner_key, p)
-    f.leads = [
-        x
-        for x in session.scalars(select(Lead).options(defer(Lead.raw)).order_by(Lead.key))
-        if visible(x.created_at, as_of)
-    ]
-    f.referrals = [
-        x
-        for x in session.scalars(select(Referral).options(defer(Referral.raw)).order_by(Referral.key))
-        if visible(x.created_at, as_of)
-    ]
-    f.deals = [
-        x
-        for x in session.scalars(select(Deal).options(defer(Deal.raw)).order_by(Deal.key))
-        if visible(x.created_at, as_of)
-    ]
-    f.products = {x.id: x for x in session.scalars(select(Product).options(defer(Product.raw)))}
-    f.prices = {x.id: x for x in session.scalars(select(Price).options(defer(Price.raw)))}
+    f.leads = [x for x in _rows(session, Lead) if visible(x.created_at, as_of)]
+    f.referrals = [x for x in _rows(session, Referral) if visible(x.created_at, as_of)]
+    f.deals = [x for x in _rows(session, Deal) if visible(x.created_at, as_of)]
+    f.products = {x.id: x for x in _rows(session, Product)}
+    f.prices = {x.id: x for x in _rows(session, Price)}
     f.first_paid = _first_paid(session, as_of)
     f.credited_refund_ids = _credited_refund_ids(session, as_of)
     return f
@@ -199,25 +187,27 @@ def _credited_refund_ids(session: Session, as_of: dt.datetime) -> set[str]:
 M = TypeVar("M", bound=Base)
 
 
-def _rows(session: Session, model: type[M], where: ColumnElement[bool]) -> list[M]:
-    """`model`'s rows matching `where`, by id, as plain Core rows carrying the model's column attributes.
+def _rows(session: Session, model: type[M], where: ColumnElement[bool] | None = None) -> list[M]:
+    """`model`'s rows matching `where` (all without), by primary key, as plain Core rows.
 
     No ORM identity map or change tracking (several times lighter and faster to build than
     instances): the rules only read these records. Typed as the model because a row answers
     the same attribute names; the redacted `raw` payload stays in the database.
     """
     columns, id_column = _columns(model)
-    stmt = select(*columns).where(where).order_by(id_column)
+    stmt = select(*columns).order_by(id_column)
+    if where is not None:
+        stmt = stmt.where(where)
     return cast(list[M], session.execute(stmt).all())
 
 
 @functools.cache
 def _columns(model: type[Base]) -> tuple[tuple[Label[Any], ...], ColumnElement[Any]]:
-    """The model's columns labelled with their attribute names, and its id; built once so every
+    """The model's columns labelled with their attribute names, and its primary key; built once so every
     batch's statement shares them (and the compiled-statement cache keeps one entry per table)."""
     mapper = sa_inspect(model)
     columns = tuple(attr.columns[0].label(attr.key) for attr in mapper.column_attrs if attr.key != "raw")
-    return columns, mapper.column_attrs["id"].columns[0]
+    return columns, mapper.primary_key[0]
 
 
 def load_customers(session: Session, base: Facts, customer_ids: Sequence[str]) -> Facts:
