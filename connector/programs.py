@@ -13,14 +13,14 @@ import tomllib
 from decimal import Decimal
 from importlib.resources import files
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from connector.config import ConfigError
 from connector.currency import is_currency, minor_exponent
 
-QUALIFICATION_RULES = (
+QualificationRule = Literal[
     "test_record",
     "partner_not_eligible",
     "no_consent",
@@ -28,8 +28,11 @@ QUALIFICATION_RULES = (
     "self_referral",
     "duplicate_lead",
     "contract_window_expired",
-)
-GATE_RULES = ("tax_form_missing", "bank_details_missing", "application_incomplete", "customer_past_due")
+]
+GateRule = Literal["tax_form_missing", "bank_details_missing", "application_incomplete", "customer_past_due"]
+# In programs.md's table order: the first failing check gives the reason.
+QUALIFICATION_RULES: tuple[str, ...] = get_args(QualificationRule)
+GATE_RULES: tuple[str, ...] = get_args(GateRule)
 # Canonical `Partner` columns an application may be required to fill.
 APPLICATION_FIELDS = (
     "email",
@@ -45,16 +48,6 @@ APPLICATION_FIELDS = (
     "referrer_relationship",
 )
 
-QualificationRule = Literal[
-    "test_record",
-    "partner_not_eligible",
-    "no_consent",
-    "existing_customer",
-    "self_referral",
-    "duplicate_lead",
-    "contract_window_expired",
-]
-GateRule = Literal["tax_form_missing", "bank_details_missing", "application_incomplete", "customer_past_due"]
 
 
 def _check_rate(v: Decimal) -> Decimal:
