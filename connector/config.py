@@ -97,7 +97,7 @@ class ScheduleSettings(_Section):
     cron: str | None = None  # crontab expression; wins over interval when set
     interval_seconds: int = Field(default=3600, ge=1)
     misfire_grace_seconds: int = Field(default=3600, ge=1)
-    overdue_factor: float = Field(default=2.5, gt=1)
+    overdue_factor: float = Field(default=2.5, gt=1)  # not money: a ratio of intervals
 
 
 class ServeSettings(_Section):

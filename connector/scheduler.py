@@ -89,7 +89,12 @@ class HealthState:
                 setattr(self, key, value)
 
 
-def health(state: HealthState, interval: dt.timedelta, overdue_factor: float, now: dt.datetime) -> tuple[int, dict]:
+def health(
+    state: HealthState,
+    interval: dt.timedelta,
+    overdue_factor: float,  # not money: a ratio of intervals
+    now: dt.datetime,
+) -> tuple[int, dict]:
     """(HTTP status, body): 200 only when the last run succeeded and the next is not overdue."""
     overdue_after = interval * overdue_factor
     body: dict[str, Any] = {

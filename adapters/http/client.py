@@ -103,7 +103,7 @@ class HttpClient:
             return path
         return f"{self.base_url}/{path.lstrip('/')}"
 
-    def _wait(self, state: RetryCallState) -> float:
+    def _wait(self, state: RetryCallState) -> float:  # not money: seconds
         exc = state.outcome.exception() if state.outcome is not None else None
         if isinstance(exc, RetryableHttpError) and exc.retry_after is not None:
             return exc.retry_after

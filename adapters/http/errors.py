@@ -22,6 +22,6 @@ class RecordNotFound(ConnectorHttpError):
 class RetryableHttpError(ConnectorHttpError):
     """Internal: an outcome the status table says to retry (kept for tenacity's predicate)."""
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
+    def __init__(self, message: str, retry_after: float | None = None) -> None:  # not money: seconds
         super().__init__(message)
         self.retry_after = retry_after
