@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -190,6 +191,40 @@ def replay_ceiling(urls: list[str], *, concurrency: int) -> ReplayResult:
                 total += size
         seconds = time.perf_counter() - started
     return ReplayResult(seconds=seconds, concurrency=concurrency, pages=len(urls), bytes=total)
+
+
+@dataclass
+class PostResult:
+    seconds: float
+    concurrency: int
+    requests: int
+
+
+def post_ceiling(posts: list[dict[str, str]], *, concurrency: int) -> PostResult:
+    """POST exactly the bodies a connector run sent, ``concurrency`` at a time, under fresh idempotency keys.
+
+    Fresh keys make the sandbox create every reward again (a replayed key would only return the stored
+    answer), so this costs the server what the connector's push cost it: a lower bound on any client
+    that must create the same rewards over the same number of connections. It leaves duplicate
+    rewards behind, so it runs after everything that reads the sandbox's rewards.
+    """
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    run = uuid.uuid4().hex[:8]
+    with httpx.Client(timeout=httpx.Timeout(120.0), limits=limits, auth=httpx.BasicAuth("pk_bench", "sk_bench"),
+                      headers={"Content-Type": "application/json"}) as client:
+
+        def post(job: tuple[int, dict[str, str]]) -> None:
+            n, sent = job
+            response = client.post(sent["url"], content=sent["body"].encode("utf-8"),
+                                   headers={"Idempotency-Key": f"ceiling-{run}-{n}"})
+            response.raise_for_status()
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+            for _ in pool.map(post, enumerate(posts), chunksize=16):
+                pass
+        seconds = time.perf_counter() - started
+    return PostResult(seconds=seconds, concurrency=concurrency, requests=len(posts))
 
 
 @dataclass

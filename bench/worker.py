@@ -80,22 +80,27 @@ def _install_stage_clock() -> StageClock:
     return clock
 
 
-def _record_get_urls(path: str) -> Callable[[], None]:
-    """Log every GET URL the connector sends (no headers: keys stay out), for the replay ceiling."""
+def _record_requests(path: str) -> Callable[[], None]:
+    """Log every GET URL the connector sends, and every POST's URL and body beside it (`PATH.posts`,
+    one JSON line each), for the replay ceilings. No headers: keys stay out."""
     import httpx
 
     urls: list[str] = []
+    posts: list[str] = []
     original = httpx.Client.send
 
     def send(self: httpx.Client, request: httpx.Request, **kwargs: Any) -> httpx.Response:
         if request.method == "GET":
             urls.append(str(request.url))
+        elif request.method == "POST":
+            posts.append(json.dumps({"url": str(request.url), "body": request.content.decode("utf-8")}))
         return original(self, request, **kwargs)
 
     httpx.Client.send = send  # type: ignore[method-assign]
 
     def flush() -> None:
         Path(path).write_text("\n".join(urls) + ("\n" if urls else ""))
+        Path(f"{path}.posts").write_text("\n".join(posts) + ("\n" if posts else ""))
 
     return flush
 
@@ -105,7 +110,7 @@ def cmd_run(args: argparse.Namespace) -> dict[str, Any]:
 
     settings = make_settings(args)
     clock = _install_stage_clock()
-    flush_urls = _record_get_urls(args.record_urls) if args.record_urls else None
+    flush_urls = _record_requests(args.record_urls) if args.record_urls else None
     started = time.perf_counter()
     outcome = run_once(
         settings, kind=args.kind, as_of=_parse_time(args.as_of), since=_parse_time(args.since),
@@ -182,7 +187,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--until")
     p.add_argument("--src")
     p.add_argument("--dst")
-    p.add_argument("--record-urls", help="write every GET URL the run sent to this file")
+    p.add_argument("--record-urls", help="write every GET URL the run sent to this file (and its POSTs to FILE.posts)")
     p.add_argument("--profile", help="write cProfile stats of the measured call to this file")
     return p
 

@@ -1,18 +1,21 @@
 """Push: every payable ledger entry becomes exactly one PartnerStack reward.
 
-The ledger is the outbox. Exactly once comes from three commits around one request:
+The ledger is the outbox. Exactly once comes from three commits around the requests, taken a
+batch of entries at a time (one transaction per batch on each side, not per entry):
 
-1. `push_state = "sending"`, `push_attempts + 1` is committed *before* the POST;
-2. the POST carries an idempotency key derived from the entry key, the same on every attempt;
-3. `status = "pushed"`, the platform's reward key, `push_state = "sent"` are committed after.
+1. `push_state = "sending"`, `push_attempts + 1` is committed for the batch *before* any POST;
+2. each POST carries an idempotency key derived from the entry key, the same on every attempt;
+3. `status = "pushed"`, the platform's reward key, `push_state = "sent"` are committed after,
+   for every entry of the batch that got an answer; entries the batch never reached (a lane
+   stopped by another lane's failure) go back to `push_state = NULL`.
 
-A crash between 1 and 3 leaves the entry `sending`. The next push first lists the rewards
-on the platform and looks for the entry key embedded in each reward (`external_key`,
+A crash between 1 and 3 leaves entries `sending`. The next push first lists the rewards on
+the platform and looks for the entry key embedded in each reward (`external_key`,
 `metadata.entry_key`, and `[entry:…]` in the description): found means the POST landed, so
-it is recorded without sending again; not found means it did not, so it is sent again
-with the same idempotency key (which also covers a platform that did create it but is
-slow to list it). A 4xx rejection leaves the entry payable with the reason in `note`; a
-409 means the body changed under the same idempotency key — a bug — and fails the run.
+it is recorded without sending again; not found means it did not, so it is sent again with
+the same idempotency key (which also covers a platform that did create it but is slow to
+list it). A 4xx rejection leaves the entry payable with the reason in `note`; a 409 means
+the body changed under the same idempotency key — a bug — and fails the run.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from adapters.http.errors import AuthError, ConnectorHttpError, RecordNotFound
@@ -159,29 +162,72 @@ def _outbox(session: Session, program: str) -> list[tuple[str, str]]:
     return [(key, partner) for key, partner in rows]
 
 
+BATCH_SIZE = 500
+"""Entries marked `sending` (and recorded afterwards) per transaction. A crash re-checks at most
+this many entries against the platform; a module constant so tests can shrink it."""
+
+
 @dataclass(frozen=True)
 class _Outgoing:
     """What step 1 committed and step 2 sends."""
 
     entry_key: str
+    partner_key: str
     currency: str
     amount_minor: int
     payload: dict[str, Any]
 
 
-def _mark_sending(ctx: RunContext, entry_key: str, program: Program, prefix: str) -> _Outgoing | None:
-    """Step 1, committed before the request; None if the entry is no longer payable.
+@dataclass
+class _Answer:
+    """What came back for one entry: a reward, a 4xx rejection, or nothing (never sent)."""
 
-    The payload is built from the same transaction's reads, so what is sent is what was
-    marked: one transaction per entry before the request, one after.
+    outgoing: _Outgoing
+    reward_key: str | None = None
+    rejection: str | None = None
+
+
+def _preload(session: Session, entries: list[LedgerEntry]) -> list[Any]:
+    """Load what `build_payload` looks up into the session, so its `session.get`s cost no query.
+
+    Returns the loaded objects: the identity map holds them weakly, the caller keeps them alive.
+    """
+    partners = {e.partner_key for e in entries}
+    customers = {e.customer_key for e in entries if e.customer_key}
+    loaded: list[Any] = list(session.scalars(select(Partner).where(Partner.key.in_(partners))))
+    if customers:
+        loaded += session.scalars(select(Referral).where(Referral.key.in_(customers)))
+        loaded += session.scalars(select(Deal).where(Deal.key.in_(customers)))
+    return loaded
+
+
+def _mark_sending(ctx: RunContext, entry_keys: list[str], program: Program, prefix: str) -> list[_Outgoing]:
+    """Step 1 for a batch, committed before any request; entries no longer payable are left out.
+
+    The payloads are built from the same transaction's reads, so what is sent is what was
+    marked. The result keeps the order of `entry_keys` (event order).
     """
     with ctx.sessions() as session, session.begin():
-        entry = session.get(LedgerEntry, entry_key, with_for_update=True)
-        if entry is None or entry.status != "payable":
-            return None
-        entry.push_state = "sending"
-        entry.push_attempts = (entry.push_attempts or 0) + 1
-        return _Outgoing(entry_key, entry.currency, entry.amount_minor, build_payload(session, entry, program, prefix))
+        found = {
+            e.entry_key: e
+            for e in session.scalars(
+                select(LedgerEntry)
+                .where(LedgerEntry.entry_key.in_(entry_keys), LedgerEntry.status == "payable")
+                .with_for_update()
+            )
+        }
+        keep_alive = _preload(session, list(found.values()))
+        out: list[_Outgoing] = []
+        for key in entry_keys:
+            entry = found.get(key)
+            if entry is None:
+                continue
+            entry.push_state = "sending"
+            entry.push_attempts = (entry.push_attempts or 0) + 1
+            payload = build_payload(session, entry, program, prefix)
+            out.append(_Outgoing(key, entry.partner_key, entry.currency, entry.amount_minor, payload))
+        del keep_alive
+        return out
 
 
 def _send(client: RewardsApi, payload: dict[str, Any], key: str) -> dict[str, Any]:
@@ -189,30 +235,44 @@ def _send(client: RewardsApi, payload: dict[str, Any], key: str) -> dict[str, An
     return client.create_reward(payload, key)
 
 
-def _mark_pushed(ctx: RunContext, entry_key: str, reward_key: str) -> LedgerEntry:
-    """Step 3: the platform has the reward; record it so it is never sent again."""
+def _mark_pushed(ctx: RunContext, answers: list[_Answer], unsent: list[str]) -> None:
+    """Step 3 for a batch, one transaction: what the platform has is recorded so it is never sent
+    again; rejected entries stay payable with the reason; entries never sent leave `sending`."""
+    now = dt.datetime.now(dt.UTC)
+    pushed = [
+        {"entry_key": a.outgoing.entry_key, "status": "pushed", "push_state": "sent",
+         "platform_reward_key": a.reward_key, "pushed_at": now, "pushed_run_id": ctx.run_id}
+        for a in answers if a.reward_key is not None
+    ]  # fmt: skip
+    rejected = [
+        {"entry_key": a.outgoing.entry_key, "push_state": None, "note": (REJECTED_PREFIX + a.rejection)[:2000]}
+        for a in answers
+        if a.rejection is not None
+    ]
+    if not (pushed or rejected or unsent):
+        return
     with ctx.sessions() as session, session.begin():
-        entry = session.get(LedgerEntry, entry_key, with_for_update=True)
-        assert entry is not None
-        entry.status = "pushed"
-        entry.push_state = "sent"
-        entry.platform_reward_key = reward_key
-        entry.pushed_at = dt.datetime.now(dt.UTC)
-        entry.pushed_run_id = ctx.run_id
-        if entry.note and entry.note.startswith(REJECTED_PREFIX):
-            entry.note = None
-        session.flush()
-        session.expunge(entry)
-    return entry
-
-
-def _mark_rejected(ctx: RunContext, entry_key: str, reason: str) -> None:
-    """A 4xx: nothing was created, so the entry may be sent again later; it stays payable."""
-    with ctx.sessions() as session, session.begin():
-        entry = session.get(LedgerEntry, entry_key, with_for_update=True)
-        assert entry is not None
-        entry.push_state = None
-        entry.note = (REJECTED_PREFIX + reason)[:2000]
+        if pushed:
+            session.execute(update(LedgerEntry), pushed)
+            # A reward accepted after an earlier rejection no longer carries that rejection.
+            session.execute(
+                update(LedgerEntry)
+                .where(
+                    LedgerEntry.entry_key.in_([row["entry_key"] for row in pushed]),
+                    LedgerEntry.note.like(REJECTED_PREFIX + "%"),
+                )
+                .values(note=None)
+                .execution_options(synchronize_session=False)
+            )
+        if rejected:
+            session.execute(update(LedgerEntry), rejected)
+        if unsent:
+            session.execute(
+                update(LedgerEntry)
+                .where(LedgerEntry.entry_key.in_(unsent), LedgerEntry.push_state == "sending")
+                .values(push_state=None, push_attempts=LedgerEntry.push_attempts - 1)
+                .execution_options(synchronize_session=False)
+            )
 
 
 def _reward_key(reward: dict[str, Any]) -> str:
@@ -226,25 +286,34 @@ def _recover_interrupted(ctx: RunContext, client: RewardsApi, program: str, resu
     """Entries left `sending` by a crash: record those the platform already has. Returns the rest."""
     with ctx.sessions() as session:
         pending = session.execute(
-            select(LedgerEntry.entry_key, LedgerEntry.created_at).where(
+            select(
+                LedgerEntry.entry_key, LedgerEntry.created_at, LedgerEntry.partner_key,
+                LedgerEntry.currency, LedgerEntry.amount_minor,
+            ).where(
                 LedgerEntry.program == program, LedgerEntry.status == "payable", LedgerEntry.push_state == "sending"
             )
-        ).all()
+        ).all()  # fmt: skip
     if not pending:
         return set()
     # The platform stamps rewards with its own clock; the run's as-of bounds it from below too.
-    since = min([created for _, created in pending] + [ctx.as_of]) - _RECOVERY_SLACK
-    wanted = {key for key, _ in pending}
+    since = min([row.created_at for row in pending] + [ctx.as_of]) - _RECOVERY_SLACK
+    wanted = {row.entry_key: row for row in pending}
     found: dict[str, dict[str, Any]] = {}
     for reward in client.list_rewards(min_created=since):
-        for key in embedded_entry_keys(reward) & wanted:
+        for key in embedded_entry_keys(reward) & wanted.keys():
             found.setdefault(key, reward)
+    answers = []
     for key, reward in found.items():
-        entry = _mark_pushed(ctx, key, _reward_key(reward))
+        row = wanted[key]
+        known = _Outgoing(key, row.partner_key, row.currency, row.amount_minor, {})
+        answers.append(_Answer(known, reward_key=_reward_key(reward)))
+    _mark_pushed(ctx, answers, [])
+    for answer in answers:
         result.recovered += 1
-        result.add_amount(entry.currency, entry.amount_minor)
-        log.info("interrupted push found on the platform", extra={"entry_key": key, "reward": _reward_key(reward)})
-    return wanted - set(found)
+        result.add_amount(answer.outgoing.currency, answer.outgoing.amount_minor)
+        log.info("interrupted push found on the platform",
+                 extra={"entry_key": answer.outgoing.entry_key, "reward": answer.reward_key})  # fmt: skip
+    return set(wanted) - set(found)
 
 
 class _Progress:
@@ -263,20 +332,22 @@ class _Progress:
                 self.hook("push", self.done, self.total)
 
 
-def _by_partner(outbox: list[tuple[str, str]]) -> list[list[str]]:
-    """The outbox split per partner, each lane still in event order."""
-    lanes: dict[str, list[str]] = {}
-    for entry_key, partner_key in outbox:
-        lanes.setdefault(partner_key, []).append(entry_key)
+def _by_partner(outgoing: list[_Outgoing]) -> list[list[_Outgoing]]:
+    """A batch split per partner, each lane still in event order."""
+    lanes: dict[str, list[_Outgoing]] = {}
+    for item in outgoing:
+        lanes.setdefault(item.partner_key, []).append(item)
     return list(lanes.values())
 
 
 def push(ctx: RunContext, program: Program, client: RewardsApi | None = None) -> PushResult:
     """Send every payable entry of `program` once; scheduled/held/reversed never leave.
 
-    Partners are pushed in parallel (`partnerstack.push_concurrency`), each partner's
-    entries one after another in event order, so a partner never sees a clawback before
-    the reward it reverses. The first failure stops every lane after its current entry.
+    The outbox goes out in batches of `BATCH_SIZE` entries, one batch after another. Within a
+    batch, partners are pushed in parallel (`partnerstack.push_concurrency`), each partner's
+    entries one after another in event order, so a partner never sees a clawback before the
+    reward it reverses. The first failure stops every lane after its current entry; what was
+    answered is recorded before the failure is raised.
     """
     owned = client is None
     if client is None:
@@ -288,9 +359,17 @@ def push(ctx: RunContext, program: Program, client: RewardsApi | None = None) ->
     try:
         _recover_interrupted(ctx, client, program.name, result)
         with ctx.sessions() as session:
-            outbox = _outbox(session, program.name)
-        if outbox:
-            _push_lanes(ctx, client, program, prefix, _by_partner(outbox), result, _Progress(ctx, len(outbox)))
+            outbox = [key for key, _ in _outbox(session, program.name)]
+        progress = _Progress(ctx, len(outbox))
+        workers = ctx.settings.partnerstack.push_concurrency
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="push") if workers > 1 else None
+        try:
+            for start in range(0, len(outbox), BATCH_SIZE):
+                outgoing = _mark_sending(ctx, outbox[start : start + BATCH_SIZE], program, prefix)
+                _push_batch(ctx, client, outgoing, pool, result, progress)
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True)
     finally:
         if owned:
             close = getattr(client, "close", None)
@@ -306,74 +385,78 @@ def push(ctx: RunContext, program: Program, client: RewardsApi | None = None) ->
     return result
 
 
-def _push_lanes(
+@dataclass
+class _Lane:
+    """One partner's entries of a batch and what became of them."""
+
+    items: list[_Outgoing]
+    answers: list[_Answer] = field(default_factory=list)
+    in_doubt: str | None = None  # the entry whose request failed with an unknown outcome
+    error: BaseException | None = None
+
+
+def _push_batch(
     ctx: RunContext,
     client: RewardsApi,
-    program: Program,
-    prefix: str,
-    lanes: list[list[str]],
+    outgoing: list[_Outgoing],
+    pool: ThreadPoolExecutor | None,
     result: PushResult,
     progress: _Progress,
 ) -> None:
+    """Steps 2 and 3 for one batch; raises the first failure after recording every answer."""
     stop = threading.Event()
-    result_lock = threading.Lock()
 
-    def run_lane(lane: list[str]) -> None:
-        for entry_key in lane:
+    def run_lane(lane: _Lane) -> None:
+        for item in lane.items:
             if stop.is_set():
                 return
             try:
-                _push_one(ctx, client, program, prefix, entry_key, result, result_lock)
-            except BaseException:
+                lane.answers.append(_send_one(client, item))
+            except BaseException as exc:  # recorded below, then raised
+                lane.in_doubt, lane.error = item.entry_key, exc
                 stop.set()
-                raise
+                return
             progress.step()
 
-    workers = min(ctx.settings.partnerstack.push_concurrency, len(lanes))
-    if workers <= 1:
+    lanes = [_Lane(items) for items in _by_partner(outgoing)]
+    if pool is None or len(lanes) == 1:
         for lane in lanes:
             run_lane(lane)
-        return
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="push") as pool:
-        futures = [pool.submit(run_lane, lane) for lane in lanes]
-    for future in futures:
-        error = future.exception()
-        if error is not None:
-            raise error
+    else:
+        for future in [pool.submit(run_lane, lane) for lane in lanes]:
+            future.result()
+    answers = [a for lane in lanes for a in lane.answers]
+    # The entry whose request failed stays `sending` (the platform may have it); what no lane
+    # reached goes back, so a stopped run does not leave a whole batch for recovery to check.
+    settled = {a.outgoing.entry_key for a in answers} | {lane.in_doubt for lane in lanes if lane.in_doubt}
+    _mark_pushed(ctx, answers, [o.entry_key for o in outgoing if o.entry_key not in settled])
+    for answer in answers:
+        if answer.reward_key is not None:
+            result.pushed += 1
+            result.add_amount(answer.outgoing.currency, answer.outgoing.amount_minor)
+        elif answer.rejection is not None:
+            result.failed += 1
+            result.errors.append(f"{answer.outgoing.entry_key}: {answer.rejection}")
+    errors = [lane.error for lane in lanes if lane.error is not None]
+    if errors:
+        raise errors[0]
 
 
-def _push_one(
-    ctx: RunContext,
-    client: RewardsApi,
-    program: Program,
-    prefix: str,
-    entry_key: str,
-    result: PushResult,
-    result_lock: threading.Lock,
-) -> None:
-    outgoing = _mark_sending(ctx, entry_key, program, prefix)
-    if outgoing is None:
-        return
+def _send_one(client: RewardsApi, item: _Outgoing) -> _Answer:
+    """One POST: the reward, or a 4xx rejection; anything else raises (its outcome is unknown)."""
     try:
-        reward = _send(client, outgoing.payload, idempotency_key(entry_key))
+        reward = _send(client, item.payload, idempotency_key(item.entry_key))
     except AuthError:
         raise
     except ConnectorHttpError as exc:
         status, final = _http_status(exc)
         if status == 409:
             raise PushConflict(
-                f"PartnerStack answered 409 for entry {entry_key}: the reward body changed under the same "
+                f"PartnerStack answered 409 for entry {item.entry_key}: the reward body changed under the same "
                 "idempotency key (a bug; nothing was sent twice)"
             ) from exc
         if not final or status is None or not 400 <= status < 500:
             raise  # unknown outcome: the entry stays `sending` and the next run recovers it
-        _mark_rejected(ctx, entry_key, str(exc))
-        with result_lock:
-            result.failed += 1
-            result.errors.append(f"{entry_key}: {exc}")
-        log.warning("reward rejected", extra={"entry_key": entry_key, "status": status})
-        return
-    _mark_pushed(ctx, entry_key, _reward_key(reward))
-    with result_lock:
-        result.pushed += 1
-        result.add_amount(outgoing.currency, outgoing.amount_minor)
+        log.warning("reward rejected", extra={"entry_key": item.entry_key, "status": status})
+        return _Answer(item, rejection=str(exc))
+    return _Answer(item, reward_key=_reward_key(reward))

@@ -1,7 +1,7 @@
 """One run of the connector: lock → run row → pull → compute → push → finish.
 
 Each stage commits its own consistent units (pull a page with its cursor, compute in one
-transaction, push one entry at a time), so a run that fails part-way leaves a store that
+transaction, push a batch of entries at a time), so a run that fails part-way leaves a store that
 the next run simply continues from; the run row says `failed` with a one-line reason.
 """
 

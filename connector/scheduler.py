@@ -6,7 +6,7 @@ asleep become one run, and a run never overlaps the previous one. `/healthz` is 
 container orchestrator watches; `/metrics` what Prometheus scrapes.
 
 On SIGTERM/SIGINT: no new runs are scheduled, the run in flight gets a grace period to
-finish (it commits per page and per entry, so abandoning it is also safe), then exit 0.
+finish (it commits per page and per push batch, so abandoning it is also safe), then exit 0.
 """
 
 from __future__ import annotations

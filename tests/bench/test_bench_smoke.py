@@ -54,7 +54,9 @@ def test_benchmark_pipeline_writes_complete_json(database_url: str, tmp_path: Pa
     loaded = json.loads(path.read_text())
 
     assert loaded["size"] == "XS"
-    assert set(loaded["ceiling"]) == {"fetch_sequential", "fetch_parallel", "replay"}
+    assert set(loaded["ceiling"]) == {"fetch_sequential", "fetch_parallel", "replay", "post_replay"}
+    # the push ceiling replays exactly the backfill's POSTs: one per reward it pushed
+    assert loaded["ceiling"]["post_replay"]["requests"] == loaded["databases"][kind]["backfill"]["pushed"] > 0
     assert loaded["scenario"]["total_records"] == sum(loaded["scenario"]["records"].values())
     db = loaded["databases"][kind]
     for phase in PHASES:
@@ -65,7 +67,8 @@ def test_benchmark_pipeline_writes_complete_json(database_url: str, tmp_path: Pa
     # a record read twice (overlapping windows) counts twice in `pulled`; none may be missing
     assert db["backfill"]["records"] >= loaded["scenario"]["total_records"]
     assert db["insert_ceiling"]["rows"] > 0
-    assert set(db["ratios"]) >= {"backfill_to_fetch", "backfill_to_insert", "change_to_backfill"}
+    assert set(db["ratios"]) >= {"backfill_to_fetch", "backfill_to_fetch_plus_post", "push_to_post",
+                                 "backfill_to_insert", "change_to_backfill"}
     assert set(db["targets"]) >= {"backfill_within_1_5x_fetch", "peak_rss_under_500mb"}
     assert loaded["change"]["customers"] == 1
     assert all(n >= 0 for n in _numbers(loaded)), "a negative figure"

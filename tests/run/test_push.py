@@ -66,12 +66,13 @@ def crash_once(real: Callable[..., Any], *, after: bool) -> Callable[..., Any]:
     return wrapper
 
 
+@pytest.mark.parametrize("batch_size", [1, push_mod.BATCH_SIZE], ids=["batch-1", "batch-default"])
 @pytest.mark.parametrize(
-    ("target", "after", "sending_after_crash"),
+    ("target", "after", "sending_after_crash", "on_platform"),
     [
-        ("_send", False, 1),  # committed `sending`, request never left
-        ("_send", True, 1),  # the platform has it, the ledger does not know
-        ("_mark_pushed", True, 0),  # recorded, crash right after
+        ("_send", False, 1, 0),  # committed `sending`, request never left; the rest of the batch goes back
+        ("_send", True, 1, 1),  # the platform has it, the ledger does not know
+        ("_mark_pushed", True, 0, None),  # the batch recorded, crash right after
     ],
     ids=["before-send", "after-send-before-record", "after-record"],
 )
@@ -83,8 +84,11 @@ def test_interrupted_push_resumes_to_exactly_once(
     target: str,
     after: bool,
     sending_after_crash: int,
+    on_platform: int | None,
+    batch_size: int,
 ) -> None:
     settings = make_settings(database_url, sandbox)
+    monkeypatch.setattr(push_mod, "BATCH_SIZE", batch_size)
     real_send = push_mod._send
     inner_send = crash_once(real_send, after=after) if target == "_send" else real_send
     sent_keys: list[str] = []
@@ -101,7 +105,12 @@ def test_interrupted_push_resumes_to_exactly_once(
         run_once(settings, as_of=AS_OF)
     crashed = entries(engine)
     assert sum(e.push_state == "sending" for e in crashed) == sending_after_crash
-    assert len(platform_rewards(sandbox)) == (1 if after else 0)
+    # After a recorded batch, the platform has exactly that batch: all 3 entries, or the first alone.
+    recorded = min(batch_size, 3) if on_platform is None else 0
+    assert sum(e.push_state == "sent" for e in crashed) == recorded
+    # Whatever no request reached is back to untouched, not left for recovery to check.
+    assert sum(e.push_state is None for e in crashed) == 3 - sending_after_crash - recorded
+    assert len(platform_rewards(sandbox)) == (recorded if on_platform is None else on_platform)
 
     outcome = run_once(settings, as_of=AS_OF)
 
