@@ -32,7 +32,7 @@ from sqlalchemy import Table, delete
 from sqlalchemy.orm import DeclarativeBase, Session
 
 from adapters.files import read_marketing_costs
-from adapters.http import RequestCounter, UpstreamError
+from adapters.http import Page, RequestCounter, UpstreamError
 from adapters.partnerstack import PartnerStackClient, to_epoch_ms
 from adapters.stripe import RESOURCES as STRIPE_RESOURCES
 from adapters.stripe import StripeClient, to_epoch_s
@@ -129,11 +129,14 @@ class RecordWriter:
         self, session: Session, source: str, payloads: Iterable[Any], stats: StreamStats
     ) -> list[MappedRecord]:
         mapping = self.mappings[source]
+        # a page whose body had nothing to clean needs no per-payload check (see adapters.http.Page)
+        check_raw = mapping.has_raw and not (isinstance(payloads, Page) and payloads.clean)
+        fingerprint_key = self.fingerprint_key
         records: dict[str, MappedRecord] = {}
         for payload in payloads:
             try:
-                record = mapping.apply(payload, self.fingerprint_key)
-                if mapping.has_raw:
+                record = mapping.apply(payload, fingerprint_key)
+                if check_raw:
                     record.row["raw"] = json_safe(record.row["raw"])
             except RecordError as exc:
                 self._quarantine(session, mapping, payload, str(exc), stats)
@@ -369,12 +372,17 @@ class Puller:
         return task
 
     def _complete(self, resource: str, page: list[dict[str, Any]], counter: RequestCounter) -> list[Any]:
-        """Fetch what Stripe only embeds in part (invoice lines past 10, subscription items)."""
+        """Fetch what Stripe only embeds in part (invoice lines past 10, subscription items).
+
+        A page none of whose objects needed more stays the same `Page`, still known clean.
+        """
         if resource == "invoices":
-            return [self.st.complete_invoice(p, counter=counter) if isinstance(p, dict) else p for p in page]
-        if resource == "subscriptions":
-            return [self.st.complete_subscription(p, counter=counter) if isinstance(p, dict) else p for p in page]
-        return page
+            done = [self.st.complete_invoice(p, counter=counter) if isinstance(p, dict) else p for p in page]
+        elif resource == "subscriptions":
+            done = [self.st.complete_subscription(p, counter=counter) if isinstance(p, dict) else p for p in page]
+        else:
+            return page
+        return page if all(a is b for a, b in zip(done, page, strict=True)) else done
 
     def windows(self, since: int | None, until: int) -> list[tuple[str, dict[str, Any]]]:
         """`created` windows covering [since, until), newest first; no `since` ends in an open tail."""
@@ -410,8 +418,8 @@ class Puller:
         head = progress.get("head")
         if not isinstance(head, dict):
             params = {"created[gte]": since, "created[lt]": until}
-            items, has_more = self.st.list_page(resource, params, counter=stats.counter)
-            items = self._complete(resource, items, stats.counter)
+            first, has_more = self.st.list_page(resource, params, counter=stats.counter)
+            items = self._complete(resource, first, stats.counter)
             created = [i.get("created") for i in items if isinstance(i, dict)]
             numbers = [c for c in created if isinstance(c, int) and not isinstance(c, bool)]
             bound = None

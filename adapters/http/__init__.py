@@ -15,13 +15,14 @@ from adapters.http.errors import (  # noqa: E402
     RecordNotFound,
     UpstreamError,
 )
-from adapters.http.pagination import CursorPaginator, paginate  # noqa: E402
+from adapters.http.pagination import CursorPaginator, Page, paginate  # noqa: E402
 
 __all__ = [
     "AuthError",
     "ConnectorHttpError",
     "CursorPaginator",
     "HttpClient",
+    "Page",
     "RecordNotFound",
     "RequestCounter",
     "UpstreamError",

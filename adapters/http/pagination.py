@@ -7,13 +7,27 @@ Both PartnerStack and Stripe page with `starting_after=<id of the last item>` an
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from adapters.http.client import HttpClient, RequestCounter
 from adapters.http.errors import RecordNotFound, UpstreamError
 
 Extract = Callable[[Any], tuple[list[dict[str, Any]], bool]]
+
+
+class Page(list[dict[str, Any]]):
+    """One page of items, and whether its body was clean JSON (`json_text_is_clean`).
+
+    A list, so every caller that only iterates it is unaffected; the writer reads `clean` to
+    skip re-checking each stored payload of a page that cannot need it.
+    """
+
+    __slots__ = ("clean",)
+
+    def __init__(self, items: Iterable[dict[str, Any]] = (), clean: bool = False) -> None:
+        super().__init__(items)
+        self.clean = clean
 
 
 class CursorPaginator:
@@ -61,7 +75,7 @@ def paginate(
     extract: Extract,
     paginator: CursorPaginator,
     counter: RequestCounter | None = None,
-) -> Iterator[list[dict[str, Any]]]:
+) -> Iterator[Page]:
     """Yield pages of items until the API says there are no more (or the page cap trips)."""
     params = {k: v for k, v in params.items() if v is not None}
     paginator.init_request(params)
@@ -70,12 +84,12 @@ def paginate(
         if pages >= http.settings.max_pages_per_stream:
             raise UpstreamError(f"{http.api_name} {path}: page cap {http.settings.max_pages_per_stream} reached")
         try:
-            body = http.request_json("GET", path, params=params, counter=counter)
+            body, clean = http.get_json_checked(path, params=params, counter=counter)
         except RecordNotFound as exc:
             raise UpstreamError(str(exc)) from None
         items, has_more = extract(body)
         pages += 1
         paginator.update_state(items, has_more)
-        yield items
+        yield Page(items, clean)
         if paginator.has_next_page:
             paginator.update_request(params)

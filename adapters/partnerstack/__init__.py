@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from adapters.http import CursorPaginator, HttpClient, RequestCounter, UpstreamError, paginate
+from adapters.http import CursorPaginator, HttpClient, Page, RequestCounter, UpstreamError, paginate
 from connector.config import Settings
 
 API_NAME = "PartnerStack"
@@ -54,7 +54,7 @@ class PartnerStackClient:
 
     def iter_list(
         self, resource: str, params: dict[str, Any] | None = None, *, counter: RequestCounter | None = None
-    ) -> Iterator[list[dict[str, Any]]]:
+    ) -> Iterator[Page]:
         """Pages of `resource`, newest first; `params` may carry `starting_after` to resume."""
         query: dict[str, Any] = {"limit": self.page_size, **(params or {})}
         yield from paginate(
