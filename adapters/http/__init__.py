@@ -12,6 +12,7 @@ from adapters.http.client import HttpClient, RequestCounter  # noqa: E402
 from adapters.http.errors import (  # noqa: E402
     AuthError,
     ConnectorHttpError,
+    CursorRejected,
     RecordNotFound,
     UpstreamError,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "AuthError",
     "ConnectorHttpError",
     "CursorPaginator",
+    "CursorRejected",
     "HttpClient",
     "Page",
     "RecordNotFound",

@@ -225,9 +225,11 @@ class HttpClient:
             wait = retry_after_seconds(response, self.settings.retry_after_max_seconds)
             raise RetryableHttpError(f"HTTP {status}", retry_after=wait)
         if action is Action.NOT_FOUND:
-            raise RecordNotFound(f"{self.api_name} {method} {path}: 404 {_short_body(response)}")
+            raise RecordNotFound(f"{self.api_name} {method} {path}: 404 {_short_body(response)}", status=status)
         if action is Action.FAIL:
-            raise UpstreamError(f"{self.api_name} {method} {path} failed: {status} {_short_body(response)}")
+            raise UpstreamError(
+                f"{self.api_name} {method} {path} failed: {status} {_short_body(response)}", status=status
+            )
         try:
             return parse(response.text)
         except ValueError:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from adapters.http.client import HttpClient, RequestCounter
-from adapters.http.errors import RecordNotFound, UpstreamError
+from adapters.http.errors import CursorRejected, RecordNotFound, UpstreamError
 
 Extract = Callable[[Any], tuple[list[dict[str, Any]], bool]]
 
@@ -31,11 +31,16 @@ class Page(list[dict[str, Any]]):
 
 
 class CursorPaginator:
-    """Next page starts after the last item's id; a repeated cursor means the API loops."""
+    """Next page starts after the last item's id; a repeated cursor means the API loops.
 
-    def __init__(self, *, id_field: str = "id", cursor_param: str = "starting_after") -> None:
+    `backwards` pages toward newer items with `ending_before=<id of the first item>`: each
+    page holds the items just newer than the cursor (still newest first within the page).
+    """
+
+    def __init__(self, *, id_field: str = "id", cursor_param: str | None = None, backwards: bool = False) -> None:
         self.id_field = id_field
-        self.cursor_param = cursor_param
+        self.backwards = backwards
+        self.cursor_param = cursor_param or ("ending_before" if backwards else "starting_after")
         self.next_cursor: str | None = None
         self._has_next = True
         self._seen: set[str] = set()
@@ -50,9 +55,11 @@ class CursorPaginator:
             self._has_next = False
             self.next_cursor = None
             return
-        cursor = items[-1].get(self.id_field)
+        edge = items[0] if self.backwards else items[-1]
+        cursor = edge.get(self.id_field) if isinstance(edge, dict) else None
         if cursor is None:
-            raise UpstreamError(f"page's last item has no {self.id_field!r}: cannot page on")
+            which = "first" if self.backwards else "last"
+            raise UpstreamError(f"page's {which} item has no {self.id_field!r}: cannot page on")
         cursor = str(cursor)
         if cursor in self._seen:
             raise UpstreamError(f"pagination loop: cursor {cursor!r} returned twice")
@@ -85,8 +92,13 @@ def paginate(
             raise UpstreamError(f"{http.api_name} {path}: page cap {http.settings.max_pages_per_stream} reached")
         try:
             body, clean = http.get_json_checked(path, params=params, counter=counter)
-        except RecordNotFound as exc:
-            raise UpstreamError(str(exc)) from None
+        except (RecordNotFound, UpstreamError) as exc:
+            cursor = params.get(paginator.cursor_param)
+            if cursor is not None and exc.status in (400, 404):
+                raise CursorRejected(f"{exc} (cursor {paginator.cursor_param}={cursor})", status=exc.status) from None
+            if isinstance(exc, RecordNotFound):
+                raise UpstreamError(str(exc), status=exc.status) from None
+            raise
         items, has_more = extract(body)
         pages += 1
         paginator.update_state(items, has_more)

@@ -66,6 +66,24 @@ class PartnerStackClient:
             counter=counter,
         )
 
+    def iter_newer(
+        self, resource: str, ending_before: str, *, counter: RequestCounter | None = None
+    ) -> Iterator[Page]:
+        """Pages of `resource` newer than the item keyed `ending_before`, the nearest page first.
+
+        Cost is proportional to what is new, whatever the created times (a list filtered by
+        `min_created` re-reads every item created in the same millisecond as the boundary).
+        """
+        query: dict[str, Any] = {"limit": self.page_size, "ending_before": ending_before}
+        yield from paginate(
+            self.http,
+            f"/{resource}",
+            query,
+            extract=_extract,
+            paginator=CursorPaginator(id_field="key", backwards=True),
+            counter=counter,
+        )
+
     def list_rewards(self, min_created: dt.datetime | None = None) -> list[dict[str, Any]]:
         params = {"min_created": to_epoch_ms(min_created)} if min_created is not None else {}
         return [item for page in self.iter_list("rewards", params) for item in page]
