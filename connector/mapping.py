@@ -27,6 +27,7 @@ import tomllib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -222,8 +223,15 @@ def _as_date(value: Any, name: str) -> dt.datetime:
     return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
 
 
-# Fast paths: the value types upstream nearly always sends, accepted without the general
-# checks they cannot fail; anything else goes through `FieldSpec.convert`, so both agree.
+# ---------------------------------------------------------------- compiling fields to code
+#
+# Mapping every record field by field through generic readers and converters was half the
+# pull. A stream's fields are instead compiled, once per load, into one Python function that
+# reads each path with plain `dict.get` and accepts the value types upstream nearly always
+# sends inline; anything else goes through `FieldSpec.convert`, so errors and quarantine
+# reasons are those of the general path. Only literals built here (and `repr` of the
+# mapping's path parts and column names) enter the source.
+
 _SECOND = dt.timedelta(seconds=1)
 _MILLISECOND = dt.timedelta(milliseconds=1)
 _MAX_S = (dt.datetime(2201, 1, 1, tzinfo=dt.UTC) - _EPOCH) // _SECOND  # year 2200 is the last accepted
@@ -232,63 +240,88 @@ _CURRENCY_SPELLINGS: dict[str, str] = {
     **{code: code for code in MINOR_EXPONENTS},
     **{code.upper(): code for code in MINOR_EXPONENTS},
 }
+_CODE_GLOBALS: dict[str, Any] = {
+    "MISSING": MISSING,
+    "_EMPTY": {},  # `parent or {}`; never written to
+    "_CURRENCY_SPELLINGS": _CURRENCY_SPELLINGS,
+    "_EPOCH": _EPOCH,
+    "_SECOND": _SECOND,
+    "_MILLISECOND": _MILLISECOND,
+}
 
-Converter = Callable[[Any], Any]
 
-
-def _fast_converter(kind: str, cap: int, minimum: int | None, slow: Converter) -> Converter:
+def _fast_path(kind: str, cap: int, minimum: int | None) -> tuple[str, str] | None:
+    """(test on `v`, value) accepting what `FieldSpec.convert` would return unchanged, or None."""
     if kind == "json":
-        return lambda value: value
-    if kind == "str":
-
-        def as_str(value: Any) -> Any:
-            # ASCII cannot hold a lone surrogate, so the UTF-8 check is moot
-            if type(value) is str and len(value) <= cap and value.isascii() and "\x00" not in value:
-                return value
-            return slow(value)
-
-        return as_str
-    low = -_INT64_MAX - 1 if minimum is None else max(minimum, -_INT64_MAX - 1)
+        return ("True", "v")
+    if kind == "str":  # ASCII cannot hold a lone surrogate, so the UTF-8 check is moot
+        return (f"type(v) is str and len(v) <= {cap} and v.isascii() and '\\x00' not in v", "v")
     if kind in ("int", "int-money"):
-
-        def as_int(value: Any) -> Any:
-            if type(value) is int and low <= value <= _INT64_MAX:
-                return value
-            return slow(value)
-
-        return as_int
+        low = -_INT64_MAX - 1 if minimum is None else max(minimum, -_INT64_MAX - 1)
+        return (f"type(v) is int and {low} <= v <= {_INT64_MAX}", "v")
     if kind == "currency":
-
-        def as_currency(value: Any) -> Any:
-            known = _CURRENCY_SPELLINGS.get(value) if type(value) is str else None
-            return known if known is not None else slow(value)
-
-        return as_currency
+        return ("type(v) is str and v in _CURRENCY_SPELLINGS", "_CURRENCY_SPELLINGS[v]")
     if minimum is not None:  # a minimum on a non-integer type: leave it to the general path
-        return slow
+        return None
     if kind == "datetime-s":
-
-        def as_seconds(value: Any) -> Any:
-            if type(value) is int and 0 <= value < _MAX_S:
-                return _EPOCH + _SECOND * value
-            return slow(value)
-
-        return as_seconds
+        return (f"type(v) is int and 0 <= v < {_MAX_S}", "_EPOCH + _SECOND * v")
     if kind == "datetime-ms":
-
-        def as_millis(value: Any) -> Any:
-            if type(value) is int and 0 <= value < _MAX_MS:
-                return _EPOCH + _MILLISECOND * value
-            return slow(value)
-
-        return as_millis
+        return (f"type(v) is int and 0 <= v < {_MAX_MS}", "_EPOCH + _MILLISECOND * v")
     if kind == "bool":
+        return ("type(v) is bool", "v")
+    return None
 
-        def as_bool(value: Any) -> Any:
-            return value if type(value) is bool else slow(value)
 
-        return as_bool
-    return slow
+def _read_lines(path: str, reader: str) -> list[str]:
+    """Statements setting `v` to the value at `path` (MISSING when absent), as `read_path` would."""
+    base = "payload"
+    if path.startswith("@parent."):
+        base, path = "(parent or _EMPTY)", path[len("@parent.") :]
+    parts = path.split(".")
+    if any(p.endswith("[]") for p in parts):
+        return [f"v = {reader}(payload, parent)"]
+    lines = [f"v = {base}.get({parts[0]!r}, MISSING)"]
+    lines += [f"v = v.get({part!r}, MISSING) if isinstance(v, dict) else MISSING" for part in parts[1:]]
+    return lines
+
+
+def _field_lines(spec: FieldSpec, i: int, env: dict[str, Any]) -> list[str]:
+    """Statements setting `c{i}` to the column value of `spec` for `payload` / `parent`."""
+    env[f"convert{i}"] = spec.convert
+    env[f"missing{i}"] = spec.missing_value()
+    lines: list[str] = []
+    indent = ""
+    for j, path in enumerate(spec.paths):
+        env[f"read{i}_{j}"] = compile_path(path)
+        if j:
+            lines.append(f"{indent}if v is MISSING or v is None:")
+            indent += "    "
+        lines += [indent + line for line in _read_lines(path, f"read{i}_{j}")]
+    lines.append(f"if v is MISSING or v is None:\n    c{i} = missing{i}()")
+    fast = _fast_path(spec.type, spec.cap, spec.min)
+    if fast is not None:
+        test, value = fast
+        lines.append(f"elif {test}:\n    c{i} = {value}")
+    lines.append(f"else:\n    c{i} = convert{i}(v)")
+    return lines
+
+
+def _compile_code(name: str, specs: Sequence[FieldSpec], result: str) -> Callable[..., Any]:
+    env = dict(_CODE_GLOBALS)
+    body = [line for i, spec in enumerate(specs) for line in _field_lines(spec, i, env)]
+    source = "def build(payload, parent):\n" + "".join(
+        f"    {line}\n" for block in [*body, f"return {result}"] for line in block.split("\n")
+    )
+    exec(compile(source, f"<mapping {name}>", "exec"), env)  # noqa: S102 - source built above from literals
+    build: Callable[..., Any] = env["build"]
+    return build
+
+
+def compile_row(
+    name: str, specs: Sequence[FieldSpec]
+) -> Callable[[dict[str, Any], dict[str, Any] | None], dict[str, Any]]:
+    """One function payload, parent → the row of `specs` (a dict display, columns in order)."""
+    return _compile_code(name, specs, "{" + ", ".join(f"{s.name!r}: c{i}" for i, s in enumerate(specs)) + "}")
 
 
 # ---------------------------------------------------------------- the mapping model
@@ -303,12 +336,13 @@ class FieldSpec:
     default: Any = None
     min: int | None = None
     cap: int = 255
-    extract: Reader = field(init=False, repr=False, compare=False)  # payload, parent → column value
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "extract", self._compile())
+    @cached_property
+    def extract(self) -> Reader:
+        """payload, parent → column value; compiled on first use (a stream compiles its rows whole)."""
+        return _compile_code(self.name, (self,), "c0")
 
-    def missing(self) -> Callable[[], Any]:
+    def missing_value(self) -> Callable[[], Any]:
         """What a payload without the field yields; the default is converted once, here."""
         if self.required:
             message = f"missing required field {self.name} ({' | '.join(self.paths)})"
@@ -317,48 +351,18 @@ class FieldSpec:
                 raise RecordError(message)
 
             return required
-        if self.type == "sum-money":
-            value = self.default if self.default is not None else 0
-        elif self.type == "str-list":
-            value = list(self.default) if self.default is not None else []
-        else:
-            value = self.convert(self.default) if self.default is not None else None
+        try:
+            if self.type == "sum-money":
+                value = self.default if self.default is not None else 0
+            elif self.type == "str-list":
+                value = list(self.default) if self.default is not None else []
+            else:
+                value = self.convert(self.default) if self.default is not None else None
+        except RecordError:  # a default its own type refuses fails the records that need it, as before
+            return lambda: self.convert(self.default)
         if isinstance(value, dict | list):
             return lambda: copy.deepcopy(value)  # rows must not share a mutable default
         return lambda: value
-
-    def _compile(self) -> Reader:
-        """One function payload → column value: paths pre-split, type dispatch and default
-        settled once per mapping instead of once per record."""
-        readers = tuple(compile_path(p) for p in self.paths)
-        convert = _fast_converter(self.type, self.cap, self.min, self.convert)
-        try:
-            missing = self.missing()
-        except RecordError:  # a default its own type refuses: fail the records that need it, as before
-            default_error = self.convert
-
-            def missing() -> Any:
-                return default_error(self.default)
-
-        if len(readers) == 1:
-            read = readers[0]
-
-            def extract_one(payload: dict[str, Any], parent: dict[str, Any] | None) -> Any:
-                raw = read(payload, parent)
-                if raw is MISSING or raw is None:
-                    return missing()
-                return convert(raw)
-
-            return extract_one
-
-        def extract_first(payload: dict[str, Any], parent: dict[str, Any] | None) -> Any:
-            for read in readers:
-                raw = read(payload, parent)
-                if raw is not MISSING and raw is not None:
-                    return convert(raw)
-            return missing()
-
-        return extract_first
 
     def convert(self, value: Any) -> Any:
         name, kind = self.name, self.type
@@ -419,21 +423,21 @@ class StreamMapping:
     redact: tuple[str, ...] = ()
     children: tuple[ChildSpec, ...] = ()
     has_raw: bool = False
-    # compiled once from the fields above (see `__post_init__`)
-    _columns: tuple[tuple[str, Reader], ...] = field(init=False, repr=False, compare=False)
-    _redact: Callable[[dict[str, Any]], dict[str, Any]] = field(init=False, repr=False, compare=False)
-    _children: tuple[tuple[ChildSpec, Reader, tuple[tuple[str, Reader], ...]], ...] = field(
-        init=False, repr=False, compare=False
-    )
+    # Compiled from the fields above on first use, so loading the mappings stays cheap.
+    @cached_property
+    def _row(self) -> Callable[[dict[str, Any], dict[str, Any] | None], dict[str, Any]]:
+        return compile_row(self.source, self.fields)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_columns", tuple((f.name, f.extract) for f in self.fields))
-        object.__setattr__(self, "_redact", compile_redaction(self.redacted_paths))
-        children = tuple(
-            (child, compile_path(child.items), tuple((f.name, f.extract) for f in child.fields))
+    @cached_property
+    def _redact(self) -> Callable[[dict[str, Any]], dict[str, Any]]:
+        return compile_redaction(self.redacted_paths)
+
+    @cached_property
+    def _children(self) -> tuple[tuple[ChildSpec, Reader, Callable[[dict[str, Any], Any], dict[str, Any]]], ...]:
+        return tuple(
+            (child, compile_path(child.items), compile_row(f"{self.source}.{child.name}", child.fields))
             for child in self.children
         )
-        object.__setattr__(self, "_children", children)
 
     @property
     def redacted_paths(self) -> tuple[str, ...]:
@@ -460,13 +464,13 @@ class StreamMapping:
         """The canonical row (and child rows) of one payload; raises `RecordError` if it fails."""
         if not isinstance(payload, dict):
             raise RecordError(f"expected an object, got {type(payload).__name__}")
-        row = {name: extract(payload, None) for name, extract in self._columns}
+        row = self._row(payload, None)
         if self.sensitive:
             row.update(self._sensitive_columns(payload, fingerprint_key))
         if self.has_raw:
             row["raw"] = self._redact(payload)
         children: dict[str, list[dict[str, Any]]] = {}
-        for child, read_items, columns in self._children:
+        for child, read_items, child_row in self._children:
             items = read_items(payload, None)
             if items is MISSING or items is None:
                 items = []
@@ -479,7 +483,7 @@ class StreamMapping:
                 if not isinstance(item, dict):
                     raise RecordError(f"{child.name}: expected objects in {child.items}")
                 try:
-                    rows.append({name: extract(item, payload) for name, extract in columns})
+                    rows.append(child_row(item, payload))
                 except RecordError as exc:
                     item_id = item.get("id")
                     raise RecordError(f"{child.name} {item_id}: {exc}") from None
