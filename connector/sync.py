@@ -219,6 +219,18 @@ def run_concurrently(
     tasks: list[Callable[[Callable[[Any], None]], None]], workers: int
 ) -> Iterator[Any]:
     """Run fetch tasks on threads; yield what they emit here, so one thread does the writing."""
+    for batch in run_concurrently_batched(tasks, workers):
+        yield from batch
+
+
+def run_concurrently_batched(
+    tasks: list[Callable[[Callable[[Any], None]], None]], workers: int, max_batch: int = 1
+) -> Iterator[list[Any]]:
+    """`run_concurrently`, yielding everything already emitted (up to `max_batch`) at once.
+
+    When the writing thread is the slower side, the pages waiting for it can share one
+    transaction instead of paying a commit each; when it keeps up, batches hold one item.
+    """
     if not tasks:
         return
     q: queue.Queue[Any] = queue.Queue(maxsize=max(2, workers * 2))
@@ -256,13 +268,25 @@ def run_concurrently(
             pool.submit(runner, task)
         remaining = len(tasks)
         while remaining:
+            batch: list[Any] = []
             item = q.get()
-            if item is _DONE:
-                remaining -= 1
-            elif isinstance(item, _Failure):
-                raise item.exc
-            else:
-                yield item
+            while True:
+                if item is _DONE:
+                    remaining -= 1
+                elif isinstance(item, _Failure):
+                    if batch:  # what came before the failure is still written
+                        yield batch
+                    raise item.exc
+                else:
+                    batch.append(item)
+                if len(batch) >= max_batch or not remaining:
+                    break
+                try:
+                    item = q.get_nowait()
+                except queue.Empty:
+                    break
+            if batch:
+                yield batch
     finally:
         stop.set()
         pool.shutdown(wait=True, cancel_futures=True)
@@ -534,19 +558,22 @@ class Puller:
             if isinstance(done, dict) and done.get("after"):
                 query["starting_after"] = done["after"]
             tasks.append(self._fetch_window_task(resource, label, query, stats.counter))
-        for label, page, finished in run_concurrently(tasks, self.ctx.settings.stripe.concurrency):
-            with self.ctx.sessions() as session, session.begin():
-                if page:
-                    self.writer.write(session, stream, page, stats)
-                    last = page[-1].get("id") if isinstance(page[-1], dict) else None
-                    progress[label] = {"after": last}
-                if finished:
-                    progress[label] = "done"
+        workers = self.ctx.settings.stripe.concurrency
+        for batch in run_concurrently_batched(tasks, workers, max_batch=2 * workers):
+            with self.ctx.sessions() as session, session.begin():  # the pages and the position after them
+                for label, page, finished in batch:
+                    if page:
+                        self.writer.write(session, stream, page, stats)
+                        last = page[-1].get("id") if isinstance(page[-1], dict) else None
+                        progress[label] = {"after": last}
+                    if finished:
+                        progress[label] = "done"
                 if epoch is not None:
                     save_cursor(session, stream, {"epoch": epoch, "windows": progress})
-            if page:
-                stats.pages += 1
-                self._page_done(stream)
+            for _, page, _ in batch:
+                if page:
+                    stats.pages += 1
+                    self._page_done(stream)
 
     def stripe_backfill(self) -> None:
         since = to_epoch_s(self.ctx.since) if self.ctx.since is not None else 0
@@ -685,4 +712,4 @@ def pull(ctx: RunContext) -> dict[str, StreamStats]:
     return puller.stats
 
 
-__all__ = ["StreamStats", "UpstreamError", "json_safe", "pull", "run_concurrently"]
+__all__ = ["StreamStats", "UpstreamError", "json_safe", "pull", "run_concurrently", "run_concurrently_batched"]
