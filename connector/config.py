@@ -61,6 +61,7 @@ class PartnerStackSettings(_Section):
     page_size: int = Field(default=250, ge=1, le=250)
     overlap_seconds: int = Field(default=300, ge=0)
     trailing_window_days: int = Field(default=35, ge=1)
+    trailing_reread_hours: int = Field(default=24, ge=0)  # 0: re-read the trailing window every run
     reward_description_prefix: str = "referral-connector"
     push_concurrency: int = Field(default=4, ge=1, le=32)  # partners pushed in parallel
 

@@ -20,12 +20,14 @@ naming the file and key, so a seller's mistake stops the run before any request.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import re
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +35,8 @@ from sqlalchemy import Column, String, Table
 
 from connector import models
 from connector.config import ConfigError, Settings
-from connector.currency import is_currency
-from connector.privacy import bank_columns, redact_payload, tax_id_columns
+from connector.currency import MINOR_EXPONENTS, is_currency
+from connector.privacy import bank_columns, compile_redaction, tax_id_columns
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent / "mappings"
 
@@ -102,6 +104,46 @@ def read_path(payload: dict[str, Any], path: str, parent: dict[str, Any] | None 
     if path.startswith("@parent."):
         return _walk(parent or {}, path[len("@parent.") :].split("."))
     return _walk(payload, path.split("."))
+
+
+Reader = Callable[[dict[str, Any], "dict[str, Any] | None"], Any]
+
+
+def compile_path(path: str) -> Reader:
+    """`read_path` for one fixed path, split once: splitting and walking it per record was a
+    tenth of the pull. Plain one- and two-step paths (nearly all of them) get a direct reader."""
+    if path.startswith("@parent."):
+        inner = compile_path(path[len("@parent.") :])
+
+        def from_parent(payload: dict[str, Any], parent: dict[str, Any] | None) -> Any:
+            return inner(parent or {}, None)
+
+        return from_parent
+    parts = tuple(path.split("."))
+    if any(p.endswith("[]") for p in parts):
+
+        def walk(payload: dict[str, Any], parent: dict[str, Any] | None) -> Any:
+            return _walk(payload, parts)
+
+        return walk
+    if len(parts) == 1:
+        first = parts[0]
+
+        def one(payload: dict[str, Any], parent: dict[str, Any] | None) -> Any:
+            return payload.get(first, MISSING)
+
+        return one
+    first, rest = parts[0], parts[1:]
+
+    def nested(payload: dict[str, Any], parent: dict[str, Any] | None) -> Any:
+        node = payload.get(first, MISSING)
+        for part in rest:
+            if not isinstance(node, dict):
+                return MISSING
+            node = node.get(part, MISSING)
+        return node
+
+    return nested
 
 
 # ---------------------------------------------------------------- converting values
@@ -181,6 +223,107 @@ def _as_date(value: Any, name: str) -> dt.datetime:
     return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
 
 
+# ---------------------------------------------------------------- compiling fields to code
+#
+# Mapping every record field by field through generic readers and converters was half the
+# pull. A stream's fields are instead compiled, once per load, into one Python function that
+# reads each path with plain `dict.get` and accepts the value types upstream nearly always
+# sends inline; anything else goes through `FieldSpec.convert`, so errors and quarantine
+# reasons are those of the general path. Only literals built here (and `repr` of the
+# mapping's path parts and column names) enter the source.
+
+_SECOND = dt.timedelta(seconds=1)
+_MILLISECOND = dt.timedelta(milliseconds=1)
+_MAX_S = (dt.datetime(2201, 1, 1, tzinfo=dt.UTC) - _EPOCH) // _SECOND  # year 2200 is the last accepted
+_MAX_MS = _MAX_S * 1000
+_CURRENCY_SPELLINGS: dict[str, str] = {
+    **{code: code for code in MINOR_EXPONENTS},
+    **{code.upper(): code for code in MINOR_EXPONENTS},
+}
+_CODE_GLOBALS: dict[str, Any] = {
+    "MISSING": MISSING,
+    "_EMPTY": {},  # `parent or {}`; never written to
+    "_CURRENCY_SPELLINGS": _CURRENCY_SPELLINGS,
+    "_EPOCH": _EPOCH,
+    "_SECOND": _SECOND,
+    "_MILLISECOND": _MILLISECOND,
+}
+
+
+def _fast_path(kind: str, cap: int, minimum: int | None) -> tuple[str, str] | None:
+    """(test on `v`, value) accepting what `FieldSpec.convert` would return unchanged, or None."""
+    if kind == "json":
+        return ("True", "v")
+    if kind == "str":  # ASCII cannot hold a lone surrogate, so the UTF-8 check is moot
+        return (f"type(v) is str and len(v) <= {cap} and v.isascii() and '\\x00' not in v", "v")
+    if kind in ("int", "int-money"):
+        low = -_INT64_MAX - 1 if minimum is None else max(minimum, -_INT64_MAX - 1)
+        return (f"type(v) is int and {low} <= v <= {_INT64_MAX}", "v")
+    if kind == "currency":
+        return ("type(v) is str and v in _CURRENCY_SPELLINGS", "_CURRENCY_SPELLINGS[v]")
+    if minimum is not None:  # a minimum on a non-integer type: leave it to the general path
+        return None
+    if kind == "datetime-s":
+        return (f"type(v) is int and 0 <= v < {_MAX_S}", "_EPOCH + _SECOND * v")
+    if kind == "datetime-ms":
+        return (f"type(v) is int and 0 <= v < {_MAX_MS}", "_EPOCH + _MILLISECOND * v")
+    if kind == "bool":
+        return ("type(v) is bool", "v")
+    return None
+
+
+def _read_lines(path: str, reader: str) -> list[str]:
+    """Statements setting `v` to the value at `path` (MISSING when absent), as `read_path` would."""
+    base = "payload"
+    if path.startswith("@parent."):
+        base, path = "(parent or _EMPTY)", path[len("@parent.") :]
+    parts = path.split(".")
+    if any(p.endswith("[]") for p in parts):
+        return [f"v = {reader}(payload, parent)"]
+    lines = [f"v = {base}.get({parts[0]!r}, MISSING)"]
+    lines += [f"v = v.get({part!r}, MISSING) if isinstance(v, dict) else MISSING" for part in parts[1:]]
+    return lines
+
+
+def _field_lines(spec: FieldSpec, i: int, env: dict[str, Any]) -> list[str]:
+    """Statements setting `c{i}` to the column value of `spec` for `payload` / `parent`."""
+    env[f"convert{i}"] = spec.convert
+    env[f"missing{i}"] = spec.missing_value()
+    lines: list[str] = []
+    indent = ""
+    for j, path in enumerate(spec.paths):
+        env[f"read{i}_{j}"] = compile_path(path)
+        if j:
+            lines.append(f"{indent}if v is MISSING or v is None:")
+            indent += "    "
+        lines += [indent + line for line in _read_lines(path, f"read{i}_{j}")]
+    lines.append(f"if v is MISSING or v is None:\n    c{i} = missing{i}()")
+    fast = _fast_path(spec.type, spec.cap, spec.min)
+    if fast is not None:
+        test, value = fast
+        lines.append(f"elif {test}:\n    c{i} = {value}")
+    lines.append(f"else:\n    c{i} = convert{i}(v)")
+    return lines
+
+
+def _compile_code(name: str, specs: Sequence[FieldSpec], result: str) -> Callable[..., Any]:
+    env = dict(_CODE_GLOBALS)
+    body = [line for i, spec in enumerate(specs) for line in _field_lines(spec, i, env)]
+    source = "def build(payload, parent):\n" + "".join(
+        f"    {line}\n" for block in [*body, f"return {result}"] for line in block.split("\n")
+    )
+    exec(compile(source, f"<mapping {name}>", "exec"), env)  # noqa: S102 - source built above from literals
+    build: Callable[..., Any] = env["build"]
+    return build
+
+
+def compile_row(
+    name: str, specs: Sequence[FieldSpec]
+) -> Callable[[dict[str, Any], dict[str, Any] | None], dict[str, Any]]:
+    """One function payload, parent → the row of `specs` (a dict display, columns in order)."""
+    return _compile_code(name, specs, "{" + ", ".join(f"{s.name!r}: c{i}" for i, s in enumerate(specs)) + "}")
+
+
 # ---------------------------------------------------------------- the mapping model
 
 
@@ -194,22 +337,32 @@ class FieldSpec:
     min: int | None = None
     cap: int = 255
 
-    def extract(self, payload: dict[str, Any], parent: dict[str, Any] | None) -> Any:
-        raw: Any = MISSING
-        for path in self.paths:
-            candidate = read_path(payload, path, parent)
-            if candidate is not MISSING and candidate is not None:
-                raw = candidate
-                break
-        if raw is MISSING:
-            if self.required:
-                raise RecordError(f"missing required field {self.name} ({' | '.join(self.paths)})")
+    @cached_property
+    def extract(self) -> Reader:
+        """payload, parent → column value; compiled on first use (a stream compiles its rows whole)."""
+        return _compile_code(self.name, (self,), "c0")
+
+    def missing_value(self) -> Callable[[], Any]:
+        """What a payload without the field yields; the default is converted once, here."""
+        if self.required:
+            message = f"missing required field {self.name} ({' | '.join(self.paths)})"
+
+            def required() -> Any:
+                raise RecordError(message)
+
+            return required
+        try:
             if self.type == "sum-money":
-                return self.default if self.default is not None else 0
-            if self.type == "str-list":
-                return list(self.default) if self.default is not None else []
-            return self.convert(self.default) if self.default is not None else None
-        return self.convert(raw)
+                value = self.default if self.default is not None else 0
+            elif self.type == "str-list":
+                value = list(self.default) if self.default is not None else []
+            else:
+                value = self.convert(self.default) if self.default is not None else None
+        except RecordError:  # a default its own type refuses fails the records that need it, as before
+            return lambda: self.convert(self.default)
+        if isinstance(value, dict | list):
+            return lambda: copy.deepcopy(value)  # rows must not share a mutable default
+        return lambda: value
 
     def convert(self, value: Any) -> Any:
         name, kind = self.name, self.type
@@ -270,6 +423,21 @@ class StreamMapping:
     redact: tuple[str, ...] = ()
     children: tuple[ChildSpec, ...] = ()
     has_raw: bool = False
+    # Compiled from the fields above on first use, so loading the mappings stays cheap.
+    @cached_property
+    def _row(self) -> Callable[[dict[str, Any], dict[str, Any] | None], dict[str, Any]]:
+        return compile_row(self.source, self.fields)
+
+    @cached_property
+    def _redact(self) -> Callable[[dict[str, Any]], dict[str, Any]]:
+        return compile_redaction(self.redacted_paths)
+
+    @cached_property
+    def _children(self) -> tuple[tuple[ChildSpec, Reader, Callable[[dict[str, Any], Any], dict[str, Any]]], ...]:
+        return tuple(
+            (child, compile_path(child.items), compile_row(f"{self.source}.{child.name}", child.fields))
+            for child in self.children
+        )
 
     @property
     def redacted_paths(self) -> tuple[str, ...]:
@@ -290,20 +458,20 @@ class StreamMapping:
         return None
 
     def redacted(self, payload: Any) -> dict[str, Any] | None:
-        return redact_payload(payload, self.redacted_paths) if isinstance(payload, dict) else None
+        return self._redact(payload) if isinstance(payload, dict) else None
 
     def apply(self, payload: Any, fingerprint_key: str) -> MappedRecord:
         """The canonical row (and child rows) of one payload; raises `RecordError` if it fails."""
         if not isinstance(payload, dict):
             raise RecordError(f"expected an object, got {type(payload).__name__}")
-        row = {f.name: f.extract(payload, None) for f in self.fields}
+        row = self._row(payload, None)
         if self.sensitive:
             row.update(self._sensitive_columns(payload, fingerprint_key))
         if self.has_raw:
-            row["raw"] = redact_payload(payload, self.redacted_paths)
+            row["raw"] = self._redact(payload)
         children: dict[str, list[dict[str, Any]]] = {}
-        for child in self.children:
-            items = read_path(payload, child.items)
+        for child, read_items, child_row in self._children:
+            items = read_items(payload, None)
             if items is MISSING or items is None:
                 items = []
             if isinstance(items, dict) and isinstance(items.get("data"), list):
@@ -315,7 +483,7 @@ class StreamMapping:
                 if not isinstance(item, dict):
                     raise RecordError(f"{child.name}: expected objects in {child.items}")
                 try:
-                    rows.append({f.name: f.extract(item, payload) for f in child.fields})
+                    rows.append(child_row(item, payload))
                 except RecordError as exc:
                     item_id = item.get("id")
                     raise RecordError(f"{child.name} {item_id}: {exc}") from None

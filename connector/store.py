@@ -30,19 +30,41 @@ def upsert_rows(session: Session, model: type[DeclarativeBase], rows: Sequence[d
     table = model.__table__
     assert isinstance(table, Table)
     pk = [c.name for c in table.primary_key.columns]
-    dedup: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for row in rows:
-        dedup[tuple(row[k] for k in pk)] = row
+    dedup: dict[Any, dict[str, Any]]
+    if len(pk) == 1:
+        key = pk[0]
+        dedup = {row[key]: row for row in rows}
+    else:
+        dedup = {tuple(row[k] for k in pk): row for row in rows}
+    by_order: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in dedup.values():  # rows of one mapping share their key order: no sort per row
+        by_order.setdefault(tuple(row), []).append(row)
     by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for row in dedup.values():
-        by_columns.setdefault(tuple(sorted(row)), []).append(row)
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    for order, group in by_order.items():
+        by_columns.setdefault(tuple(sorted(order)), []).extend(group)
+    dialect = session.get_bind().dialect.name
     for cols, group in by_columns.items():
-        stmt = insert(table)
-        update = {c: stmt.excluded[c] for c in cols if c not in pk}
-        stmt = stmt.on_conflict_do_update(index_elements=pk, set_=update) if update else stmt.on_conflict_do_nothing()
-        session.execute(stmt, group)
+        session.execute(_upsert_statement(table, dialect, cols, tuple(pk)), group)
     return len(dedup)
+
+
+# (table, dialect, columns) → its upsert: building one (and its cache key) per page cost as much
+# as executing a small page. Statements are immutable, so sharing them is safe.
+_STATEMENTS: dict[tuple[Table, str, tuple[str, ...]], Any] = {}
+
+
+def _upsert_statement(table: Table, dialect: str, cols: tuple[str, ...], pk: tuple[str, ...]) -> Any:
+    stmt = _STATEMENTS.get((table, dialect, cols))
+    if stmt is None:
+        insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+        update = {c: insert.excluded[c] for c in cols if c not in pk}
+        stmt = (
+            insert.on_conflict_do_update(index_elements=list(pk), set_=update)
+            if update
+            else insert.on_conflict_do_nothing()
+        )
+        _STATEMENTS[(table, dialect, cols)] = stmt
+    return stmt
 
 
 def load_cursor(session: Session, stream: str) -> dict[str, Any]:

@@ -6,7 +6,10 @@ run can stop anywhere and the next one continues without losing or duplicating a
 - PartnerStack lists come newest first. Streams with an update filter are read in windows
   `min_updated ≥ watermark − overlap`, paged to the end before the watermark moves; the
   last committed page's key is saved so a crash resumes mid-window. Rewards and
-  transactions have no update filter: a trailing window is re-read each run.
+  transactions have no update filter: each run reads what is newer than the newest record
+  already read (`ending_before` its key, so items sharing a created millisecond are not
+  re-read) and the `overlap_seconds` before it; the whole `trailing_window_days` window is
+  re-read only every `trailing_reread_hours`, to catch edits to older records.
 - Stripe: the first run records the newest event, then reads every stream in `created`
   windows (fetched concurrently, written from this thread, which keeps SQLite happy);
   later runs read `/v1/events` since the saved event, oldest first. A saved event older
@@ -32,7 +35,7 @@ from sqlalchemy import Table, delete
 from sqlalchemy.orm import DeclarativeBase, Session
 
 from adapters.files import read_marketing_costs
-from adapters.http import RequestCounter, UpstreamError
+from adapters.http import CursorRejected, Page, RequestCounter, UpstreamError
 from adapters.partnerstack import PartnerStackClient, to_epoch_ms
 from adapters.stripe import RESOURCES as STRIPE_RESOURCES
 from adapters.stripe import StripeClient, to_epoch_s
@@ -129,11 +132,14 @@ class RecordWriter:
         self, session: Session, source: str, payloads: Iterable[Any], stats: StreamStats
     ) -> list[MappedRecord]:
         mapping = self.mappings[source]
+        # a page whose body had nothing to clean needs no per-payload check (see adapters.http.Page)
+        check_raw = mapping.has_raw and not (isinstance(payloads, Page) and payloads.clean)
+        fingerprint_key = self.fingerprint_key
         records: dict[str, MappedRecord] = {}
         for payload in payloads:
             try:
-                record = mapping.apply(payload, self.fingerprint_key)
-                if mapping.has_raw:
+                record = mapping.apply(payload, fingerprint_key)
+                if check_raw:
                     record.row["raw"] = json_safe(record.row["raw"])
             except RecordError as exc:
                 self._quarantine(session, mapping, payload, str(exc), stats)
@@ -174,6 +180,26 @@ class RecordWriter:
             upsert_rows(session, model, [row for r in records for row in r.children.get(child.table, [])])
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _key(item: Any) -> str | None:
+    """A PartnerStack item's key as a paging cursor (None for a malformed item)."""
+    key = item.get("key") if isinstance(item, dict) else None
+    return str(key) if isinstance(key, str | int) and not isinstance(key, bool) else None
+
+
+def _position(page: list[Any]) -> dict[str, Any] | None:
+    """Key and created time of a newest-first page's newest usable item: where the next read starts."""
+    for item in page:
+        key = _key(item)
+        if key is not None:
+            created = item.get("created_at")
+            return {"key": key, "created": created if _is_int(created) else None}
+    return None
+
+
 # ---------------------------------------------------------------- concurrency
 
 
@@ -193,6 +219,18 @@ def run_concurrently(
     tasks: list[Callable[[Callable[[Any], None]], None]], workers: int
 ) -> Iterator[Any]:
     """Run fetch tasks on threads; yield what they emit here, so one thread does the writing."""
+    for batch in run_concurrently_batched(tasks, workers):
+        yield from batch
+
+
+def run_concurrently_batched(
+    tasks: list[Callable[[Callable[[Any], None]], None]], workers: int, max_batch: int = 1
+) -> Iterator[list[Any]]:
+    """`run_concurrently`, yielding everything already emitted (up to `max_batch`) at once.
+
+    When the writing thread is the slower side, the pages waiting for it can share one
+    transaction instead of paying a commit each; when it keeps up, batches hold one item.
+    """
     if not tasks:
         return
     q: queue.Queue[Any] = queue.Queue(maxsize=max(2, workers * 2))
@@ -230,13 +268,25 @@ def run_concurrently(
             pool.submit(runner, task)
         remaining = len(tasks)
         while remaining:
+            batch: list[Any] = []
             item = q.get()
-            if item is _DONE:
-                remaining -= 1
-            elif isinstance(item, _Failure):
-                raise item.exc
-            else:
-                yield item
+            while True:
+                if item is _DONE:
+                    remaining -= 1
+                elif isinstance(item, _Failure):
+                    if batch:  # what came before the failure is still written
+                        yield batch
+                    raise item.exc
+                else:
+                    batch.append(item)
+                if len(batch) >= max_batch or not remaining:
+                    break
+                try:
+                    item = q.get_nowait()
+                except queue.Empty:
+                    break
+            if batch:
+                yield batch
     finally:
         stop.set()
         pool.shutdown(wait=True, cancel_futures=True)
@@ -336,25 +386,92 @@ class Puller:
             save_cursor(session, stream, {"watermark": window["max_seen"], "window": None})
 
     def _ps_trailing(self, stream: str, resource: str, state: dict[str, Any], stats: StreamStats) -> None:
-        """No update filter: re-read everything created in the trailing window (all of it the first time)."""
-        current = state.get("pass")
-        if not isinstance(current, dict):
-            min_created = None
-            if state.get("full_read"):
-                days = self.ctx.settings.partnerstack.trailing_window_days
-                min_created = to_epoch_ms(self.ctx.as_of - dt.timedelta(days=days))
-            current = {"min_created": min_created, "after": None}
-        params = {"min_created": current["min_created"], "starting_after": current["after"]}
-        for page in self.ps.iter_list(resource, params, counter=stats.counter):
+        """No update filter: read what is newer than the newest record already read (`head`), then
+        the overlap just before it; re-read the whole trailing window only when it is due.
+
+        The read in progress (`pass`) is saved with every page, so a crash resumes it; `head`
+        and `reread_at` move only once it is paged to the end.
+        """
+        ps = self.ctx.settings.partnerstack
+        now = to_epoch_ms(self.ctx.as_of)
+        head = state.get("head") if isinstance(state.get("head"), dict) else None
+        reread_at = state.get("reread_at") if isinstance(state.get("reread_at"), int) else None
+        read_before = reread_at is not None or bool(state.get("full_read"))  # `full_read`: the older layout
+        window = {
+            "kind": "window",
+            "min_created": now - ps.trailing_window_days * 86_400_000 if read_before else None,
+            "cursor": None,
+            "newest": None,
+            "started": now,
+        }
+        step = state.get("pass")
+        if isinstance(step, dict) and "kind" not in step:  # a pass saved by the older layout: finish it
+            step = {**window, "min_created": step.get("min_created"), "cursor": step.get("after")}
+        if not isinstance(step, dict):
+            due = reread_at is None or now - reread_at >= ps.trailing_reread_hours * 3_600_000
+            step = dict(window) if head is None or due else {"kind": "new", "cursor": head["key"], "newest": None}
+        restarted = False
+        while step is not None:
+            try:
+                self._trailing_read(stream, resource, step, {"head": head, "reread_at": reread_at}, stats)
+            except CursorRejected as exc:
+                if restarted:
+                    raise
+                restarted = True
+                if step["kind"] == "new":
+                    self.ctx.notes.append(
+                        f"partnerstack {resource}: the newest record read before is gone; re-read the trailing window"
+                    )
+                    log.warning("partnerstack %s: %s; re-reading the trailing window", resource, exc)
+                    step = dict(window)
+                else:
+                    step = {**step, "cursor": None}
+                continue
+            if step["kind"] == "new" and head is not None and _is_int(head.get("created")) and ps.overlap_seconds:
+                created = int(head["created"])
+                step = {
+                    "kind": "overlap",
+                    "min_created": created - ps.overlap_seconds * 1000,
+                    "max_created": created - 1,  # the head's own millisecond: read by `new` up to the head
+                    "cursor": None,
+                    "newest": step["newest"],
+                }
+            else:
+                if step["kind"] == "window":
+                    reread_at = int(step["started"])
+                head = step["newest"] or head
+                step = None
+            with self.ctx.sessions() as session, session.begin():
+                save_cursor(session, stream, {"head": head, "reread_at": reread_at, "pass": step})
+
+    def _trailing_read(
+        self, stream: str, resource: str, step: dict[str, Any], saved: dict[str, Any], stats: StreamStats
+    ) -> None:
+        """Page one step of `_ps_trailing`, saving the step's progress with every page."""
+        kind = step["kind"]
+        if kind == "new":
+            pages = self.ps.iter_newer(resource, str(step["cursor"]), counter=stats.counter)
+        else:
+            params = {
+                "min_created": step.get("min_created"),
+                "max_created": step.get("max_created"),
+                "starting_after": step.get("cursor"),
+            }
+            pages = self.ps.iter_list(resource, params, counter=stats.counter)
+        for page in pages:
             with self.ctx.sessions() as session, session.begin():
                 self.writer.write(session, stream, page, stats)
-                if page:
-                    current["after"] = str(page[-1].get("key"))
-                save_cursor(session, stream, {"full_read": bool(state.get("full_read")), "pass": current})
+                newest = _position(page)
+                if kind == "new":  # each page is newer than the one before
+                    step["newest"] = newest or step["newest"]
+                    step["cursor"] = _key(page[0]) if page and _key(page[0]) else step["cursor"]
+                else:
+                    if kind == "window" and step["newest"] is None:
+                        step["newest"] = newest
+                    step["cursor"] = _key(page[-1]) if page and _key(page[-1]) else step["cursor"]
+                save_cursor(session, stream, {**saved, "pass": step})
             stats.pages += 1
             self._page_done(stream)
-        with self.ctx.sessions() as session, session.begin():
-            save_cursor(session, stream, {"full_read": True, "pass": None})
 
     # ---------------------------------------------------------- Stripe
 
@@ -369,12 +486,17 @@ class Puller:
         return task
 
     def _complete(self, resource: str, page: list[dict[str, Any]], counter: RequestCounter) -> list[Any]:
-        """Fetch what Stripe only embeds in part (invoice lines past 10, subscription items)."""
+        """Fetch what Stripe only embeds in part (invoice lines past 10, subscription items).
+
+        A page none of whose objects needed more stays the same `Page`, still known clean.
+        """
         if resource == "invoices":
-            return [self.st.complete_invoice(p, counter=counter) if isinstance(p, dict) else p for p in page]
-        if resource == "subscriptions":
-            return [self.st.complete_subscription(p, counter=counter) if isinstance(p, dict) else p for p in page]
-        return page
+            done = [self.st.complete_invoice(p, counter=counter) if isinstance(p, dict) else p for p in page]
+        elif resource == "subscriptions":
+            done = [self.st.complete_subscription(p, counter=counter) if isinstance(p, dict) else p for p in page]
+        else:
+            return page
+        return page if all(a is b for a, b in zip(done, page, strict=True)) else done
 
     def windows(self, since: int | None, until: int) -> list[tuple[str, dict[str, Any]]]:
         """`created` windows covering [since, until), newest first; no `since` ends in an open tail."""
@@ -410,8 +532,8 @@ class Puller:
         head = progress.get("head")
         if not isinstance(head, dict):
             params = {"created[gte]": since, "created[lt]": until}
-            items, has_more = self.st.list_page(resource, params, counter=stats.counter)
-            items = self._complete(resource, items, stats.counter)
+            first, has_more = self.st.list_page(resource, params, counter=stats.counter)
+            items = self._complete(resource, first, stats.counter)
             created = [i.get("created") for i in items if isinstance(i, dict)]
             numbers = [c for c in created if isinstance(c, int) and not isinstance(c, bool)]
             bound = None
@@ -436,19 +558,22 @@ class Puller:
             if isinstance(done, dict) and done.get("after"):
                 query["starting_after"] = done["after"]
             tasks.append(self._fetch_window_task(resource, label, query, stats.counter))
-        for label, page, finished in run_concurrently(tasks, self.ctx.settings.stripe.concurrency):
-            with self.ctx.sessions() as session, session.begin():
-                if page:
-                    self.writer.write(session, stream, page, stats)
-                    last = page[-1].get("id") if isinstance(page[-1], dict) else None
-                    progress[label] = {"after": last}
-                if finished:
-                    progress[label] = "done"
+        workers = self.ctx.settings.stripe.concurrency
+        for batch in run_concurrently_batched(tasks, workers, max_batch=2 * workers):
+            with self.ctx.sessions() as session, session.begin():  # the pages and the position after them
+                for label, page, finished in batch:
+                    if page:
+                        self.writer.write(session, stream, page, stats)
+                        last = page[-1].get("id") if isinstance(page[-1], dict) else None
+                        progress[label] = {"after": last}
+                    if finished:
+                        progress[label] = "done"
                 if epoch is not None:
                     save_cursor(session, stream, {"epoch": epoch, "windows": progress})
-            if page:
-                stats.pages += 1
-                self._page_done(stream)
+            for _, page, _ in batch:
+                if page:
+                    stats.pages += 1
+                    self._page_done(stream)
 
     def stripe_backfill(self) -> None:
         since = to_epoch_s(self.ctx.since) if self.ctx.since is not None else 0
@@ -587,4 +712,4 @@ def pull(ctx: RunContext) -> dict[str, StreamStats]:
     return puller.stats
 
 
-__all__ = ["StreamStats", "UpstreamError", "json_safe", "pull", "run_concurrently"]
+__all__ = ["StreamStats", "UpstreamError", "json_safe", "pull", "run_concurrently", "run_concurrently_batched"]

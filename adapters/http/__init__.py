@@ -12,16 +12,19 @@ from adapters.http.client import HttpClient, RequestCounter  # noqa: E402
 from adapters.http.errors import (  # noqa: E402
     AuthError,
     ConnectorHttpError,
+    CursorRejected,
     RecordNotFound,
     UpstreamError,
 )
-from adapters.http.pagination import CursorPaginator, paginate  # noqa: E402
+from adapters.http.pagination import CursorPaginator, Page, paginate  # noqa: E402
 
 __all__ = [
     "AuthError",
     "ConnectorHttpError",
     "CursorPaginator",
+    "CursorRejected",
     "HttpClient",
+    "Page",
     "RecordNotFound",
     "RequestCounter",
     "UpstreamError",

@@ -9,10 +9,12 @@ one a retry could create the same thing twice.
 from __future__ import annotations
 
 import json
+import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from tenacity import (
@@ -28,6 +30,31 @@ from tenacity import (
 from adapters.http.errors import AuthError, RecordNotFound, RetryableHttpError, UpstreamError
 from adapters.http.policy import RETRYABLE_TRANSPORT_ERRORS, Action, action_for_status, retry_after_seconds
 from connector.config import HttpSettings
+
+T = TypeVar("T")
+
+# What a database's JSON column may refuse once the body is parsed: a lone surrogate or a NUL
+# (both can only arrive as \u escapes in decoded text) and keys over 200 characters.
+_UNSAFE_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
+_LONG_KEY = re.compile(r'"[^"]{201,}":')
+
+
+def json_text_is_clean(text: str) -> bool:
+    """True when nothing parsed from `text` can need cleaning before it is stored.
+
+    Two regex scans of the body cost a fraction of re-serialising each record of the page to
+    look for the same things, which is what the writer has to do otherwise. False positives
+    (a valid surrogate pair, an escaped backslash before `u0000`) only cost that slow check.
+    """
+    return _UNSAFE_ESCAPE.search(text) is None and _LONG_KEY.search(text) is None
+
+
+def _parse(text: str) -> Any:
+    return json.loads(text, parse_float=Decimal)
+
+
+def _parse_checked(text: str) -> tuple[Any, bool]:
+    return json.loads(text, parse_float=Decimal), json_text_is_clean(text)
 
 
 def _sleep(seconds: float) -> None:
@@ -121,6 +148,29 @@ class HttpClient:
         counter: RequestCounter | None = None,
     ) -> Any:
         """One call, retried per the table; returns the body parsed with Decimal for floats."""
+        return self._call(
+            method, path, params=params, json_body=json_body, form=form, idempotency_key=idempotency_key,
+            counter=counter, parse=_parse,
+        )
+
+    def get_json_checked(
+        self, path: str, *, params: dict[str, Any] | None = None, counter: RequestCounter | None = None
+    ) -> tuple[Any, bool]:
+        """A GET like `request_json`, plus whether the body is clean (see `json_text_is_clean`)."""
+        return self._call("GET", path, params=params, counter=counter, parse=_parse_checked)
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json_body: Any = None,
+        form: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        counter: RequestCounter | None = None,
+        parse: Callable[[str], T],
+    ) -> T:
         method = method.upper()
         retry_allowed = method in ("GET", "HEAD") or idempotency_key is not None
         attempts = self.settings.max_attempts if retry_allowed else 1
@@ -133,7 +183,7 @@ class HttpClient:
             for c in counters:
                 c.add(retries=1)
 
-        def attempt() -> Any:
+        def attempt() -> T:
             for c in counters:
                 c.add(requests=1)
             response = self._client.request(
@@ -145,7 +195,7 @@ class HttpClient:
                 headers=headers,
                 auth=self._auth if self._auth is not None else httpx.USE_CLIENT_DEFAULT,
             )
-            return self._interpret(method, path, response)
+            return self._interpret(method, path, response, parse)
 
         retrying = Retrying(
             stop=stop_after_attempt(attempts),
@@ -166,7 +216,7 @@ class HttpClient:
                 f"{self.api_name} {method} {path}: gave up after {attempts} attempt(s): {why}"
             ) from None
 
-    def _interpret(self, method: str, path: str, response: httpx.Response) -> Any:
+    def _interpret(self, method: str, path: str, response: httpx.Response, parse: Callable[[str], T]) -> T:
         action = action_for_status(response.status_code)
         status = response.status_code
         if action is Action.FAIL_AUTH:
@@ -175,11 +225,13 @@ class HttpClient:
             wait = retry_after_seconds(response, self.settings.retry_after_max_seconds)
             raise RetryableHttpError(f"HTTP {status}", retry_after=wait)
         if action is Action.NOT_FOUND:
-            raise RecordNotFound(f"{self.api_name} {method} {path}: 404 {_short_body(response)}")
+            raise RecordNotFound(f"{self.api_name} {method} {path}: 404 {_short_body(response)}", status=status)
         if action is Action.FAIL:
-            raise UpstreamError(f"{self.api_name} {method} {path} failed: {status} {_short_body(response)}")
+            raise UpstreamError(
+                f"{self.api_name} {method} {path} failed: {status} {_short_body(response)}", status=status
+            )
         try:
-            return json.loads(response.text, parse_float=Decimal)
+            return parse(response.text)
         except ValueError:
             # A truncated or garbled body: the server or the connection broke mid-response.
             raise RetryableHttpError("truncated or invalid JSON body") from None

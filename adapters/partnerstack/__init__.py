@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from adapters.http import CursorPaginator, HttpClient, RequestCounter, UpstreamError, paginate
+from adapters.http import CursorPaginator, HttpClient, Page, RequestCounter, UpstreamError, paginate
 from connector.config import Settings
 
 API_NAME = "PartnerStack"
@@ -54,7 +54,7 @@ class PartnerStackClient:
 
     def iter_list(
         self, resource: str, params: dict[str, Any] | None = None, *, counter: RequestCounter | None = None
-    ) -> Iterator[list[dict[str, Any]]]:
+    ) -> Iterator[Page]:
         """Pages of `resource`, newest first; `params` may carry `starting_after` to resume."""
         query: dict[str, Any] = {"limit": self.page_size, **(params or {})}
         yield from paginate(
@@ -63,6 +63,24 @@ class PartnerStackClient:
             query,
             extract=_extract,
             paginator=CursorPaginator(id_field="key"),
+            counter=counter,
+        )
+
+    def iter_newer(
+        self, resource: str, ending_before: str, *, counter: RequestCounter | None = None
+    ) -> Iterator[Page]:
+        """Pages of `resource` newer than the item keyed `ending_before`, the nearest page first.
+
+        Cost is proportional to what is new, whatever the created times (a list filtered by
+        `min_created` re-reads every item created in the same millisecond as the boundary).
+        """
+        query: dict[str, Any] = {"limit": self.page_size, "ending_before": ending_before}
+        yield from paginate(
+            self.http,
+            f"/{resource}",
+            query,
+            extract=_extract,
+            paginator=CursorPaginator(id_field="key", backwards=True),
             counter=counter,
         )
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from adapters.http import CursorPaginator, HttpClient, RequestCounter, UpstreamError, paginate
+from adapters.http import CursorPaginator, HttpClient, Page, RequestCounter, UpstreamError, paginate
 from connector.config import Settings
 
 API_NAME = "Stripe"
@@ -71,7 +71,7 @@ class StripeClient:
 
     def iter_list(
         self, resource: str, params: dict[str, Any] | None = None, *, counter: RequestCounter | None = None
-    ) -> Iterator[list[dict[str, Any]]]:
+    ) -> Iterator[Page]:
         """Pages of `resource` (an endpoint under /v1), newest first; `starting_after` resumes."""
         query: dict[str, Any] = {"limit": self.page_size, **LIST_DEFAULTS.get(resource, {}), **(params or {})}
         yield from paginate(
@@ -80,11 +80,13 @@ class StripeClient:
 
     def list_page(
         self, resource: str, params: dict[str, Any] | None = None, *, counter: RequestCounter | None = None
-    ) -> tuple[list[dict[str, Any]], bool]:
+    ) -> tuple[Page, bool]:
         """The first page of `resource` and whether there is more."""
         query: dict[str, Any] = {"limit": self.page_size, **LIST_DEFAULTS.get(resource, {}), **(params or {})}
         query = {k: v for k, v in query.items() if v is not None}
-        return _extract(self.http.request_json("GET", f"/{resource}", params=query, counter=counter))
+        body, clean = self.http.get_json_checked(f"/{resource}", params=query, counter=counter)
+        items, has_more = _extract(body)
+        return Page(items, clean), has_more
 
     def retrieve(self, resource: str, object_id: str, *, counter: RequestCounter | None = None) -> dict[str, Any]:
         body = self.http.request_json("GET", f"/{resource}/{object_id}", counter=counter)

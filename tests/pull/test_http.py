@@ -9,7 +9,16 @@ import pytest
 import respx
 
 import adapters.http
-from adapters.http import AuthError, CursorPaginator, HttpClient, RecordNotFound, UpstreamError, paginate
+from adapters.http import (
+    AuthError,
+    CursorPaginator,
+    CursorRejected,
+    HttpClient,
+    Page,
+    RecordNotFound,
+    UpstreamError,
+    paginate,
+)
 from adapters.partnerstack import PartnerStackClient
 from connector.config import HttpSettings, Settings
 
@@ -173,3 +182,33 @@ def test_404_on_a_list_fails_the_run(slept: list[float]) -> None:
     respx.get(f"{BASE}/items").mock(return_value=httpx.Response(404))
     with pytest.raises(UpstreamError):
         list(paginate(client(), "/items", {}, extract=_extract, paginator=CursorPaginator()))
+
+
+@respx.mock
+def test_pages_say_whether_their_body_can_need_cleaning(slept: list[float]) -> None:
+    respx.get(f"{BASE}/items").mock(
+        side_effect=[
+            httpx.Response(200, text='{"data": [{"id": "c", "name": "Ünïcode \\u00e9"}], "has_more": true}'),
+            httpx.Response(200, text='{"data": [{"id": "b", "note": "lone \\udc00"}], "has_more": true}'),
+            httpx.Response(200, text='{"data": [{"id": "a", "nul": "a\\u0000b"}], "has_more": true}'),
+            httpx.Response(200, text='{"data": [{"id": "0", "' + "k" * 201 + '": 1}], "has_more": false}'),
+        ]
+    )
+    pages = list(paginate(client(), "/items", {}, extract=_extract, paginator=CursorPaginator()))
+    assert all(isinstance(p, Page) for p in pages)
+    assert [p.clean for p in pages] == [True, False, False, False]
+    assert pages[1][0]["note"] == "lone \udc00"  # parsed as sent: the writer cleans it
+
+
+@respx.mock
+def test_paging_backwards_follows_ending_before_and_a_rejected_cursor_is_told_apart(slept: list[float]) -> None:
+    route = respx.get(f"{BASE}/items").mock(
+        side_effect=[_stripe_list(["e", "d"], True), _stripe_list(["f"], False), httpx.Response(400)]
+    )
+    paginator = CursorPaginator(backwards=True)
+    pages = list(paginate(client(), "/items", {"ending_before": "c"}, extract=_extract, paginator=paginator))
+    assert [[i["id"] for i in p] for p in pages] == [["e", "d"], ["f"]]
+    assert [c.request.url.params["ending_before"] for c in route.calls] == ["c", "e"]
+    with pytest.raises(CursorRejected, match="ending_before=gone"):
+        list(paginate(client(), "/items", {"ending_before": "gone"}, extract=_extract, paginator=CursorPaginator(
+            backwards=True)))

@@ -9,12 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine
 
 from adapters.files import read_marketing_costs
 from connector.config import ConfigError, Settings
 from connector.currency import UnknownCurrency, minor_exponent
-from connector.mapping import PACKAGE_DIR, RecordError, load_mappings
+from connector.mapping import MISSING, PACKAGE_DIR, FieldSpec, RecordError, load_mappings, read_path
 from connector.privacy import fingerprint, last4, redact_payload
 from connector.sync import pull
 from sandbox.server import SandboxServer
@@ -164,3 +166,93 @@ def test_json_safe_keeps_clean_payloads_and_cleans_the_rest() -> None:
     assert cleaned["nul"] == "a\ufffdb"
     assert cleaned["deep"] == [{"x": "\ufffd"}]
     assert "k" * 200 in cleaned and "k" * 300 not in cleaned
+
+
+# ---------------------------------------------------------------- compiled mapping = reference
+
+
+def _reference_extract(spec: FieldSpec, payload: dict[str, Any], parent: dict[str, Any] | None) -> Any:
+    """The field extraction as first written (one `read_path` per path, `convert` per value):
+    the compiled readers and fast converters must agree with it on every input."""
+    raw: Any = MISSING
+    for path in spec.paths:
+        candidate = read_path(payload, path, parent)
+        if candidate is not MISSING and candidate is not None:
+            raw = candidate
+            break
+    if raw is MISSING:
+        if spec.required:
+            raise RecordError(f"missing required field {spec.name} ({' | '.join(spec.paths)})")
+        if spec.type == "sum-money":
+            return spec.default if spec.default is not None else 0
+        if spec.type == "str-list":
+            return list(spec.default) if spec.default is not None else []
+        return spec.convert(spec.default) if spec.default is not None else None
+    return spec.convert(raw)
+
+
+def _outcome(fn: Any, *args: Any) -> tuple[str, Any]:
+    try:
+        value = fn(*args)
+    except RecordError as exc:
+        return ("error", str(exc))
+    return (type(value).__name__, repr(value))
+
+
+def _place(path: str, value: Any) -> dict[str, Any]:
+    """A payload holding `value` at dotted `path` (`name[]` becomes a one-element list)."""
+    node: Any = value
+    for part in reversed(path.split(".")):
+        node = {part[:-2]: [node]} if part.endswith("[]") else {part: node}
+    return dict(node)
+
+
+_SPECS = [
+    (f"{source}:{spec.name}", spec)
+    for source, mapping in load_mappings(Settings()).streams.items()
+    for spec in (*mapping.fields, *(f for child in mapping.children for f in child.fields))
+]
+
+_EDGES: list[Any] = [
+    None, True, False, 0, 1, -1, 7, 1769904000, 1769904000123, 7289654399, 7289654400, 7289654399999,
+    7289654400000, 2**63 - 1, 2**63, -(2**63), -(2**63) - 1, Decimal("5"), Decimal("1.5"), Decimal("NaN"),
+    Decimal("-0"), "usd", "USD", "Usd", " eur ", "jpy", "usdx", "", " ", "2026-02-01", "2026-02-01T10:00:00Z",
+    "2026-13-45", "12", " 7 ", "-3", "yes", "no", "TRUE", "a\x00b", "bad \udcff", "x" * 255, "x" * 256,
+    "é" * 255, "é" * 256, "x" * 10_000, "x" * 10_001, [], [1, 2], [None, 3], ["a", "b"], {}, {"data": [1]},
+]
+
+
+def _check(spec: FieldSpec, value: Any, which: int) -> None:
+    path = spec.paths[min(which, len(spec.paths) - 1)]
+    payload: dict[str, Any]
+    if path.startswith("@parent."):
+        payload, parent = {}, _place(path[len("@parent.") :], value)
+    else:
+        payload, parent = _place(path, value), {}
+    assert _outcome(spec.extract, payload, parent) == _outcome(_reference_extract, spec, payload, parent), (
+        spec.name,
+        value,
+    )
+
+
+def test_compiled_fields_agree_with_the_reference_on_edge_values() -> None:
+    for _, spec in _SPECS:
+        assert _outcome(spec.extract, {}, {}) == _outcome(_reference_extract, spec, {}, {})
+        for value in _EDGES:
+            for which in range(len(spec.paths)):
+                _check(spec, value, which)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(_SPECS),
+    st.one_of(
+        st.integers(min_value=-(2**64), max_value=2**64),
+        st.decimals(allow_nan=False, allow_infinity=False),
+        st.text(max_size=300),
+        st.from_regex(r"[ ]?[A-Za-z]{3}[ ]?", fullmatch=True),
+    ),
+    st.integers(min_value=0, max_value=3),
+)
+def test_compiled_fields_agree_with_the_reference(named: tuple[str, FieldSpec], value: Any, which: int) -> None:
+    _check(named[1], value, which)

@@ -288,3 +288,21 @@ def test_wrong_keys_fail_the_run_with_a_clear_message(
     message = r"^PartnerStack rejected the API keys \(401\)$"
     with SandboxServer(consio(), partnerstack_keys="right:keys") as srv, pytest.raises(AuthError, match=message):
         pull(make_ctx(sandbox_settings(srv, database_url)))
+
+
+def test_batched_concurrency_keeps_order_per_task_and_writes_what_came_before_a_failure() -> None:
+    def numbers(emit: Any) -> None:
+        for i in range(7):
+            emit(i)
+
+    def failing(emit: Any) -> None:
+        emit("first")
+        raise RuntimeError("boom")
+
+    batches = list(sync.run_concurrently_batched([numbers], 1, max_batch=3))
+    assert [i for b in batches for i in b] == list(range(7)) and all(1 <= len(b) <= 3 for b in batches)
+    seen: list[Any] = []
+    with pytest.raises(RuntimeError, match="boom"):
+        for batch in sync.run_concurrently_batched([failing], 1, max_batch=10):
+            seen += batch
+    assert seen == ["first"]
