@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +25,9 @@ from . import normalize_stripe as st_norm
 from .collection import Collection
 from .events import event_types, previous_attributes
 from .faults import FaultPlan, FaultSpec
+from .jsonutil import dumps
 from .normalize_stripe import is_int
+from .render import render
 from .rewards import build_reward
 from .scenario import Scenario, read_json
 from .timeutil import clock_ms, now_ms
@@ -34,6 +37,8 @@ _STRIPE_APPLY_ORDER = (
     "products", "prices", "customers", "subscriptions", "invoices", "invoice_payments",
     "credit_notes", "refunds", "disputes", "charges", "events",
 )
+# Types whose served text embeds other records (subscription items embed their price).
+_PRICE_DEPENDENT = frozenset({"subscription", "event"})
 _INVOICE_STATUS_TIME = {
     "open": "finalized_at", "paid": "paid_at", "void": "voided_at", "uncollectible": "marked_uncollectible_at",
 }
@@ -68,11 +73,14 @@ class State:
             name: Collection(name, "key", "created_at") for name in ps_norm.TYPES
         }
         self.stripe: dict[str, Collection] = {
-            name: Collection(name, "id", "created") for name in st_norm.TYPES
+            name: Collection(name, "id", "created", self._renderer(type_name), type_name in _PRICE_DEPENDENT,
+                             lambda: self.generation)
+            for name, type_name in st_norm.TYPES.items()
         }
         for name, records in scenario.partnerstack.items():
             self.partnerstack[name].replace_all(records)
-        for name, records in scenario.stripe.items():
+        # Prices first: a subscription's served text embeds its prices when it is stored.
+        for name, records in sorted(scenario.stripe.items(), key=lambda item: item[0] != "prices"):
             if name != "charges":
                 self.stripe[name].replace_all(records)
         self._given_charges: list[Any] = list(scenario.stripe.get("charges", []))
@@ -115,6 +123,16 @@ class State:
             self.repeat_cursor = set(repeat_cursor or [])
 
     # ----- Stripe lookups ---------------------------------------------------------------------
+    def resolve_price(self, ident: str) -> dict[str, Any] | None:
+        """The full price object for an id (what a subscription item embeds), or ``None``."""
+        found = self.stripe["prices"].get(ident)
+        return render("price", found) if isinstance(found, dict) else None
+
+    def _renderer(self, type_name: str) -> Callable[[Any], str]:
+        def text(obj: Any) -> str:
+            return dumps(render(type_name, obj, self.resolve_price))
+        return text
+
     def find_stripe(self, ident: str) -> tuple[str, Any] | None:
         """``(type, stored record)`` for a Stripe id in any collection (events excluded)."""
         for name, collection in self.stripe.items():
@@ -272,13 +290,14 @@ class State:
             collection.add(obj)
             return True
         changed = False
-        for old in olds:
+        for entry in olds:
+            old = entry.obj
             merged = ps_norm.normalize({**old, **record}, self.now_ms)
             if _without(merged, "updated_at") == _without(old, "updated_at") and "updated_at" not in record:
                 continue
             if "updated_at" not in record:
                 merged["updated_at"] = self.now_ms
-            collection.replace(old, merged)
+            collection.replace(entry, merged)
             changed = True
         return changed
 
@@ -300,7 +319,8 @@ class State:
             self._emit_for(type_name, None, obj)
             return [(None, obj)]
         changes: list[tuple[Any, Any]] = []
-        for old in olds:
+        for entry in olds:
+            old = entry.obj
             base = _drop_derived(type_name, old, record)
             merged_raw = {**base, **record}
             if type_name == "invoice":
@@ -310,7 +330,7 @@ class State:
                 continue
             if type_name == "product" and "updated" not in record:
                 merged["updated"] = self.now_s
-            collection.replace(old, merged)
+            collection.replace(entry, merged)
             self._emit_for(type_name, old, merged)
             changes.append((old, merged))
         return changes
