@@ -83,7 +83,7 @@ class State:
         for name, records in sorted(scenario.stripe.items(), key=lambda item: item[0] != "prices"):
             if name != "charges":
                 self.stripe[name].replace_all(records)
-        self._given_charges: list[Any] = list(scenario.stripe.get("charges", []))
+        self.given_charges: list[Any] = list(scenario.stripe.get("charges", []))
         self.rebuild_charges()
         self.finance: dict[str, Any] = dict(scenario.finance)
         self.pushed_rewards: list[dict[str, Any]] = []
@@ -184,10 +184,10 @@ class State:
             if charge is not None:
                 charge["disputed"] = True
         built = [self._finish_charge(c, payments_by_pi) for c in charges.values()]
-        given = {c.get("id"): c for c in self._given_charges if isinstance(c, dict)}
+        given = {c.get("id"): c for c in self.given_charges if isinstance(c, dict)}
         merged = [{**c, **given.pop(c["id"])} if c["id"] in given else c for c in built]
         merged += [st_norm.normalize("charge", c, self.now_s) for c in given.values()]
-        merged += [c for c in self._given_charges if not isinstance(c, dict)]
+        merged += [c for c in self.given_charges if not isinstance(c, dict)]
         self.stripe["charges"].replace_all(merged)
 
     def _finish_charge(self, charge: dict[str, Any], payments_by_pi: dict[Any, dict[str, Any]]) -> dict[str, Any]:
@@ -249,7 +249,7 @@ class State:
             for name in _STRIPE_APPLY_ORDER:
                 for record in _records(stripe, name):
                     if name == "charges":
-                        self._given_charges.append(record)
+                        self.given_charges.append(record)
                         touched_charges = True
                         summary["stripe.charges"] += 1
                         continue
