@@ -147,14 +147,9 @@ class State:
         """Derive minimal charges from refunds, disputes and invoice payments (+ any given ones).
 
         Why: a current Stripe refund names a charge; ``charge.refunded`` events and ``expand`` need
-        that charge to exist even though scenarios don't describe charges.
+        that charge to exist even though scenarios don't describe charges. Only the payments of those
+        charges are kept while scanning (a large world has a payment per invoice, few charges).
         """
-        payments_by_pi: dict[Any, dict[str, Any]] = {}
-        for entry in self.stripe["invoice_payments"].entries():
-            obj = entry.obj
-            payment = obj.get("payment") if isinstance(obj, dict) else None
-            if isinstance(payment, dict) and isinstance(payment.get("payment_intent"), str):
-                payments_by_pi[payment["payment_intent"]] = obj
         charges: dict[str, dict[str, Any]] = {}
 
         def charge_for(record: Any) -> dict[str, Any] | None:
@@ -176,13 +171,22 @@ class State:
             return charge
 
         for entry in self.stripe["refunds"].entries():
-            charge = charge_for(entry.obj)
+            refund = entry.obj
+            charge = charge_for(refund)
             if charge is not None:
-                charge["refund_list"].append(entry.obj)
+                charge["refund_list"].append(refund)
         for entry in self.stripe["disputes"].entries():
             charge = charge_for(entry.obj)
             if charge is not None:
                 charge["disputed"] = True
+        wanted = {c["payment_intent"] for c in charges.values() if c.get("payment_intent") is not None}
+        payments_by_pi: dict[Any, dict[str, Any]] = {}
+        for entry in self.stripe["invoice_payments"].entries() if wanted else []:
+            obj = entry.obj
+            payment = obj.get("payment") if isinstance(obj, dict) else None
+            pi = payment.get("payment_intent") if isinstance(payment, dict) else None
+            if isinstance(pi, str) and pi in wanted:
+                payments_by_pi[pi] = obj
         built = [self._finish_charge(c, payments_by_pi) for c in charges.values()]
         given = {c.get("id"): c for c in self.given_charges if isinstance(c, dict)}
         merged = [{**c, **given.pop(c["id"])} if c["id"] in given else c for c in built]
