@@ -23,6 +23,9 @@ from .packing import Packer, json_exact
 from .timeutil import is_number
 from .walk import get_path
 
+_NOT_A_DICT = object()  # an Entry's hot value when the record is not an object
+_UNPARSED = object()
+
 
 class CursorNotFound(LookupError):
     """``starting_after`` / ``ending_before`` names no record of this list."""
@@ -75,12 +78,14 @@ class Entry:
     records (a subscription embeds its prices) are re-rendered when ``State.generation`` moves.
     """
 
-    __slots__ = ("packed", "loose", "owner", "ident", "created", "gen")
+    __slots__ = ("packed", "loose", "owner", "ident", "created", "hot", "gen")
 
     def __init__(self, obj: Any, owner: Collection, trusted: bool = False) -> None:
         self.owner = owner
-        self.ident: Any = obj.get(owner.id_field) if isinstance(obj, dict) else None
-        self.created: Any = obj.get(owner.created_field) if isinstance(obj, dict) else None
+        is_dict = isinstance(obj, dict)
+        self.ident: Any = obj.get(owner.id_field) if is_dict else None
+        self.created: Any = obj.get(owner.created_field) if is_dict else None
+        self.hot: Any = (obj.get(owner.hot_field) if is_dict else _NOT_A_DICT) if owner.hot_field else None
         self.gen = owner.generation()
         self.packed: bytes | None = None
         self.loose: Any = obj
@@ -128,7 +133,9 @@ class Collection:
 
     ``render`` turns a record into the JSON text a list page carries (default: the record as it is);
     ``dependent`` says that text also depends on other records, so it is redone when ``generation()``
-    (the state's change counter) moves.
+    (the state's change counter) moves. ``hot_field`` is a top-level field kept beside each packed
+    record so that a filter on it (PartnerStack's ``min_updated``, which may pass over most of a list)
+    does not parse every record it skips.
     """
 
     def __init__(
@@ -139,8 +146,11 @@ class Collection:
         render: Callable[[Any], str] | None = None,
         dependent: bool = False,
         generation: Callable[[], int] | None = None,
+        hot_field: str | None = None,
     ) -> None:
         self.name = name
+        self.hot_field = hot_field
+        self._hot_path = (hot_field,) if hot_field else None
         self.id_field = id_field
         self.created_field = created_field
         self.render: Callable[[Any], str] = render or dumps
@@ -288,14 +298,25 @@ class Collection:
         found: list[Entry] = []
         for position in positions:
             entry = self._entries[position]
-            if filters:
-                obj = entry.obj  # parsed once for all the filters
-                if not all(f.matches(obj) for f in filters):
-                    continue
+            if filters and not self._passes(entry, filters):
+                continue
             found.append(entry)
             if len(found) > limit:
                 break
         return found
+
+    def _passes(self, entry: Entry, filters: list[Filter]) -> bool:
+        obj: Any = _UNPARSED  # parsed at most once, and only when a filter needs more than the hot field
+        for f in filters:
+            if f.path == self._hot_path:
+                if entry.hot is _NOT_A_DICT or not f.test(entry.hot):
+                    return False
+                continue
+            if obj is _UNPARSED:
+                obj = entry.obj
+            if not f.matches(obj):
+                return False
+        return True
 
     def _index(self, path: tuple[str, ...]) -> dict[Hashable, list[int]]:
         index = self._indexes.get(path)

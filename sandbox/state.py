@@ -70,7 +70,7 @@ class State:
         self.now_ms: int = scenario.now_ms if scenario.now_ms is not None else now_ms()
         self.generation = 0
         self.partnerstack: dict[str, Collection] = {
-            name: Collection(name, "key", "created_at") for name in ps_norm.TYPES
+            name: Collection(name, "key", "created_at", hot_field="updated_at") for name in ps_norm.TYPES
         }
         self.stripe: dict[str, Collection] = {
             name: Collection(name, "id", "created", self._renderer(type_name), type_name in _PRICE_DEPENDENT,
