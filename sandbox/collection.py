@@ -91,7 +91,7 @@ class Entry:
         self.loose: Any = obj
         if trusted or json_exact(obj):
             try:
-                self.packed = owner.packer.pack(owner.render(obj), dumps(obj))
+                self.packed = owner.pack(obj)
             except (TypeError, ValueError, RecursionError):
                 return  # not serializable as given: kept, and rendered on each request as before
             self.loose = None
@@ -107,8 +107,7 @@ class Entry:
         if self.packed is None:
             return owner.render(self.loose)
         if owner.dependent and self.gen != owner.generation():
-            obj = owner.packer.record(self.packed)
-            self.packed = owner.packer.pack(owner.render(obj), dumps(obj))
+            self.packed = owner.pack(owner.packer.record(self.packed))
             self.gen = owner.generation()
         return owner.packer.served(self.packed)
 
@@ -162,6 +161,11 @@ class Collection:
         self._pos: dict[Hashable, int] = {}
         self._neg_created: Sequence[Any] = []
         self._indexes: dict[tuple[str, ...], dict[Hashable, list[int]]] = {}
+
+    def pack(self, obj: Any) -> bytes:
+        """The packed form of a record: its served text and its own text (encoded once when they agree)."""
+        sparse = dumps(obj)
+        return self.packer.pack(sparse if self.render is dumps else self.render(obj), sparse)
 
     # ----- mutation -------------------------------------------------------------------------
     def replace_all(self, objs: Iterable[Any], trusted: bool = False) -> None:
