@@ -3,7 +3,8 @@
 Why: a benchmark is only comparable between commits if every run sees the very same world, and the
 large size (1.2 million invoices) must never be written to disk as one JSON document. So the world
 is a pure function of ``(size, seed)``: the sandbox process and the measuring process can each
-rebuild it instead of shipping it around.
+rebuild it instead of shipping it around. ``stream`` hands the records over one by one (the sandbox
+packs each as it arrives, so L never exists as one document); ``generate`` collects them into one.
 
 Memory matters at L: times are written as integers already in each API's unit (PartnerStack epoch
 milliseconds, Stripe epoch seconds), which the sandbox serves as given without copying the record,
@@ -21,12 +22,15 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 NOW = dt.datetime(2026, 6, 30, tzinfo=dt.UTC)
 NOW_S = int(NOW.timestamp())
+# The earliest time in any generated record (groups and the catalogue): what ``load_scenario`` would give
+# a record without one, for loading the world record by record.
+EARLIEST_MS = int(dt.datetime(2024, 1, 1, tzinfo=dt.UTC).timestamp()) * 1000
 DAY = 86_400
 HORIZON_MONTHS = 24  # invoices fall in the 24 calendar months before NOW
 FIRST_MONTH = (2024, 7)
@@ -166,31 +170,51 @@ def _months_between(interval: str | None, count: int) -> int:
     return 1
 
 
-class _World:
-    """Accumulates the scenario's sections while walking customers in id order."""
+PS_SECTIONS = ("groups", "partnerships", "customers", "leads", "deals")
+STRIPE_SECTIONS = ("products", "prices", "customers", "subscriptions", "invoices", "credit_notes", "refunds",
+                   "disputes", "invoice_payments")
 
-    def __init__(self, size: Size, seed: int) -> None:
+# Receives each record as it is made: (system, section, record), system "partnerstack" or "stripe".
+Sink = Callable[[str, str, dict[str, Any]], None]
+# A subscription as the invoice loop needs it: (start month offset, record, its (price, quantity) items).
+_Sub = tuple[int, dict[str, Any], list[tuple["_Price", int]]]
+
+
+class _World:
+    """Hands the scenario's records to a sink while walking customers in id order.
+
+    Why a sink: at L the world is ~2.5 million records; the sandbox stores each one compactly as it
+    arrives, so the whole world never exists as dicts at once. Catalogue records come first (a
+    subscription's served text embeds its prices) and an invoice always comes before its payment.
+    """
+
+    def __init__(self, size: Size, seed: int, sink: Sink) -> None:
         self.size = size
         self.rng = random.Random(f"bench-{seed}")
         self.products, self.prices = _catalogue()
-        ps_names = ("groups", "partnerships", "customers", "leads", "deals")
-        st_names = ("products", "prices", "customers", "subscriptions", "invoices", "credit_notes", "refunds",
-                    "disputes", "invoice_payments")
-        self.ps: dict[str, list[dict[str, Any]]] = {n: [] for n in ps_names}
-        self.st: dict[str, list[dict[str, Any]]] = {n: [] for n in st_names}
+        self.emit = sink
         self.costs: list[dict[str, Any]] = []
         self.partner_domains: list[str] = []
         self.partner_keys: list[str] = []
 
-    # ------------------------------------------------------------------ PartnerStack partners
-    def groups(self) -> None:
-        created = _s(2024, 1, 1) * 1000
-        for slug, name in (("master", "Master Partner"), ("elite", "Elite Partner"), ("sales", "Sales Partner")):
-            self.ps["groups"].append({"key": f"grup_{slug}", "name": name, "slug": slug, "created_at": created})
+    def catalogue(self) -> None:
+        for product in self.products:
+            self.emit("stripe", "products", product)
+        for price in self.prices.values():
+            self.emit("stripe", "prices", price.obj)
 
-    def partners(self) -> None:
+    # ------------------------------------------------------------------ PartnerStack partners
+    def groups(self) -> list[dict[str, Any]]:
+        created = _s(2024, 1, 1) * 1000
+        groups = []
+        for slug, name in (("master", "Master Partner"), ("elite", "Elite Partner"), ("sales", "Sales Partner")):
+            groups.append({"key": f"grup_{slug}", "name": name, "slug": slug, "created_at": created})
+            self.emit("partnerstack", "groups", groups[-1])
+        return groups
+
+    def partners(self, groups: list[dict[str, Any]]) -> None:
         rng = self.rng
-        group_objs = {g["slug"]: {"key": g["key"], "name": g["name"], "slug": g["slug"]} for g in self.ps["groups"]}
+        group_objs = {g["slug"]: {"key": g["key"], "name": g["name"], "slug": g["slug"]} for g in groups}
         for i in range(self.size.partners):
             country = rng.choices(("US", "GB", "DE", "FR", "CA"), (50, 15, 15, 10, 10))[0]
             individual = rng.random() < 0.15
@@ -241,7 +265,7 @@ class _World:
                 "created_at": created * 1000,
                 "fields": fields,
             }
-            self.ps["partnerships"].append(record)
+            self.emit("partnerstack", "partnerships", record)
 
     # ------------------------------------------------------------------ customers and billing
     def invoice_counts(self) -> list[int]:
@@ -283,7 +307,7 @@ class _World:
         bill_day = rng.randint(1, 28)
         first_invoice_s = _s(*_month_start(start_month), bill_day)
         created_s = first_invoice_s - rng.randint(1, 20) * DAY
-        self.st["customers"].append({
+        self.emit("stripe", "customers", {
             "id": cus_id, "email": f"billing@{domain}", "name": name, "created": created_s, "currency": currency,
             "metadata": {"customer_key": ckey},
         })
@@ -312,7 +336,7 @@ class _World:
         submitted = created_s - rng.randint(0, 5) * DAY
         if rng.random() < 0.02:  # existing customer: referred after the first paid invoice
             submitted = first_paid_s + rng.randint(20, 90) * DAY
-        self.ps["customers"].append({
+        self.emit("partnerstack", "customers", {
             "key": f"cust_{j:07d}", "customer_key": ckey, "partnership_key": f"part_{partner:06d}",
             "partner_key": pkey, "email": email, "name": name, "provider_key": cus_id,
             "created_at": min(submitted, NOW_S - DAY) * 1000, "test": rng.random() < TEST_RECORD_RATE,
@@ -328,7 +352,7 @@ class _World:
             }
             if free:
                 fields["domain"] = domain
-            self.ps["leads"].append({
+            self.emit("partnerstack", "leads", {
                 "key": f"lead_{j:07d}", "partner_key": pkey, "external_key": ckey, "status": "closed won",
                 "created_at": lead_at * 1000, "fields": fields,
             })
@@ -336,7 +360,7 @@ class _World:
                 other = rng.randrange(self.size.partners)
                 earlier = rng.random() < 0.2  # and sometimes first: then the converted lead is the duplicate
                 variant = name.upper().replace(" INC", "").replace(" LLC", "").replace(" LTD", "")
-                self.ps["leads"].append({
+                self.emit("partnerstack", "leads", {
                     "key": f"lead_{j:07d}_dup", "partner_key": self.partner_keys[other], "status": "open",
                     "created_at": (lead_at + (-1 if earlier else 1) * rng.randint(1, 30) * DAY) * 1000,
                     "fields": {"company_name": variant, "email": f"sales@{domain.upper()}", "consent": True},
@@ -347,7 +371,7 @@ class _World:
         rng = self.rng
         free = rng.random() < 0.3
         word = rng.choice(WORDS)
-        self.ps["leads"].append({
+        self.emit("partnerstack", "leads", {
             "key": f"lead_open_{j:07d}", "partner_key": self.partner_keys[rng.randrange(self.size.partners)],
             "status": "open", "created_at": (NOW_S - rng.randint(1, 300) * DAY) * 1000,
             "fields": {
@@ -366,14 +390,14 @@ class _World:
         close = created + rng.randint(5, 90) * DAY  # beyond 60 days: contract window expired
         amount = rng.choice((20_000, 45_000, 49_999, 50_000, 120_000, 150_000, 260_000, 600_000)) * 100
         customer = rng.randrange(self.size.customers)
-        self.ps["deals"].append({
+        self.emit("partnerstack", "deals", {
             "key": f"deal_{k:06d}", "partner_key": self.partner_keys[partner], "name": f"Project {k}",
             "stage": stage, "amount": amount, "currency": "usd", "external_key": f"cus_{customer:07d}",
             "created_at": created * 1000, "close_date": min(close, NOW_S - DAY) * 1000 if stage != "open" else None,
         })
 
-    def subscriptions(self, j: int, cus_id: str, currency: str, start_s: int) -> list[tuple[int, dict[str, Any]]]:
-        """The customer's subscriptions as (start month offset, record); a second one is an upgrade after the term."""
+    def subscriptions(self, j: int, cus_id: str, currency: str, start_s: int) -> list[_Sub]:
+        """The customer's subscriptions as (start month offset, record, items); a second one is an upgrade."""
         rng = self.rng
         term = rng.choice((12, 12, 24, 36))
         items: list[tuple[_Price, int]] = [(self.prices[(rng.choice(RECURRING_MAIN), currency, "month", 1)], 1)]
@@ -384,14 +408,15 @@ class _World:
             assert plan is not None
             items.append((self.prices[(spec_id, currency, plan[0], plan[1])], rng.randint(1, 3)))
         first = self.subscription(f"sub_{j:07d}", cus_id, currency, start_s, term, items)
-        subs = [(0, first)]
+        subs = [(0, first, items)]
         if rng.random() < 0.15:
             upgraded = [(price, qty + rng.randint(1, 3)) for price, qty in items]
             start = dt.datetime.fromtimestamp(start_s, tz=dt.UTC)
             months = start.year * 12 + start.month - 1 + term
             up_start = _s(months // 12, months % 12 + 1, min(start.day, 28))
             if up_start < NOW_S:
-                subs.append((term, self.subscription(f"sub_{j:07d}_up", cus_id, currency, up_start, 12, upgraded)))
+                upgrade = self.subscription(f"sub_{j:07d}_up", cus_id, currency, up_start, 12, upgraded)
+                subs.append((term, upgrade, upgraded))
         return subs
 
     def subscription(
@@ -404,14 +429,13 @@ class _World:
                 {"id": f"si_{sub_id[4:]}_{n}", "price": price.obj, "quantity": qty, "created": start_s}
                 for n, (price, qty) in enumerate(items)
             ],
-            "_items": items,  # generator bookkeeping, removed before the record is returned
         }
-        self.st["subscriptions"].append(record)
+        self.emit("stripe", "subscriptions", record)
         return record
 
     def invoices(
         self, j: int, cus_id: str, currency: str, start_month: int, bill_day: int, count: int,
-        subs: list[tuple[int, dict[str, Any]]],
+        subs: list[_Sub],
     ) -> None:
         rng = self.rng
         rate = rng.choice(TAX_RATE_BY_CURRENCY[currency])
@@ -419,12 +443,12 @@ class _World:
             created = _s(*_month_start(start_month + k), bill_day)
             if created >= NOW_S:
                 created = NOW_S - DAY
-            sub = subs[0][1]
-            for offset, candidate in subs:
+            sub, items = subs[0][1], subs[0][2]
+            for offset, candidate, candidate_items in subs:
                 if k >= offset:
-                    sub = candidate
+                    sub, items = candidate, candidate_items
             lines: list[tuple[_Price, int]] = []
-            for price, qty in sub["_items"]:
+            for price, qty in items:
                 if k % _months_between(price.interval, price.interval_count) == 0:
                     lines.append((price, qty))
             if k == 0 and rng.random() < 0.3:
@@ -474,7 +498,7 @@ class _World:
                        "subscription_details": {"subscription": sub_id, "metadata": {}}},
             "lines": line_objs,
         }
-        self.st["invoices"].append(record)
+        self.emit("stripe", "invoices", record)
         if status == "paid" and paid_at is not None:
             self.payment_and_adjustments(record, paid_at, subtotal, tax, line_objs[0]["id"])
 
@@ -487,7 +511,7 @@ class _World:
         pi, ch = f"pi_{suffix}", f"ch_{suffix}"
         total = invoice["amount_paid"]
         currency = invoice["currency"]
-        self.st["invoice_payments"].append({
+        self.emit("stripe", "invoice_payments", {
             "id": f"inpay_{suffix}", "invoice": inv_id, "amount_paid": total, "currency": currency,
             "status": "paid", "is_default": True, "payment": {"type": "payment_intent", "payment_intent": pi},
             "created": paid_at,
@@ -505,7 +529,7 @@ class _World:
             if roll < REFUND_RATE + CREDIT_WITH_REFUND_RATE:
                 self.refund(f"re_{suffix}", pi, ch, amount, currency, when)
                 refunds = [{"refund": f"re_{suffix}", "amount_refunded": amount, "type": "refund"}]
-            self.st["credit_notes"].append({
+            self.emit("stripe", "credit_notes", {
                 "id": f"cn_{suffix}", "invoice": inv_id, "customer": invoice["customer"], "currency": currency,
                 "type": "post_payment", "status": "issued", "reason": "product_unsatisfactory",
                 "amount": amount, "subtotal": credited, "subtotal_excluding_tax": credited, "total": amount,
@@ -518,43 +542,67 @@ class _World:
                            "amount": credited, "quantity": 1}],
             })
         if rng.random() < DISPUTE_RATE:
-            self.st["disputes"].append({
+            self.emit("stripe", "disputes", {
                 "id": f"dp_{suffix}", "charge": ch, "payment_intent": pi, "amount": total, "currency": currency,
                 "status": rng.choices(("lost", "won", "needs_response"), (50, 30, 20))[0], "reason": "fraudulent",
                 "created": min(paid_at + rng.randint(10, 60) * DAY, NOW_S - 3600),
             })
 
     def refund(self, re_id: str, pi: str, ch: str, amount: int, currency: str, when: int) -> None:
-        self.st["refunds"].append({
+        self.emit("stripe", "refunds", {
             "id": re_id, "payment_intent": pi, "charge": ch, "amount": amount, "currency": currency,
             "status": "succeeded", "reason": "requested_by_customer", "created": when,
         })
 
-    def document(self, size_name: str, seed: int) -> dict[str, Any]:
-        for sub in self.st["subscriptions"]:
-            sub.pop("_items", None)
-        self.st["products"] = self.products
-        self.st["prices"] = [p.obj for p in self.prices.values()]
-        return {
-            "name": f"bench-{size_name}-seed{seed}",
-            "description": f"benchmark world {size_name}: {self.size.partners} partners, "
-            f"{self.size.customers} customers, {self.size.invoices} invoices",
-            "now": NOW.isoformat().replace("+00:00", "Z"),
-            "partnerstack": self.ps,
-            "stripe": self.st,
-            "finance": {"marketing_costs": self.costs},
-            "expect": {},
-        }
+    def run(self) -> None:
+        self.catalogue()
+        self.partners(self.groups())
+        self.customers()
+
+
+@dataclass(frozen=True)
+class WorldInfo:
+    """The top level of a generated scenario (everything but the record sections)."""
+
+    name: str
+    description: str
+    now: str
+    marketing_costs: list[dict[str, Any]]
+
+
+def stream(size: str, seed: int, sink: Sink) -> WorldInfo:
+    """Generate the world of a named size record by record into ``sink``; the same (size, seed), the same
+    records in the same order."""
+    spec = size_of(size)
+    world = _World(spec, seed, sink)
+    world.run()
+    name = size.upper()
+    return WorldInfo(
+        name=f"bench-{name}-seed{seed}",
+        description=f"benchmark world {name}: {spec.partners} partners, {spec.customers} customers, "
+        f"{spec.invoices} invoices",
+        now=NOW.isoformat().replace("+00:00", "Z"),
+        marketing_costs=world.costs,
+    )
 
 
 def generate(size: str, seed: int = 1) -> dict[str, Any]:
-    """The scenario of a named size (``XS``, ``S``, ``M``, ``L``); the same (size, seed) gives the same dict."""
-    spec = size_of(size)
-    world = _World(spec, seed)
-    world.groups()
-    world.partners()
-    world.customers()
-    return world.document(size.upper(), seed)
+    """The scenario of a named size (``XS``, ``S``, ``M``, ``L``) as one document; the same (size, seed) gives
+    the same dict. Needs the whole world in memory: the benchmark's sandbox uses ``stream`` instead."""
+    sections: dict[str, dict[str, list[dict[str, Any]]]] = {
+        "partnerstack": {n: [] for n in PS_SECTIONS},
+        "stripe": {n: [] for n in STRIPE_SECTIONS},
+    }
+    info = stream(size, seed, lambda system, section, record: sections[system][section].append(record))
+    return {
+        "name": info.name,
+        "description": info.description,
+        "now": info.now,
+        "partnerstack": sections["partnerstack"],
+        "stripe": sections["stripe"],
+        "finance": {"marketing_costs": info.marketing_costs},
+        "expect": {},
+    }
 
 
 def changed_customers(size: str, seed: int = 1, fraction: float = 0.01) -> list[int]:

@@ -1,8 +1,9 @@
 """One list resource held in memory, newest first, paged in O(limit).
 
 Why: the sandbox must serve a million invoices without being the bottleneck of a sync. Records are
-kept sorted by (created desc, id desc) with an id -> position index for cursors, a bisectable list of
-creation times for range filters and lazily built equality indexes for filters such as ``customer``.
+stored packed (``packing.py``: the served JSON text rendered once, deflated) and kept sorted by
+(created desc, id desc) with an id -> position index for cursors, a bisectable array of creation
+times for range filters and lazily built equality indexes for filters such as ``customer``.
 Malformed records (no id, non-numeric created, unhashable ids) are served too: they sort after every
 well-formed record and simply cannot be used as a cursor. When ids repeat, a cursor resolves to the
 *last* record carrying it, so paging always moves forward and never loops.
@@ -11,13 +12,19 @@ well-formed record and simply cannot be used as a cursor. When ids repeat, a cur
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Hashable, Iterable, Iterator
+from array import array
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from .gcutil import paused_gc
+from .jsonutil import dumps
+from .packing import Packer, json_exact
 from .timeutil import is_number
 from .walk import get_path
+
+_NOT_A_DICT = object()  # an Entry's hot value when the record is not an object
+_UNPARSED = object()
 
 
 class CursorNotFound(LookupError):
@@ -64,24 +71,52 @@ class Range:
 
 
 class Entry:
-    """A stored record plus what paging needs, and its serialized form once rendered."""
+    """A stored record (packed when it round-trips through JSON) plus what paging needs.
 
-    __slots__ = ("obj", "ident", "created", "numeric", "ser", "ser_gen")
+    ``obj`` parses the record back on every access (a fresh copy); ``served`` is its JSON text as the
+    API sends it in a list, rendered once when stored. Records whose rendering depends on other
+    records (a subscription embeds its prices) are re-rendered when ``State.generation`` moves.
+    """
 
-    def __init__(self, obj: Any, id_field: str, created_field: str) -> None:
-        self.obj = obj
-        self.ident: Any = obj.get(id_field) if isinstance(obj, dict) else None
-        self.created: Any = obj.get(created_field) if isinstance(obj, dict) else None
-        self.numeric = is_number(self.created)
-        self.ser: str | None = None
-        self.ser_gen = -1
+    __slots__ = ("packed", "loose", "owner", "ident", "created", "hot", "gen")
+
+    def __init__(self, obj: Any, owner: Collection, trusted: bool = False) -> None:
+        self.owner = owner
+        is_dict = isinstance(obj, dict)
+        self.ident: Any = obj.get(owner.id_field) if is_dict else None
+        self.created: Any = obj.get(owner.created_field) if is_dict else None
+        self.hot: Any = (obj.get(owner.hot_field) if is_dict else _NOT_A_DICT) if owner.hot_field else None
+        self.gen = owner.generation()
+        self.packed: bytes | None = None
+        self.loose: Any = obj
+        if trusted or json_exact(obj):
+            try:
+                self.packed = owner.pack(obj)
+            except (TypeError, ValueError, RecursionError):
+                return  # not serializable as given: kept, and rendered on each request as before
+            self.loose = None
+
+    @property
+    def obj(self) -> Any:
+        """The stored record (a fresh copy when packed)."""
+        return self.loose if self.packed is None else self.owner.packer.record(self.packed)
+
+    def served(self) -> str:
+        """The record's JSON text in a list page."""
+        owner = self.owner
+        if self.packed is None:
+            return owner.render(self.loose)
+        if owner.dependent and self.gen != owner.generation():
+            self.packed = owner.pack(owner.packer.record(self.packed))
+            self.gen = owner.generation()
+        return owner.packer.served(self.packed)
 
     def sort_key(self) -> tuple[bool, Any, bool, str]:
         """Newest first; well-formed before malformed; ties broken by id (descending)."""
-        ident = self.ident
+        ident, numeric = self.ident, is_number(self.created)
         if type(ident) is str:
-            return (self.numeric, self.created if self.numeric else 0, True, ident)
-        return (self.numeric, self.created if self.numeric else 0, False, repr(ident))
+            return (numeric, self.created if numeric else 0, True, ident)
+        return (numeric, self.created if numeric else 0, False, repr(ident))
 
 
 @dataclass
@@ -93,37 +128,63 @@ class Page:
 
 
 class Collection:
-    """A sorted in-memory list resource."""
+    """A sorted in-memory list resource.
 
-    def __init__(self, name: str, id_field: str, created_field: str) -> None:
+    ``render`` turns a record into the JSON text a list page carries (default: the record as it is);
+    ``dependent`` says that text also depends on other records, so it is redone when ``generation()``
+    (the state's change counter) moves. ``hot_field`` is a top-level field kept beside each packed
+    record so that a filter on it (PartnerStack's ``min_updated``, which may pass over most of a list)
+    does not parse every record it skips.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        id_field: str,
+        created_field: str,
+        render: Callable[[Any], str] | None = None,
+        dependent: bool = False,
+        generation: Callable[[], int] | None = None,
+        hot_field: str | None = None,
+    ) -> None:
         self.name = name
+        self.hot_field = hot_field
+        self._hot_path = (hot_field,) if hot_field else None
         self.id_field = id_field
         self.created_field = created_field
+        self.render: Callable[[Any], str] = render or dumps
+        self.dependent = dependent
+        self.generation: Callable[[], int] = generation or (lambda: 0)
+        self.packer = Packer()
         self._entries: list[Entry] = []
         self._dirty = False
         self._pos: dict[Hashable, int] = {}
-        self._neg_created: list[Any] = []
+        self._neg_created: Sequence[Any] = []
         self._indexes: dict[tuple[str, ...], dict[Hashable, list[int]]] = {}
 
+    def pack(self, obj: Any) -> bytes:
+        """The packed form of a record: its served text and its own text (encoded once when they agree)."""
+        sparse = dumps(obj)
+        return self.packer.pack(sparse if self.render is dumps else self.render(obj), sparse)
+
     # ----- mutation -------------------------------------------------------------------------
-    def replace_all(self, objs: Iterable[Any]) -> None:
-        """Drop everything and hold ``objs``."""
+    def replace_all(self, objs: Iterable[Any], trusted: bool = False) -> None:
+        """Drop everything and hold ``objs`` (``trusted``: known to round-trip through JSON)."""
         with paused_gc():
-            self._entries = [Entry(o, self.id_field, self.created_field) for o in objs]
+            self._entries = [Entry(o, self, trusted) for o in objs]
         self._dirty = True
 
-    def add(self, obj: Any) -> None:
+    def add(self, obj: Any, trusted: bool = False) -> None:
         """Append a new record (a duplicate id is kept as another record)."""
-        self._entries.append(Entry(obj, self.id_field, self.created_field))
+        self._entries.append(Entry(obj, self, trusted))
         self._dirty = True
 
-    def replace(self, old: Any, new: Any) -> None:
-        """Swap a stored record object (identified by identity) for ``new``."""
-        ident = old.get(self.id_field) if isinstance(old, dict) else None
-        position = self.position(ident)
-        if position is not None and self._entries[position].obj is old:
-            entry = Entry(new, self.id_field, self.created_field)
-            if entry.sort_key() == self._entries[position].sort_key():
+    def replace(self, old: Entry, new: Any) -> None:
+        """Swap a stored entry (identified by identity) for the record ``new``."""
+        position = self.position(old.ident)
+        entry = Entry(new, self)
+        if position is not None and self._entries[position] is old:
+            if entry.sort_key() == old.sort_key():
                 # Same place in the order: no re-sort, only the value indexes go stale.
                 self._entries[position] = entry
                 self._indexes = {}
@@ -131,12 +192,13 @@ class Collection:
             self._entries[position] = entry
             self._dirty = True
             return
-        for index, entry in enumerate(self._entries):
-            if entry.obj is old:
-                self._entries[index] = Entry(new, self.id_field, self.created_field)
+        for index, candidate in enumerate(self._entries):
+            if candidate is old:
+                self._entries[index] = entry
                 self._dirty = True
                 return
-        self.add(new)
+        self._entries.append(entry)
+        self._dirty = True
 
     # ----- reading --------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -147,17 +209,26 @@ class Collection:
         self._refresh()
         return self._entries
 
-    def all_with_id(self, ident: Any) -> list[Any]:
-        """Every stored record whose id equals ``ident`` (duplicates included)."""
+    def all_with_id(self, ident: Any) -> list[Entry]:
+        """Every stored entry whose id equals ``ident`` (duplicates included)."""
         if not _hashable(ident):
             return []
         self._refresh()
-        return [e.obj for e in self._entries if e.ident == ident and type(e.ident) is type(ident)]
+        return [e for e in self._entries if e.ident == ident and type(e.ident) is type(ident)]
 
     def get(self, ident: Any) -> Any:
         """The record with this id (the last one when ids repeat), or ``None``."""
         position = self.position(ident)
         return None if position is None else self._entries[position].obj
+
+    def first_where(self, path: tuple[str, ...], value: Hashable) -> Any:
+        """The newest record whose value at ``path`` equals ``value``, or ``None`` (indexed, not a scan)."""
+        self._refresh()
+        for position in self._index(path).get(value, []):
+            obj = self._entries[position].obj
+            if _safe_eq(get_path(obj, path), value):
+                return obj
+        return None
 
     def position(self, ident: Any) -> int | None:
         """Index of the record with this id in newest-first order."""
@@ -231,11 +302,25 @@ class Collection:
         found: list[Entry] = []
         for position in positions:
             entry = self._entries[position]
-            if all(f.matches(entry.obj) for f in filters):
-                found.append(entry)
-                if len(found) > limit:
-                    break
+            if filters and not self._passes(entry, filters):
+                continue
+            found.append(entry)
+            if len(found) > limit:
+                break
         return found
+
+    def _passes(self, entry: Entry, filters: list[Filter]) -> bool:
+        obj: Any = _UNPARSED  # parsed at most once, and only when a filter needs more than the hot field
+        for f in filters:
+            if f.path == self._hot_path:
+                if entry.hot is _NOT_A_DICT or not f.test(entry.hot):
+                    return False
+                continue
+            if obj is _UNPARSED:
+                obj = entry.obj
+            if not f.matches(obj):
+                return False
+        return True
 
     def _index(self, path: tuple[str, ...]) -> dict[Hashable, list[int]]:
         index = self._indexes.get(path)
@@ -260,13 +345,22 @@ class Collection:
         for position, entry in enumerate(self._entries):
             if _hashable(entry.ident) and entry.ident is not None:
                 self._pos[entry.ident] = position
-        self._neg_created = []
+        negated: list[Any] = []
         for entry in self._entries:
-            if not entry.numeric:
+            if not is_number(entry.created):
                 break
-            self._neg_created.append(-entry.created)
+            negated.append(-entry.created)
+        self._neg_created = _compact(negated)
         self._indexes = {}
         self._dirty = False
+
+
+def _compact(numbers: list[Any]) -> Sequence[Any]:
+    """Whole-number times as a machine array (8 bytes each instead of ~36); anything else as a list."""
+    try:
+        return array("q", numbers) if all(type(n) is int for n in numbers) else numbers
+    except OverflowError:
+        return numbers
 
 
 def _hashable(value: Any) -> bool:

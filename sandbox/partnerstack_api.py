@@ -23,12 +23,11 @@ from starlette.routing import Route
 
 from .collection import CursorNotFound, Filter, Range
 from .http_util import json_bytes, json_response, parse_int
-from .jsonutil import dumps, dumps_bytes, loads
+from .jsonutil import dumps_bytes, loads
 from .normalize_partnerstack import TYPES
 from .rewards import RewardError
 from .state import State, Stored
 
-CACHE_MAX_ITEMS = 50_000
 MAX_LIMIT = 250
 
 # Query parameter -> path of the field it filters on (plain equality).
@@ -162,16 +161,7 @@ class PartnerStackRoutes:
                     from exc
             if name in self.state.endless and not page.has_more:
                 page = collection.last_page(limit)
-            cache = len(collection) <= CACHE_MAX_ITEMS
-            parts = []
-            for entry in page.entries:
-                if entry.ser is None or not cache:
-                    text = dumps(entry.obj)
-                    if cache:
-                        entry.ser = text
-                    parts.append(text)
-                else:
-                    parts.append(entry.ser)
+            parts = [entry.served() for entry in page.entries]
         body = ('{"data":{"has_more":' + ("true" if page.has_more else "false") + ',"items":['
                 + ",".join(parts) + ']},"message":"Page returned successfully","status":200}')
         return json_bytes(200, body.encode("ascii"))
@@ -188,8 +178,7 @@ class PartnerStackRoutes:
             collection = self.state.partnerstack[resource]
             found = collection.get(key)
             if found is None and resource == "customers":
-                found = next((e.obj for e in collection.entries()
-                              if isinstance(e.obj, dict) and e.obj.get("customer_key") == key), None)
+                found = collection.first_where(("customer_key",), key)
             if found is None:
                 return ps_error(404, f"{resource[:-1].capitalize()} not found")
             return json_response(200, {"data": found, "message": "Object returned successfully", "status": 200})

@@ -28,10 +28,8 @@ def _find_partnership(partnerships: Collection, value: Any) -> dict[str, Any] | 
     found = partnerships.get(value)
     if isinstance(found, dict):
         return found
-    for entry in partnerships.entries():
-        if isinstance(entry.obj, dict) and entry.obj.get("partner_key") == value:
-            return entry.obj
-    return None
+    found = partnerships.first_where(("partner_key",), value)
+    return found if isinstance(found, dict) else None
 
 
 def _find_customer(customers: Collection, body: dict[str, Any]) -> dict[str, Any] | None:
@@ -45,9 +43,9 @@ def _find_customer(customers: Collection, body: dict[str, Any]) -> dict[str, Any
             if isinstance(found, dict):
                 return found
             continue
-        for entry in customers.entries():
-            if isinstance(entry.obj, dict) and entry.obj.get(attr) == value:
-                return entry.obj
+        found = customers.first_where((attr,), value)
+        if isinstance(found, dict):
+            return found
     return None
 
 

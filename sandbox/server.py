@@ -71,13 +71,15 @@ def _config(state: State, log_level: str) -> uvicorn.Config:
 class SandboxServer:
     """The sandbox in a background thread; use as a context manager.
 
+    ``scenario`` may also be a ``State`` built beforehand (a world streamed in by ``sandbox.loader``).
+
     ``.url`` is ``http://HOST:PORT``; ``.partnerstack_url`` and ``.stripe_url`` are the API bases;
     ``.state`` is the live in-memory state (pushed rewards, clock, collections).
     """
 
     def __init__(
         self,
-        scenario: Scenario | str | Path | dict[str, Any],
+        scenario: State | Scenario | str | Path | dict[str, Any],
         host: str = "127.0.0.1",
         port: int = 0,
         faults: FaultSpec | str | None = None,
@@ -87,7 +89,13 @@ class SandboxServer:
     ) -> None:
         self.host = host
         self.port = port
-        self.state = State(_scenario(scenario), stripe_key, parse_partnerstack_keys(partnerstack_keys), faults)
+        if isinstance(scenario, State):  # already loaded (``sandbox.loader``); keys and faults as given here
+            self.state = scenario
+            self.state.stripe_key = stripe_key
+            self.state.partnerstack_keys = parse_partnerstack_keys(partnerstack_keys)
+            self.state.set_faults(faults)
+        else:
+            self.state = State(_scenario(scenario), stripe_key, parse_partnerstack_keys(partnerstack_keys), faults)
         self._log_level = log_level
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None

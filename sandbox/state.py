@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +25,9 @@ from . import normalize_stripe as st_norm
 from .collection import Collection
 from .events import event_types, previous_attributes
 from .faults import FaultPlan, FaultSpec
+from .jsonutil import dumps
 from .normalize_stripe import is_int
+from .render import render
 from .rewards import build_reward
 from .scenario import Scenario, read_json
 from .timeutil import clock_ms, now_ms
@@ -34,6 +37,8 @@ _STRIPE_APPLY_ORDER = (
     "products", "prices", "customers", "subscriptions", "invoices", "invoice_payments",
     "credit_notes", "refunds", "disputes", "charges", "events",
 )
+# Types whose served text embeds other records (subscription items embed their price).
+_PRICE_DEPENDENT = frozenset({"subscription", "event"})
 _INVOICE_STATUS_TIME = {
     "open": "finalized_at", "paid": "paid_at", "void": "voided_at", "uncollectible": "marked_uncollectible_at",
 }
@@ -65,17 +70,20 @@ class State:
         self.now_ms: int = scenario.now_ms if scenario.now_ms is not None else now_ms()
         self.generation = 0
         self.partnerstack: dict[str, Collection] = {
-            name: Collection(name, "key", "created_at") for name in ps_norm.TYPES
+            name: Collection(name, "key", "created_at", hot_field="updated_at") for name in ps_norm.TYPES
         }
         self.stripe: dict[str, Collection] = {
-            name: Collection(name, "id", "created") for name in st_norm.TYPES
+            name: Collection(name, "id", "created", self._renderer(type_name), type_name in _PRICE_DEPENDENT,
+                             lambda: self.generation)
+            for name, type_name in st_norm.TYPES.items()
         }
         for name, records in scenario.partnerstack.items():
             self.partnerstack[name].replace_all(records)
-        for name, records in scenario.stripe.items():
+        # Prices first: a subscription's served text embeds its prices when it is stored.
+        for name, records in sorted(scenario.stripe.items(), key=lambda item: item[0] != "prices"):
             if name != "charges":
                 self.stripe[name].replace_all(records)
-        self._given_charges: list[Any] = list(scenario.stripe.get("charges", []))
+        self.given_charges: list[Any] = list(scenario.stripe.get("charges", []))
         self.rebuild_charges()
         self.finance: dict[str, Any] = dict(scenario.finance)
         self.pushed_rewards: list[dict[str, Any]] = []
@@ -115,6 +123,16 @@ class State:
             self.repeat_cursor = set(repeat_cursor or [])
 
     # ----- Stripe lookups ---------------------------------------------------------------------
+    def resolve_price(self, ident: str) -> dict[str, Any] | None:
+        """The full price object for an id (what a subscription item embeds), or ``None``."""
+        found = self.stripe["prices"].get(ident)
+        return render("price", found) if isinstance(found, dict) else None
+
+    def _renderer(self, type_name: str) -> Callable[[Any], str]:
+        def text(obj: Any) -> str:
+            return dumps(render(type_name, obj, self.resolve_price))
+        return text
+
     def find_stripe(self, ident: str) -> tuple[str, Any] | None:
         """``(type, stored record)`` for a Stripe id in any collection (events excluded)."""
         for name, collection in self.stripe.items():
@@ -129,14 +147,9 @@ class State:
         """Derive minimal charges from refunds, disputes and invoice payments (+ any given ones).
 
         Why: a current Stripe refund names a charge; ``charge.refunded`` events and ``expand`` need
-        that charge to exist even though scenarios don't describe charges.
+        that charge to exist even though scenarios don't describe charges. Only the payments of those
+        charges are kept while scanning (a large world has a payment per invoice, few charges).
         """
-        payments_by_pi: dict[Any, dict[str, Any]] = {}
-        for entry in self.stripe["invoice_payments"].entries():
-            obj = entry.obj
-            payment = obj.get("payment") if isinstance(obj, dict) else None
-            if isinstance(payment, dict) and isinstance(payment.get("payment_intent"), str):
-                payments_by_pi[payment["payment_intent"]] = obj
         charges: dict[str, dict[str, Any]] = {}
 
         def charge_for(record: Any) -> dict[str, Any] | None:
@@ -158,18 +171,27 @@ class State:
             return charge
 
         for entry in self.stripe["refunds"].entries():
-            charge = charge_for(entry.obj)
+            refund = entry.obj
+            charge = charge_for(refund)
             if charge is not None:
-                charge["refund_list"].append(entry.obj)
+                charge["refund_list"].append(refund)
         for entry in self.stripe["disputes"].entries():
             charge = charge_for(entry.obj)
             if charge is not None:
                 charge["disputed"] = True
+        wanted = {c["payment_intent"] for c in charges.values() if c.get("payment_intent") is not None}
+        payments_by_pi: dict[Any, dict[str, Any]] = {}
+        for entry in self.stripe["invoice_payments"].entries() if wanted else []:
+            obj = entry.obj
+            payment = obj.get("payment") if isinstance(obj, dict) else None
+            pi = payment.get("payment_intent") if isinstance(payment, dict) else None
+            if isinstance(pi, str) and pi in wanted:
+                payments_by_pi[pi] = obj
         built = [self._finish_charge(c, payments_by_pi) for c in charges.values()]
-        given = {c.get("id"): c for c in self._given_charges if isinstance(c, dict)}
+        given = {c.get("id"): c for c in self.given_charges if isinstance(c, dict)}
         merged = [{**c, **given.pop(c["id"])} if c["id"] in given else c for c in built]
         merged += [st_norm.normalize("charge", c, self.now_s) for c in given.values()]
-        merged += [c for c in self._given_charges if not isinstance(c, dict)]
+        merged += [c for c in self.given_charges if not isinstance(c, dict)]
         self.stripe["charges"].replace_all(merged)
 
     def _finish_charge(self, charge: dict[str, Any], payments_by_pi: dict[Any, dict[str, Any]]) -> dict[str, Any]:
@@ -231,7 +253,7 @@ class State:
             for name in _STRIPE_APPLY_ORDER:
                 for record in _records(stripe, name):
                     if name == "charges":
-                        self._given_charges.append(record)
+                        self.given_charges.append(record)
                         touched_charges = True
                         summary["stripe.charges"] += 1
                         continue
@@ -272,13 +294,14 @@ class State:
             collection.add(obj)
             return True
         changed = False
-        for old in olds:
+        for entry in olds:
+            old = entry.obj
             merged = ps_norm.normalize({**old, **record}, self.now_ms)
             if _without(merged, "updated_at") == _without(old, "updated_at") and "updated_at" not in record:
                 continue
             if "updated_at" not in record:
                 merged["updated_at"] = self.now_ms
-            collection.replace(old, merged)
+            collection.replace(entry, merged)
             changed = True
         return changed
 
@@ -300,7 +323,8 @@ class State:
             self._emit_for(type_name, None, obj)
             return [(None, obj)]
         changes: list[tuple[Any, Any]] = []
-        for old in olds:
+        for entry in olds:
+            old = entry.obj
             base = _drop_derived(type_name, old, record)
             merged_raw = {**base, **record}
             if type_name == "invoice":
@@ -310,7 +334,7 @@ class State:
                 continue
             if type_name == "product" and "updated" not in record:
                 merged["updated"] = self.now_s
-            collection.replace(old, merged)
+            collection.replace(entry, merged)
             self._emit_for(type_name, old, merged)
             changes.append((old, merged))
         return changes

@@ -26,7 +26,6 @@ from .render import ExpandError, expand, render, render_item
 from .state import State
 from .stripe_params import as_list, parse_query
 
-CACHE_MAX_ITEMS = 50_000
 _COMMON = frozenset({"limit", "starting_after", "ending_before", "created", "expand"})
 _request_ids = itertools.count(1)
 
@@ -258,8 +257,7 @@ class StripeRoutes:
         ]
 
     def _resolve_price(self, ident: str) -> dict[str, Any] | None:
-        found = self.state.stripe["prices"].get(ident)
-        return render("price", found) if isinstance(found, dict) else None
+        return self.state.resolve_price(ident)
 
     def _resolve_any(self, ident: str) -> dict[str, Any] | None:
         found = self.state.find_stripe(ident)
@@ -267,15 +265,6 @@ class StripeRoutes:
             return None
         rendered = render(found[0], found[1], self._resolve_price)
         return rendered if isinstance(rendered, dict) else None
-
-    def _entry_json(self, type_name: str, entry: Entry) -> str:
-        """Rendered JSON of one record, cached until the next ``apply`` (small collections only)."""
-        generation = self.state.generation
-        if entry.ser is not None and entry.ser_gen == generation:
-            return entry.ser
-        text = dumps(render(type_name, entry.obj, self._resolve_price))
-        entry.ser, entry.ser_gen = text, generation
-        return text
 
     async def unknown(self, request: Request) -> Response:
         """Stripe's answer to a URL it does not know."""
@@ -335,10 +324,7 @@ class StripeRoutes:
             url = f"/v1/{resource}"
             if paths:
                 return self._expanded_list(request, type_name, page.entries, page.has_more, url, paths)
-            if len(collection) <= CACHE_MAX_ITEMS:
-                data = "[" + ",".join(self._entry_json(type_name, e) for e in page.entries) + "]"
-            else:
-                data = dumps([render(type_name, e.obj, self._resolve_price) for e in page.entries])
+            data = "[" + ",".join(e.served() for e in page.entries) + "]"
         body = ('{"object":"list","data":' + data + ',"has_more":'
                 + ("true" if page.has_more else "false") + ',"url":' + dumps(url) + "}")
         return json_bytes(200, body.encode("ascii"), _headers(request))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 from sandbox_testkit import ps_client, stripe_client
 
@@ -77,3 +79,18 @@ def test_apply_amount_remaining_recomputed(fresh_server: SandboxServer) -> None:
         assert invoice["status_transitions"]["paid_at"] is not None
         types = [e["type"] for e in http.get("/events", params={"limit": 100}).json()["data"]]
     assert types.count("invoice.paid") == 1 and "invoice.finalized" in types
+
+
+def test_price_change_reaches_the_subscriptions_that_embed_it(fresh_server: SandboxServer) -> None:
+    """A subscription's stored text embeds its prices; a price change must re-render it, not serve it stale."""
+    def embedded_nicknames(http: httpx.Client) -> set[Any]:
+        subs = http.get("/subscriptions", params={"status": "all", "limit": 100}).json()["data"]
+        return {item["price"]["nickname"] for s in subs for item in s["items"]["data"]
+                if item["price"]["id"] == "price_001"}
+
+    with stripe_client(fresh_server) as http:
+        assert embedded_nicknames(http) == {None}
+        fresh_server.apply({"stripe": {"prices": [{"id": "price_001", "nickname": "renamed"}]}})
+        assert embedded_nicknames(http) == {"renamed"}
+        one = http.get("/subscriptions/sub_001").json()
+        assert one["items"]["data"][0]["price"]["nickname"] == "renamed"

@@ -77,3 +77,26 @@ def test_costs_csv(tmp_path: Path) -> None:
     assert rows[0] == ["customer", "date", "amount", "currency", "note"]
     assert rows[1] == ["cus_A", "2026-02-01", "5000", "usd", "trade show"]
     assert rows[2] == ["cus_B", "2026-03-01", "12.5", "eur", ""]
+
+
+def test_records_that_do_not_round_trip_through_json_are_kept_as_given() -> None:
+    """Packed records are parsed back for filters and merges; anything JSON would change stays unpacked."""
+    from sandbox.state import State
+
+    odd = [
+        {"id": "cus_float", "created": 3, "balance": 1.5},
+        {"id": "cus_tuple", "created": 2, "preferred_locales": ("en", "fr")},
+        {"id": "cus_intkey", "created": 1, "metadata": {1: "one"}},
+        {"id": "cus_plain", "created": 4, "metadata": {"k": "v"}, "balance": Decimal("2.50")},
+    ]
+    state = State(load_scenario({"stripe": {"customers": odd}}))
+    customers = state.stripe["customers"]
+    by_id = {e.ident: e for e in customers.entries()}
+    assert by_id["cus_plain"].packed is not None
+    assert by_id["cus_plain"].obj["balance"] == Decimal("2.50")
+    for ident in ("cus_float", "cus_tuple", "cus_intkey"):
+        assert by_id[ident].packed is None, ident
+    assert type(customers.get("cus_float")["balance"]) is float
+    assert customers.get("cus_tuple")["preferred_locales"] == ("en", "fr")
+    assert customers.get("cus_intkey")["metadata"] == {1: "one"}
+    assert customers.get("cus_plain") is not customers.get("cus_plain")  # a fresh copy: stored text can't change
