@@ -68,6 +68,15 @@ class Base(DeclarativeBase):
     }
 
 
+class Tracked:
+    """A mirror table the rules read: `changed_seq` is the change-clock tick at which the row was
+    inserted or its content last changed (`connector.store.upsert_rows` sets it; an identical
+    re-read leaves it alone). Incremental compute recomputes only the customers such rows name.
+    NULL (a row written some other way) counts as changed."""
+
+    changed_seq: Mapped[int | None] = mapped_column(BigInteger, index=True)
+
+
 def money() -> Mapped[int]:
     return mapped_column(BigInteger, nullable=False, default=0)
 
@@ -88,7 +97,7 @@ class Group(Base):
     updated_at: Mapped[dt.datetime | None]
 
 
-class Partner(Base):
+class Partner(Tracked, Base):
     """A PartnerStack partnership with its application: what the gates check."""
 
     __tablename__ = "ps_partners"
@@ -118,7 +127,7 @@ class Partner(Base):
     raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # redacted payload
 
 
-class Lead(Base):
+class Lead(Tracked, Base):
     __tablename__ = "ps_leads"
     key: Mapped[str] = mapped_column(primary_key=True)
     partner_key: Mapped[str | None] = mapped_column(index=True)
@@ -133,7 +142,7 @@ class Lead(Base):
     raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
-class Deal(Base):
+class Deal(Tracked, Base):
     __tablename__ = "ps_deals"
     key: Mapped[str] = mapped_column(primary_key=True)
     partner_key: Mapped[str | None] = mapped_column(index=True)
@@ -148,7 +157,7 @@ class Deal(Base):
     raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
-class Referral(Base):
+class Referral(Tracked, Base):
     """A PartnerStack customer: the platform's link from a partner to a billing customer."""
 
     __tablename__ = "ps_customers"
@@ -193,7 +202,7 @@ class Transaction(Base):
 # ---------------------------------------------------------------- Stripe
 
 
-class Product(Base):
+class Product(Tracked, Base):
     __tablename__ = "st_products"
     id: Mapped[str] = mapped_column(primary_key=True)
     name: Mapped[str | None]
@@ -203,7 +212,7 @@ class Product(Base):
     raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
-class Price(Base):
+class Price(Tracked, Base):
     __tablename__ = "st_prices"
     id: Mapped[str] = mapped_column(primary_key=True)
     product_id: Mapped[str | None] = mapped_column(index=True)
@@ -225,7 +234,7 @@ class BillingCustomer(Base):
     raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
-class Subscription(Base):
+class Subscription(Tracked, Base):
     __tablename__ = "st_subscriptions"
     id: Mapped[str] = mapped_column(primary_key=True)
     customer_id: Mapped[str | None] = mapped_column(index=True)
@@ -237,7 +246,7 @@ class Subscription(Base):
     raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
-class SubscriptionItem(Base):
+class SubscriptionItem(Tracked, Base):
     __tablename__ = "st_subscription_items"
     id: Mapped[str] = mapped_column(primary_key=True)
     subscription_id: Mapped[str] = mapped_column(index=True)
@@ -251,7 +260,7 @@ class SubscriptionItem(Base):
     interval_count: Mapped[int | None]
 
 
-class Invoice(Base):
+class Invoice(Tracked, Base):
     __tablename__ = "st_invoices"
     id: Mapped[str] = mapped_column(primary_key=True)
     customer_id: Mapped[str | None] = mapped_column(index=True)
@@ -270,7 +279,7 @@ class Invoice(Base):
     raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
-class InvoiceLine(Base):
+class InvoiceLine(Tracked, Base):
     __tablename__ = "st_invoice_lines"
     id: Mapped[str] = mapped_column(primary_key=True)
     invoice_id: Mapped[str] = mapped_column(index=True)
@@ -282,7 +291,7 @@ class InvoiceLine(Base):
     description: Mapped[str | None] = mapped_column(Text)
 
 
-class CreditNote(Base):
+class CreditNote(Tracked, Base):
     __tablename__ = "st_credit_notes"
     id: Mapped[str] = mapped_column(primary_key=True)
     invoice_id: Mapped[str | None] = mapped_column(index=True)
@@ -298,7 +307,7 @@ class CreditNote(Base):
     raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
-class Refund(Base):
+class Refund(Tracked, Base):
     __tablename__ = "st_refunds"
     id: Mapped[str] = mapped_column(primary_key=True)
     payment_intent: Mapped[str | None] = mapped_column(index=True)
@@ -310,7 +319,7 @@ class Refund(Base):
     raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
-class Dispute(Base):
+class Dispute(Tracked, Base):
     __tablename__ = "st_disputes"
     id: Mapped[str] = mapped_column(primary_key=True)
     payment_intent: Mapped[str | None] = mapped_column(index=True)
@@ -322,7 +331,7 @@ class Dispute(Base):
     raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
-class InvoicePayment(Base):
+class InvoicePayment(Tracked, Base):
     __tablename__ = "st_invoice_payments"
     id: Mapped[str] = mapped_column(primary_key=True)
     invoice_id: Mapped[str | None] = mapped_column(index=True)
@@ -337,7 +346,7 @@ class InvoicePayment(Base):
 # ---------------------------------------------------------------- finance
 
 
-class MarketingCost(Base):
+class MarketingCost(Tracked, Base):
     """A row of finance's cost file; the id is a digest of the row so re-reads upsert."""
 
     __tablename__ = "fin_marketing_costs"
@@ -476,3 +485,43 @@ class Finding(Base):
     subject_key: Mapped[str | None]
     code: Mapped[str] = mapped_column(String(64))
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+# ---------------------------------------------------------------- incremental compute
+
+
+class ChangeClock(Base):
+    """One row: the tick `upsert_rows` stamps on changed mirror rows. Each compute reads tick T and
+    moves the clock to T + 1, so it has seen exactly the rows stamped <= T; a counter, not a wall
+    clock, so hosts with skewed clocks cannot hide a change."""
+
+    __tablename__ = "change_clock"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class ComputeState(Base):
+    """Where the last successful compute of a program left off: what an incremental run starts from."""
+
+    __tablename__ = "compute_state"
+    program: Mapped[str] = mapped_column(String(64), primary_key=True)
+    mark: Mapped[int] = mapped_column(BigInteger)  # change-clock tick the compute saw up to
+    as_of: Mapped[dt.datetime]
+    digest: Mapped[str] = mapped_column(String(64))  # program file + rules code it computed with
+    recheck_at: Mapped[dt.datetime | None]  # when qualification can next change by time alone
+    run_id: Mapped[str] = mapped_column(String(36))  # whose findings are the current ones
+    computed_at: Mapped[dt.datetime]
+
+
+class ComputeRecheck(Base):
+    """Per customer key (`""` for entries without one): the earliest as-of time at which its entries
+    can change by time alone (a due date passing, a scheduled entry falling due, a record becoming
+    visible). An incremental run recomputes the customers whose time has come."""
+
+    __tablename__ = "compute_recheck"
+    program: Mapped[str] = mapped_column(String(64), primary_key=True)
+    customer_key: Mapped[str] = mapped_column(primary_key=True)
+    recheck_at: Mapped[dt.datetime]
+
+
+Index("ix_compute_recheck_program_at", ComputeRecheck.program, ComputeRecheck.recheck_at)

@@ -3,6 +3,11 @@
 Upserts are keyed by the table's primary key (the upstream source id), so reading a
 record twice never duplicates it. Callers pass the session of the transaction that
 also saves the cursor, which is what makes a page and its cursor land together.
+
+On the mirror tables the rules read (those with a `changed_seq` column) an upsert is
+also change tracking: a new row, or one whose content differs, is stamped with the
+change clock's current tick; an identical re-read is not written at all. Incremental
+compute then recomputes only the customers that stamped rows name.
 """
 
 from __future__ import annotations
@@ -11,11 +16,11 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import JSON, ColumnElement, Table, Text, cast, false, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Session
 
-from connector.models import Quarantine, SyncCursor
+from connector.models import ChangeClock, Quarantine, SyncCursor
 
 
 def upsert_rows(session: Session, model: type[DeclarativeBase], rows: Sequence[dict[str, Any]]) -> int:
@@ -24,6 +29,9 @@ def upsert_rows(session: Session, model: type[DeclarativeBase], rows: Sequence[d
     One statement per column set, executed with many parameter sets: SQLAlchemy caches
     its compiled form and batches the rows itself ("insertmanyvalues"), where building a
     multi-row VALUES per page meant compiling a new statement for every page.
+
+    A change-tracked table's conflicting row is updated only when a column differs (so
+    `changed_seq` means "content changed", and an unchanged re-read costs no write).
     """
     if not rows:
         return 0
@@ -57,14 +65,40 @@ def _upsert_statement(table: Table, dialect: str, cols: tuple[str, ...], pk: tup
     stmt = _STATEMENTS.get((table, dialect, cols))
     if stmt is None:
         insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-        update = {c: insert.excluded[c] for c in cols if c not in pk}
-        stmt = (
-            insert.on_conflict_do_update(index_elements=list(pk), set_=update)
-            if update
-            else insert.on_conflict_do_nothing()
-        )
+        update: dict[str, Any] = {c: insert.excluded[c] for c in cols if c not in pk}
+        if "changed_seq" in table.c:
+            insert = insert.values(changed_seq=_current_tick())
+            where = _differs(table, insert.excluded, [c for c in update if c != "changed_seq"])
+            update["changed_seq"] = insert.excluded.changed_seq
+            stmt = insert.on_conflict_do_update(index_elements=list(pk), set_=update, where=where)
+        elif update:
+            stmt = insert.on_conflict_do_update(index_elements=list(pk), set_=update)
+        else:
+            stmt = insert.on_conflict_do_nothing()
         _STATEMENTS[(table, dialect, cols)] = stmt
     return stmt
+
+
+def _current_tick() -> Any:
+    """The change clock's tick, read by the statement itself (no round trip). A store whose clock row
+    was deleted stamps the clock's first tick, 1; compute then finds the clock missing and runs full."""
+    return func.coalesce(select(ChangeClock.seq).where(ChangeClock.id == 1).scalar_subquery(), 1)
+
+
+def _differs(table: Table, excluded: Any, columns: list[str]) -> ColumnElement[bool]:
+    """Any of `columns` differs between the stored row and the proposed one, NULL-safe.
+
+    JSON is compared as its text: PostgreSQL's `json` has no equality, and the connector
+    writes JSON with sorted keys, so equal payloads give equal text.
+    """
+    terms: list[ColumnElement[bool]] = []
+    for name in columns:
+        stored, proposed = table.c[name], excluded[name]
+        if isinstance(stored.type, JSON):
+            terms.append(cast(stored, Text).is_distinct_from(cast(proposed, Text)))
+        else:
+            terms.append(stored.is_distinct_from(proposed))
+    return or_(false(), *terms)
 
 
 def load_cursor(session: Session, stream: str) -> dict[str, Any]:
