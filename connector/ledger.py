@@ -98,6 +98,8 @@ class LedgerResult:
     appended_minor: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     statuses_changed: int = 0
     reversed: int = 0
+    # per customer key: the earliest payable_at of an open `scheduled` entry, when time alone moves it
+    wake: dict[str | None, dt.datetime] = field(default_factory=dict)
 
 
 def group_key(program: str, partner_key: str, customer_key: str | None, kind: str, source: str) -> str:
@@ -206,7 +208,19 @@ def reconcile_entries(
                     result.statuses_changed += 1
                 entry.status, entry.reason = place.status, place.reason
     result.reversed += _pair_reversals([e for entries in existing.values() for e in entries])
+    _note_wake(result.wake, existing.values())
     _write(session, appended, [e for entries in existing.values() for e in entries if isinstance(e, LedgerRow)])
+
+
+def _note_wake(wake: dict[str | None, dt.datetime], groups: Iterable[list[Entry]]) -> None:
+    """A scheduled entry with a date becomes payable (or held) once as-of reaches it; nothing else in
+    the ledger moves by time alone (held and payable entries never go back to scheduled)."""
+    for entries in groups:
+        for e in entries:
+            if e.status == "scheduled" and e.payable_at is not None and _is_open(e):
+                current = wake.get(e.customer_key)
+                if current is None or e.payable_at < current:
+                    wake[e.customer_key] = e.payable_at
 
 
 def _write(session: Session, appended: list[LedgerEntry], existing: list[LedgerRow]) -> None:

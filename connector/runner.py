@@ -168,7 +168,8 @@ def run_once(
                 outcome.pulled = _pulled_counts(pull(ctx))
                 lock.refresh()
                 stage = "compute"
-                outcome.compute = compute(ctx, program)
+                # a scheduled sync recomputes only what can have changed; backfill and demo run full
+                outcome.compute = compute(ctx, program, incremental=kind == "sync")
                 lock.refresh()
                 stage = "push"
                 outcome.push = push(ctx, program)

@@ -8,6 +8,11 @@ customers, so memory stays bounded by the batch, not by the store.
 Only what had happened by `as_of` is visible: a record created later does not exist, an
 invoice paid later is still open, a refund created later has not happened. That is what
 makes a run reproducible for any as-of time, and a backdated run agree with the past.
+
+Every such comparison with `as_of` that is still false is also noted as a *wake* time: the
+earliest as-of time at which it turns (per billing customer, and globally for what
+qualification reads). Incremental compute recomputes a customer once its wake has come,
+so time passing changes exactly what a full recompute would change.
 """
 
 from __future__ import annotations
@@ -49,6 +54,25 @@ def visible(at: dt.datetime | None, as_of: dt.datetime) -> bool:
     return at is None or at <= as_of
 
 
+_TICK = dt.timedelta(microseconds=1)  # the resolution of stored times
+
+
+def turns_at(at: dt.datetime | None, as_of: dt.datetime, *, strict: bool = False) -> dt.datetime | None:
+    """The earliest as-of time, later than `as_of`, at which a test against `at` can turn; None if never.
+
+    `at <= as_of` (visible, paid by) turns once as-of reaches `at`; a strict `at < as_of`
+    (a due date that has passed) once it is past `at`, that is at `at` + 1 microsecond.
+    """
+    if at is None:
+        return None
+    at = at + _TICK if strict else at
+    return at if at > as_of else None
+
+
+def earliest(*times: dt.datetime | None) -> dt.datetime | None:
+    return min((t for t in times if t is not None), default=None)
+
+
 @dataclass
 class Facts:
     as_of: dt.datetime
@@ -76,9 +100,26 @@ class Facts:
     credited_refund_ids: set[str] = field(default_factory=set)
     # per batch: the billing customers whose Stripe records are loaded
     customer_ids: frozenset[str] = frozenset()
+    # when a comparison with as_of can next turn: per billing customer (batch), for qualification (global)
+    wake: dict[str, dt.datetime] = field(default_factory=dict)
+    global_wake: dt.datetime | None = None
+    # global: refund id -> when a credit note listing it (not visible yet) becomes visible
+    future_credits: dict[str, dt.datetime] = field(default_factory=dict)
     earning_shares: dict[str, Fraction] = field(default_factory=dict)  # memo of netrevenue.earning_share
     _refunds_by_invoice: dict[str, list[Refund]] | None = None
     _disputes_by_invoice: dict[str, list[Dispute]] | None = None
+
+    def note(self, customer_id: str | None, at: dt.datetime | None, *, strict: bool = False) -> None:
+        """Remember that `customer_id`'s result may change when as-of reaches past `at` (see `turns_at`)."""
+        when = turns_at(at, self.as_of, strict=strict)
+        if when is not None and customer_id is not None:
+            current = self.wake.get(customer_id)
+            if current is None or when < current:
+                self.wake[customer_id] = when
+
+    def note_global(self, at: dt.datetime | None) -> None:
+        """Remember that qualification may change when as-of reaches `at`."""
+        self.global_wake = earliest(self.global_wake, turns_at(at, self.as_of))
 
     def is_paid(self, invoice: Invoice) -> bool:
         """Paid by the as-of time (an invoice paid later was still open then)."""
@@ -137,25 +178,43 @@ def load_global(session: Session, as_of: dt.datetime) -> Facts:
         f.partners[p.key] = p
         if p.partner_key:
             f.partners_by_ref.setdefault(p.partner_key, p)
-    f.leads = [x for x in _rows(session, Lead) if visible(x.created_at, as_of)]
-    f.referrals = [x for x in _rows(session, Referral) if visible(x.created_at, as_of)]
-    f.deals = [x for x in _rows(session, Deal) if visible(x.created_at, as_of)]
+    f.leads = _visible_rows(f, _rows(session, Lead))
+    f.referrals = _visible_rows(f, _rows(session, Referral))
+    f.deals = _visible_rows(f, _rows(session, Deal))
+    for deal in f.deals:
+        f.note_global(deal.close_date)  # a won deal counts once signed (qualification.deal_won)
     f.products = {x.id: x for x in _rows(session, Product)}
     f.prices = {x.id: x for x in _rows(session, Price)}
-    f.first_paid = _first_paid(session, as_of)
-    f.credited_refund_ids = _credited_refund_ids(session, as_of)
+    f.first_paid = _first_paid(session, f)
+    f.credited_refund_ids = _credited_refund_ids(session, f)
     return f
+
+
+R = TypeVar("R", Lead, Referral, Deal)
+
+
+def _visible_rows(f: Facts, rows: list[R]) -> list[R]:
+    """The submissions created by as-of; the others wake qualification when they appear."""
+    out = []
+    for x in rows:
+        if visible(x.created_at, f.as_of):
+            out.append(x)
+        else:
+            f.note_global(x.created_at)
+    return out
 
 
 _STREAM = 5_000  # rows per fetch when streaming a large table
 
 
-def _first_paid(session: Session, as_of: dt.datetime) -> dict[str, tuple[dt.datetime, str]]:
+def _first_paid(session: Session, f: Facts) -> dict[str, tuple[dt.datetime, str]]:
     """Per customer, the earliest (paid_at, id) of a visible invoice paid by `as_of` with amount_paid > 0.
 
     Streamed as plain rows: qualification (existing customer) and deal timing need it for
-    every customer, the invoices themselves only per batch.
+    every customer, the invoices themselves only per batch. An invoice created or paid
+    after as-of wakes qualification (it may make a later submission an existing customer).
     """
+    as_of = f.as_of
     stmt = (
         select(Invoice.customer_id, Invoice.paid_at, Invoice.id, Invoice.created)
         .where(Invoice.status == "paid", Invoice.amount_paid > 0, Invoice.customer_id.is_not(None))
@@ -163,7 +222,11 @@ def _first_paid(session: Session, as_of: dt.datetime) -> dict[str, tuple[dt.date
     )
     first: dict[str, tuple[dt.datetime, str]] = {}
     for customer_id, paid_at, invoice_id, created in session.execute(stmt):
-        if customer_id is None or paid_at is None or paid_at > as_of or not visible(created, as_of):
+        if customer_id is None or paid_at is None:
+            continue
+        if paid_at > as_of or not visible(created, as_of):
+            f.note_global(paid_at)
+            f.note_global(created)
             continue
         key = (paid_at, invoice_id)
         current = first.get(customer_id)
@@ -172,15 +235,24 @@ def _first_paid(session: Session, as_of: dt.datetime) -> dict[str, tuple[dt.date
     return first
 
 
-def _credited_refund_ids(session: Session, as_of: dt.datetime) -> set[str]:
-    """Refunds listed by a visible, non-void credit note: the credit note counts them, not the refund."""
+def _credited_refund_ids(session: Session, f: Facts) -> set[str]:
+    """Refunds listed by a visible, non-void credit note: the credit note counts them, not the refund.
+
+    A credit note created after as-of will stop its refunds counting: `f.future_credits` keeps
+    when, so the refunds' customers (wherever they are) wake then.
+    """
     stmt = select(CreditNote.refund_ids, CreditNote.status, CreditNote.created).where(
         CreditNote.invoice_id.is_not(None)
     )
     out: set[str] = set()
     for refund_ids, status, created in session.execute(stmt):
-        if status != "void" and visible(created, as_of):
-            out.update(refund_ids or [])
+        if status == "void" or not refund_ids:
+            continue
+        if visible(created, f.as_of):
+            out.update(refund_ids)
+        elif created is not None:
+            for refund_id in refund_ids:
+                f.future_credits[refund_id] = earliest(f.future_credits.get(refund_id), created) or created
     return out
 
 
@@ -192,7 +264,7 @@ def _rows(session: Session, model: type[M], where: ColumnElement[bool] | None = 
 
     No ORM identity map or change tracking (several times lighter and faster to build than
     instances): the rules only read these records. Typed as the model because a row answers
-    the same attribute names; the redacted `raw` payload stays in the database.
+    the same attribute names; the redacted `raw` payload and the change stamp stay in the database.
     """
     columns, id_column = _columns(model)
     stmt = select(*columns).order_by(id_column)
@@ -206,12 +278,17 @@ def _columns(model: type[Base]) -> tuple[tuple[Label[Any], ...], ColumnElement[A
     """The model's columns labelled with their attribute names, and its primary key; built once so every
     batch's statement shares them (and the compiled-statement cache keeps one entry per table)."""
     mapper = sa_inspect(model)
-    columns = tuple(attr.columns[0].label(attr.key) for attr in mapper.column_attrs if attr.key != "raw")
+    columns = tuple(
+        attr.columns[0].label(attr.key) for attr in mapper.column_attrs if attr.key not in ("raw", "changed_seq")
+    )
     return columns, mapper.primary_key[0]
 
 
 def load_customers(session: Session, base: Facts, customer_ids: Sequence[str]) -> Facts:
-    """`base`'s global facts plus the Stripe records of `customer_ids`, keeping what had happened by `as_of`."""
+    """`base`'s global facts plus the Stripe records of `customer_ids`, keeping what had happened by `as_of`.
+
+    What is not there yet, or has not happened yet, is noted per customer (`Facts.wake`).
+    """
     as_of = base.as_of
     f = Facts(
         as_of=as_of,
@@ -224,30 +301,49 @@ def load_customers(session: Session, base: Facts, customer_ids: Sequence[str]) -
         prices=base.prices,
         first_paid=base.first_paid,
         credited_refund_ids=base.credited_refund_ids,
+        future_credits=base.future_credits,
         customer_ids=frozenset(customer_ids),
     )
     ids = list(customer_ids)
     sub_ids = select(Subscription.id).where(Subscription.customer_id.in_(ids)).scalar_subquery()
     for sub in _rows(session, Subscription, Subscription.customer_id.in_(ids)):
-        if sub.customer_id and visible(sub.start_date or sub.created, as_of):
+        start = sub.start_date or sub.created
+        if sub.customer_id and visible(start, as_of):
             f.subscriptions[sub.customer_id].append(sub)
+        f.note(sub.customer_id, start)
     for item in _rows(session, SubscriptionItem, SubscriptionItem.subscription_id.in_(sub_ids)):
         f.items[item.subscription_id].append(item)
+    customer_of: dict[str, str | None] = {}  # every invoice of the batch, visible or not
     for inv in _rows(session, Invoice, Invoice.customer_id.in_(ids)):
+        customer_of[inv.id] = inv.customer_id
         if visible(inv.created, as_of):
             f.invoices[inv.id] = inv
             if inv.customer_id:
                 f.invoices_by_customer[inv.customer_id].append(inv)
+        _note_invoice(f, inv)
     for line in _rows(session, InvoiceLine, InvoiceLine.invoice_id.in_(_invoice_ids(ids))):
         f.lines[line.invoice_id].append(line)
     for cn in _rows(session, CreditNote, CreditNote.invoice_id.in_(_invoice_ids(ids))):
-        if cn.invoice_id and cn.status != "void" and visible(cn.created, as_of):
-            f.credit_notes[cn.invoice_id].append(cn)
-    _load_payment_events(session, f, ids)
+        if cn.invoice_id and cn.status != "void":
+            if visible(cn.created, as_of):
+                f.credit_notes[cn.invoice_id].append(cn)
+            f.note(customer_of.get(cn.invoice_id), cn.created)
+    _load_payment_events(session, f, ids, customer_of)
     for cost in _rows(session, MarketingCost, MarketingCost.customer_id.in_(ids)):
         if visible(cost.date, as_of):
             f.costs[cost.customer_id].append(cost)
+        f.note(cost.customer_id, cost.date)
     return f
+
+
+def _note_invoice(f: Facts, inv: Invoice) -> None:
+    """An invoice's times that as-of has not reached: created (visible), paid (paid, first purchase), and
+    the due date of one still open then (a past-due gate closes once as-of is *past* it)."""
+    f.note(inv.customer_id, inv.created)
+    if inv.status == "paid":
+        f.note(inv.customer_id, inv.paid_at)
+    if inv.status == "open" or (inv.status == "paid" and not f.is_paid(inv)):
+        f.note(inv.customer_id, inv.due_date, strict=True)
 
 
 def _invoice_ids(ids: list[str]) -> ScalarSelect[str]:
@@ -265,21 +361,22 @@ def _paid_through_batch(
     return or_(payment_intent.in_(pis), charge.in_(charges))
 
 
-def _load_payment_events(session: Session, f: Facts, ids: list[str]) -> None:
+def _load_payment_events(session: Session, f: Facts, ids: list[str], customer_of: dict[str, str | None]) -> None:
     """Refunds and disputes that can land on the batch's invoices, and the payment links that place them.
 
     A refund names a payment intent or charge; the first non-canceled invoice payment (by id)
     carrying it names the invoice, wherever that invoice's customer is. So candidates are the
     refunds/disputes sharing a payment intent or charge with the batch's invoice payments, and
     the links are read for every payment carrying one of the candidates' intents or charges,
-    which reproduces the global first-wins mapping exactly for them.
+    which reproduces the global first-wins mapping exactly for them. Candidates not visible
+    yet are placed the same way, to wake the customer they will land on.
     """
     as_of = f.as_of
     refunds = _rows(session, Refund, _paid_through_batch(Refund.payment_intent, Refund.charge, ids))
     disputes = _rows(session, Dispute, _paid_through_batch(Dispute.payment_intent, Dispute.charge, ids))
     f.refunds = [r for r in refunds if r.status == "succeeded" and visible(r.created, as_of)]
     f.disputes = [d for d in disputes if visible(d.created, as_of)]
-    events: list[Refund | Dispute] = [*f.refunds, *f.disputes]
+    events: list[Refund | Dispute] = [*refunds, *disputes]
     pis = sorted({e.payment_intent for e in events if e.payment_intent})
     f.invoice_of_payment_intent = _first_invoice_by(session, InvoicePayment.payment_intent, pis)
     # a charge only places an event whose payment intent does not (rare): read just those
@@ -287,6 +384,11 @@ def _load_payment_events(session: Session, f: Facts, ids: list[str]) -> None:
         {e.charge for e in events if e.charge and (e.payment_intent or "") not in f.invoice_of_payment_intent}
     )
     f.invoice_of_charge = _first_invoice_by(session, InvoicePayment.charge, charges)
+    for e in events:
+        invoice_id = f.invoice_of_payment_intent.get(e.payment_intent or "") or f.invoice_of_charge.get(e.charge or "")
+        customer = customer_of.get(invoice_id) if invoice_id else None
+        f.note(customer, e.created)
+        f.note(customer, f.future_credits.get(e.id))  # a credit note listing the refund may appear later
 
 
 def _first_invoice_by(session: Session, column: Mapped[str | None], values: Sequence[str]) -> dict[str, str]:
