@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import ColumnElement, Label, ScalarSelect, or_, select
+from sqlalchemy import ColumnElement, Label, ScalarSelect, and_, case, func, or_, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Mapped, Session
 
@@ -83,8 +83,8 @@ class Facts:
     deals: list[Deal] = field(default_factory=list)
     products: dict[str, Product] = field(default_factory=dict)
     prices: dict[str, Price] = field(default_factory=dict)
-    # global: (paid_at, invoice id) of each Stripe customer's first paid invoice with money in it
-    first_paid: dict[str, tuple[dt.datetime, str]] = field(default_factory=dict)
+    # global: when each Stripe customer's first paid invoice with money in it was paid
+    first_paid: dict[str, dt.datetime] = field(default_factory=dict)
     # global: refunds a visible, non-void credit note lists (on any invoice)
     subscriptions: dict[str, list[Subscription]] = field(default_factory=lambda: defaultdict(list))
     items: dict[str, list[SubscriptionItem]] = field(default_factory=lambda: defaultdict(list))
@@ -135,8 +135,7 @@ class Facts:
 
         Read from the global aggregate, so it is known for customers outside the loaded batch.
         """
-        first = self.first_paid.get(customer_id)
-        return first[0] if first is not None else None
+        return self.first_paid.get(customer_id)
 
     def first_subscription(self, customer_id: str) -> Subscription | None:
         subs = self.subscriptions.get(customer_id, [])
@@ -204,34 +203,37 @@ def _visible_rows(f: Facts, rows: list[R]) -> list[R]:
     return out
 
 
-_STREAM = 5_000  # rows per fetch when streaming a large table
+def _first_paid(session: Session, f: Facts) -> dict[str, dt.datetime]:
+    """Per customer, the earliest paid_at of a visible invoice paid by `as_of` with amount_paid > 0.
 
-
-def _first_paid(session: Session, f: Facts) -> dict[str, tuple[dt.datetime, str]]:
-    """Per customer, the earliest (paid_at, id) of a visible invoice paid by `as_of` with amount_paid > 0.
-
-    Streamed as plain rows: qualification (existing customer) and deal timing need it for
-    every customer, the invoices themselves only per batch. An invoice created or paid
-    after as-of wakes qualification (it may make a later submission an existing customer).
+    Qualification (existing customer) and deal timing need it for every customer, the
+    invoices themselves only per batch: so it is aggregated in the database, one row per
+    customer. An invoice created or paid after as-of wakes qualification (it may make a
+    later submission an existing customer): the same pass finds the earliest such time.
     """
     as_of = f.as_of
+    paid_by = and_(Invoice.paid_at <= as_of, or_(Invoice.created.is_(None), Invoice.created <= as_of))
     stmt = (
-        select(Invoice.customer_id, Invoice.paid_at, Invoice.id, Invoice.created)
-        .where(Invoice.status == "paid", Invoice.amount_paid > 0, Invoice.customer_id.is_not(None))
-        .execution_options(yield_per=_STREAM)
+        select(
+            Invoice.customer_id,
+            func.min(case((paid_by, Invoice.paid_at))),
+            func.min(case((Invoice.paid_at > as_of, Invoice.paid_at))),
+            func.min(case((Invoice.created > as_of, Invoice.created))),
+        )
+        .where(
+            Invoice.status == "paid",
+            Invoice.amount_paid > 0,
+            Invoice.customer_id.is_not(None),
+            Invoice.paid_at.is_not(None),
+        )
+        .group_by(Invoice.customer_id)
     )
-    first: dict[str, tuple[dt.datetime, str]] = {}
-    for customer_id, paid_at, invoice_id, created in session.execute(stmt):
-        if customer_id is None or paid_at is None:
-            continue
-        if paid_at > as_of or not visible(created, as_of):
-            f.note_global(paid_at)
-            f.note_global(created)
-            continue
-        key = (paid_at, invoice_id)
-        current = first.get(customer_id)
-        if current is None or key < current:
-            first[customer_id] = key
+    first: dict[str, dt.datetime] = {}
+    for customer_id, paid_at, paid_later, created_later in session.connection().execute(stmt):
+        if paid_at is not None:
+            first[customer_id] = paid_at
+        f.note_global(paid_later)
+        f.note_global(created_later)
     return first
 
 
@@ -245,7 +247,7 @@ def _credited_refund_ids(session: Session, f: Facts) -> set[str]:
         CreditNote.invoice_id.is_not(None)
     )
     out: set[str] = set()
-    for refund_ids, status, created in session.execute(stmt):
+    for refund_ids, status, created in session.connection().execute(stmt):
         if status == "void" or not refund_ids:
             continue
         if visible(created, f.as_of):
@@ -263,14 +265,15 @@ def _rows(session: Session, model: type[M], where: ColumnElement[bool] | None = 
     """`model`'s rows matching `where` (all without), by primary key, as plain Core rows.
 
     No ORM identity map or change tracking (several times lighter and faster to build than
-    instances): the rules only read these records. Typed as the model because a row answers
+    instances), and executed on the connection, past the ORM's result layer: the rules only
+    read these records. Typed as the model because a row answers
     the same attribute names; the redacted `raw` payload and the change stamp stay in the database.
     """
     columns, id_column = _columns(model)
     stmt = select(*columns).order_by(id_column)
     if where is not None:
         stmt = stmt.where(where)
-    return cast(list[M], session.execute(stmt).all())
+    return cast(list[M], session.connection().execute(stmt).all())
 
 
 @functools.cache
@@ -401,7 +404,7 @@ def _first_invoice_by(session: Session, column: Mapped[str | None], values: Sequ
         .where(column.in_(values))
         .order_by(InvoicePayment.id)
     )
-    for value, invoice_id, status in session.execute(stmt):
+    for value, invoice_id, status in session.connection().execute(stmt):
         if value and invoice_id and status != "canceled":
             out.setdefault(value, invoice_id)
     return out

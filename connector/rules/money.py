@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 from fractions import Fraction
 
@@ -18,7 +19,13 @@ def round_half_up(value: Fraction) -> int:
 
 def commission(basis: Fraction, rate: Decimal) -> int:
     """The one rounding of an entry: basis (exact, minor units) x rate."""
-    return round_half_up(basis * Fraction(rate))
+    return round_half_up(basis * exact(rate))
+
+
+@functools.lru_cache(maxsize=256)
+def exact(rate: Decimal) -> Fraction:
+    """A rate as an exact Fraction; a program has a handful of rates, each converted once."""
+    return Fraction(rate)
 
 
 def rate_str(rate: Decimal) -> str:

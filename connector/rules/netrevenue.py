@@ -67,7 +67,13 @@ def earning_share(facts: Facts, program: Program, invoice: Invoice) -> Fraction:
     return share
 
 
+_WHOLE = Fraction(1)
+
+
 def _earning_share(facts: Facts, program: Program, invoice: Invoice) -> Fraction:
+    c = program.commission
+    if not c.excluded_categories and not c.earning_price_types:
+        return _WHOLE  # every line earns: the share is 1 whatever the lines
     lines = facts.lines.get(invoice.id, [])
     total = sum(line.amount for line in lines)
     if not lines or total == 0:
@@ -78,7 +84,10 @@ def _earning_share(facts: Facts, program: Program, invoice: Invoice) -> Fraction
 
 def invoice_basis(facts: Facts, program: Program, invoice: Invoice) -> Fraction:
     """amount_paid − tax, times the earning share, capped after the term by the contract-change rule."""
-    basis = Fraction(invoice.amount_paid - invoice.tax) * earning_share(facts, program, invoice)
+    share = earning_share(facts, program, invoice)
+    basis = Fraction(invoice.amount_paid - invoice.tax)
+    if share != 1:
+        basis *= share
     if program.contract_change is not None and invoice.customer_id:
         original = original_contract(facts, program, invoice.customer_id)
         if original is not None:
