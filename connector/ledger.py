@@ -16,19 +16,24 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
+from typing import NamedTuple
 
-from sqlalchemy import ColumnElement, and_, insert, or_, select, update
+from sqlalchemy import ColumnElement, Text, and_, cast, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from connector.db import json_loads
 from connector.models import LedgerEntry
 from connector.rules.money import rate_str, round_half_up
 
 OPEN_STATUSES = ("scheduled", "held", "payable")  # not yet pushed, not reversed
 
 
-@dataclass(frozen=True)
-class DesiredEntry:
-    """What one ledger group should add up to as of this run."""
+class DesiredEntry(NamedTuple):
+    """What one ledger group should add up to as of this run.
+
+    Immutable, and a NamedTuple rather than a frozen dataclass: a full pass builds one per
+    commissioned event, and a frozen dataclass's __init__ costs several times as much.
+    """
 
     group_key: str
     partner_key: str
@@ -55,12 +60,14 @@ class Placement:
 PlacementPolicy = Callable[[str, str | None, dt.datetime | None, str | None], Placement]
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class LedgerRow:
     """An existing ledger entry as reconcile reads it: a plain row, not an ORM instance.
 
     Only `status`, `reason` and `payable_at` may change; `changed` says whether they did, so
     reconcile writes one bulk UPDATE per batch instead of flushing tracked instances.
+    `sources` is read as its JSON text and parsed only if asked for (reversal pairing and
+    take-backs need it, a recompute of an unchanged group never does).
     """
 
     entry_key: str
@@ -74,14 +81,21 @@ class LedgerRow:
     currency: str
     status: str
     reason: str | None
-    sources: list[str]
+    sources_json: str | None
     event_at: dt.datetime | None
     payable_at: dt.datetime | None
     push_state: str | None
     original: tuple[str, str | None, dt.datetime | None] = ("", None, None)
+    _sources: list[str] | None = None
 
     def __post_init__(self) -> None:
         self.original = (self.status, self.reason, self.payable_at)
+
+    @property
+    def sources(self) -> list[str]:
+        if self._sources is None:
+            self._sources = list(json_loads(self.sources_json)) if self.sources_json else []
+        return self._sources
 
     @property
     def changed(self) -> bool:
@@ -89,7 +103,11 @@ class LedgerRow:
 
 
 Entry = LedgerEntry | LedgerRow  # existing rows, and the new (not yet inserted) entries
-_ROW_COLUMNS = tuple(LedgerEntry.__table__.c[name] for name in LedgerRow.__dataclass_fields__ if name != "original")
+_ROW_COLUMNS = tuple(
+    cast(LedgerEntry.sources, Text) if name == "sources_json" else LedgerEntry.__table__.c[name]
+    for name in LedgerRow.__dataclass_fields__
+    if name not in ("original", "_sources")
+)
 
 
 @dataclass

@@ -311,7 +311,7 @@ class Refund(Tracked, Base):
     __tablename__ = "st_refunds"
     id: Mapped[str] = mapped_column(primary_key=True)
     payment_intent: Mapped[str | None] = mapped_column(index=True)
-    charge: Mapped[str | None]
+    charge: Mapped[str | None] = mapped_column(index=True)  # compute finds payment events by charge
     amount: Mapped[int] = money()
     currency: Mapped[str] = mapped_column(String(3))
     status: Mapped[str | None] = mapped_column(String(16))
@@ -323,7 +323,7 @@ class Dispute(Tracked, Base):
     __tablename__ = "st_disputes"
     id: Mapped[str] = mapped_column(primary_key=True)
     payment_intent: Mapped[str | None] = mapped_column(index=True)
-    charge: Mapped[str | None]
+    charge: Mapped[str | None] = mapped_column(index=True)  # compute finds payment events by charge
     amount: Mapped[int] = money()
     currency: Mapped[str] = mapped_column(String(3))
     status: Mapped[str | None] = mapped_column(String(32))
@@ -336,7 +336,7 @@ class InvoicePayment(Tracked, Base):
     id: Mapped[str] = mapped_column(primary_key=True)
     invoice_id: Mapped[str | None] = mapped_column(index=True)
     payment_intent: Mapped[str | None] = mapped_column(index=True)
-    charge: Mapped[str | None]
+    charge: Mapped[str | None] = mapped_column(index=True)  # compute finds payment events by charge
     amount_paid: Mapped[int | None] = money_opt()
     currency: Mapped[str | None] = mapped_column(String(3))
     status: Mapped[str | None] = mapped_column(String(16))

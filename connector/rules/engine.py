@@ -30,7 +30,7 @@ from connector.ledger import LedgerResult, entries_of_customers, ledger_customer
 from connector.models import ComputeState, Finding, LedgerEntry
 from connector.programs import Program
 from connector.rules.changes import Changes, adopt_unstamped, advance_clock, changes_since
-from connector.rules.facts import earliest, load_customers, load_global
+from connector.rules.facts import Needs, earliest, load_customers, load_global
 from connector.rules.gates import GatePolicy
 from connector.rules.kinds import RuleFinding, desired_entries
 from connector.rules.qualification import Verdict, build_submissions, qualify
@@ -185,13 +185,14 @@ def _pass(
         if (n := batch_of.get(v.submission.customer_key)) is not None:
             subs_of[n].append(v)
     wake: dict[str | None, dt.datetime] = {}
+    needs = Needs.of(program)
     for n, keys in enumerate(batches):
         batch = subs_of.pop(n, [])
         billing_ids = sorted(
             {billing_of[k] for k in keys if k in billing_of}
             | {v.submission.billing_customer_id for v in batch if v.submission.billing_customer_id}
         )
-        batch_facts = load_customers(session, facts, billing_ids)
+        batch_facts = load_customers(session, facts, billing_ids, needs)
         if global_entries is None:
             kinds = desired_entries(program, batch_facts, batch)
             entries, more = kinds.entries, kinds.findings

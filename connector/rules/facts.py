@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import ColumnElement, Label, ScalarSelect, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Label, and_, case, func, or_, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Mapped, Session
 
@@ -47,6 +47,7 @@ from connector.models import (
     Subscription,
     SubscriptionItem,
 )
+from connector.programs import Program
 
 
 def visible(at: dt.datetime | None, as_of: dt.datetime) -> bool:
@@ -287,10 +288,41 @@ def _columns(model: type[Base]) -> tuple[tuple[Label[Any], ...], ColumnElement[A
     return columns, mapper.primary_key[0]
 
 
-def load_customers(session: Session, base: Facts, customer_ids: Sequence[str]) -> Facts:
+@dataclass(frozen=True)
+class Needs:
+    """Which of a customer's Stripe records a program's rules read at all (the rest is not loaded:
+    a net-revenue program that excludes nothing never looks at an invoice line)."""
+
+    invoices: bool = True  # net revenue, the past-due gate, a deal payable after the first payment
+    lines: bool = True  # the earning share of an invoice (excluded categories, earning price types)
+    subscriptions: bool = True  # contract value; the contract-change cap
+    adjustments: bool = True  # credit notes, refunds, disputes
+    costs: bool = True  # marketing costs
+
+    @classmethod
+    def of(cls, program: Program) -> Needs:
+        c = program.commission
+        net = c.basis == "net_revenue"
+        return cls(
+            # (a deal reads the first payment from the global facts, but its time is noted per customer here)
+            invoices=net or "customer_past_due" in program.gates.rules or program.payable.when == "after_first_payment",
+            lines=net and bool(c.excluded_categories or c.earning_price_types),
+            subscriptions=c.basis == "contract_value_12m" or (net and program.contract_change is not None),
+            adjustments=net,
+            costs=net and c.marketing_costs,
+        )
+
+
+EVERYTHING = Needs()
+
+
+def load_customers(
+    session: Session, base: Facts, customer_ids: Sequence[str], needs: Needs = EVERYTHING
+) -> Facts:
     """`base`'s global facts plus the Stripe records of `customer_ids`, keeping what had happened by `as_of`.
 
-    What is not there yet, or has not happened yet, is noted per customer (`Facts.wake`).
+    What is not there yet, or has not happened yet, is noted per customer (`Facts.wake`);
+    records the program does not read (`needs`) are neither loaded nor noted.
     """
     as_of = base.as_of
     f = Facts(
@@ -307,32 +339,36 @@ def load_customers(session: Session, base: Facts, customer_ids: Sequence[str]) -
         future_credits=base.future_credits,
         customer_ids=frozenset(customer_ids),
     )
-    ids = list(customer_ids)
-    sub_ids = select(Subscription.id).where(Subscription.customer_id.in_(ids)).scalar_subquery()
-    for sub in _rows(session, Subscription, Subscription.customer_id.in_(ids)):
+    ids = sorted(customer_ids)
+    sub_ids = []
+    for sub in _rows_in(session, Subscription, Subscription.customer_id, ids if needs.subscriptions else []):
+        sub_ids.append(sub.id)
         start = sub.start_date or sub.created
         if sub.customer_id and visible(start, as_of):
             f.subscriptions[sub.customer_id].append(sub)
         f.note(sub.customer_id, start)
-    for item in _rows(session, SubscriptionItem, SubscriptionItem.subscription_id.in_(sub_ids)):
+    for item in _rows_in(session, SubscriptionItem, SubscriptionItem.subscription_id, sub_ids):
         f.items[item.subscription_id].append(item)
     customer_of: dict[str, str | None] = {}  # every invoice of the batch, visible or not
-    for inv in _rows(session, Invoice, Invoice.customer_id.in_(ids)):
+    for inv in _rows_in(session, Invoice, Invoice.customer_id, ids if needs.invoices else []):
         customer_of[inv.id] = inv.customer_id
         if visible(inv.created, as_of):
             f.invoices[inv.id] = inv
             if inv.customer_id:
                 f.invoices_by_customer[inv.customer_id].append(inv)
         _note_invoice(f, inv)
-    for line in _rows(session, InvoiceLine, InvoiceLine.invoice_id.in_(_invoice_ids(ids))):
+    invoice_ids = list(customer_of)  # in id order
+    for line in _rows_in(session, InvoiceLine, InvoiceLine.invoice_id, invoice_ids if needs.lines else []):
         f.lines[line.invoice_id].append(line)
-    for cn in _rows(session, CreditNote, CreditNote.invoice_id.in_(_invoice_ids(ids))):
+    if not needs.adjustments:
+        invoice_ids = []
+    for cn in _rows_in(session, CreditNote, CreditNote.invoice_id, invoice_ids):
         if cn.invoice_id and cn.status != "void":
             if visible(cn.created, as_of):
                 f.credit_notes[cn.invoice_id].append(cn)
             f.note(customer_of.get(cn.invoice_id), cn.created)
-    _load_payment_events(session, f, ids, customer_of)
-    for cost in _rows(session, MarketingCost, MarketingCost.customer_id.in_(ids)):
+    _load_payment_events(session, f, invoice_ids, customer_of)
+    for cost in _rows_in(session, MarketingCost, MarketingCost.customer_id, ids if needs.costs else []):
         if visible(cost.date, as_of):
             f.costs[cost.customer_id].append(cost)
         f.note(cost.customer_id, cost.date)
@@ -341,30 +377,41 @@ def load_customers(session: Session, base: Facts, customer_ids: Sequence[str]) -
 
 def _note_invoice(f: Facts, inv: Invoice) -> None:
     """An invoice's times that as-of has not reached: created (visible), paid (paid, first purchase), and
-    the due date of one still open then (a past-due gate closes once as-of is *past* it)."""
-    f.note(inv.customer_id, inv.created)
-    if inv.status == "paid":
-        f.note(inv.customer_id, inv.paid_at)
-    if inv.status == "open" or (inv.status == "paid" and not f.is_paid(inv)):
+    the due date of one still open then (a past-due gate closes once as-of is *past* it).
+
+    Inlined comparisons (the common case notes nothing): this runs for every invoice of a full pass.
+    """
+    as_of, status, paid_at = f.as_of, inv.status, inv.paid_at
+    if inv.created is not None and inv.created > as_of:
+        f.note(inv.customer_id, inv.created)
+    if status == "paid" and paid_at is not None and paid_at > as_of:
+        f.note(inv.customer_id, paid_at)
+    unpaid = status == "open" or (status == "paid" and (paid_at is None or paid_at > as_of))  # by as-of
+    if unpaid and inv.due_date is not None and inv.due_date >= as_of:
         f.note(inv.customer_id, inv.due_date, strict=True)
 
 
-def _invoice_ids(ids: list[str]) -> ScalarSelect[str]:
-    """The batch's invoice ids as a subquery; a fresh one per statement, because a subquery object
-    shared between statements made SQLAlchemy compile (and cache) them again on later runs."""
-    return select(Invoice.id).where(Invoice.customer_id.in_(ids)).scalar_subquery()
+_IN_LIST = 5_000  # values per IN (...) list: well inside SQLite's and PostgreSQL's bound-parameter limits
 
 
-def _paid_through_batch(
-    payment_intent: Mapped[str | None], charge: Mapped[str | None], ids: list[str]
-) -> ColumnElement[bool]:
-    """A refund/dispute naming a payment intent or charge of one of the batch's invoice payments."""
-    pis = select(InvoicePayment.payment_intent).where(InvoicePayment.invoice_id.in_(_invoice_ids(ids)))
-    charges = select(InvoicePayment.charge).where(InvoicePayment.invoice_id.in_(_invoice_ids(ids)))
-    return or_(payment_intent.in_(pis), charge.in_(charges))
+def _rows_in(session: Session, model: type[M], column: Mapped[Any], values: Sequence[Any]) -> list[M]:
+    """`model`'s rows whose `column` is one of `values`, by primary key, as plain rows (see `_rows`).
+
+    Values are passed as lists, not subqueries: the batch's invoice ids are already in hand,
+    and a subquery was evaluated again by every statement that named it.
+    """
+    if len(values) <= _IN_LIST:
+        return _rows(session, model, column.in_(values)) if values else []
+    out: list[M] = []
+    for i in range(0, len(values), _IN_LIST):
+        out.extend(_rows(session, model, column.in_(values[i : i + _IN_LIST])))
+    _, id_column = _columns(model)
+    return sorted(out, key=lambda row: getattr(row, str(id_column.key)))
 
 
-def _load_payment_events(session: Session, f: Facts, ids: list[str], customer_of: dict[str, str | None]) -> None:
+def _load_payment_events(
+    session: Session, f: Facts, invoice_ids: list[str], customer_of: dict[str, str | None]
+) -> None:
     """Refunds and disputes that can land on the batch's invoices, and the payment links that place them.
 
     A refund names a payment intent or charge; the first non-canceled invoice payment (by id)
@@ -375,8 +422,19 @@ def _load_payment_events(session: Session, f: Facts, ids: list[str], customer_of
     yet are placed the same way, to wake the customer they will land on.
     """
     as_of = f.as_of
-    refunds = _rows(session, Refund, _paid_through_batch(Refund.payment_intent, Refund.charge, ids))
-    disputes = _rows(session, Dispute, _paid_through_batch(Dispute.payment_intent, Dispute.charge, ids))
+    batch_pis: set[str] = set()
+    batch_charges: set[str] = set()
+    for i in range(0, len(invoice_ids), _IN_LIST):
+        stmt = select(InvoicePayment.payment_intent, InvoicePayment.charge).where(
+            InvoicePayment.invoice_id.in_(invoice_ids[i : i + _IN_LIST])
+        )
+        for pi, charge in session.connection().execute(stmt):
+            if pi is not None:
+                batch_pis.add(pi)
+            if charge is not None:
+                batch_charges.add(charge)
+    refunds = _paid_through(session, Refund, sorted(batch_pis), sorted(batch_charges))
+    disputes = _paid_through(session, Dispute, sorted(batch_pis), sorted(batch_charges))
     f.refunds = [r for r in refunds if r.status == "succeeded" and visible(r.created, as_of)]
     f.disputes = [d for d in disputes if visible(d.created, as_of)]
     events: list[Refund | Dispute] = [*refunds, *disputes]
@@ -392,6 +450,16 @@ def _load_payment_events(session: Session, f: Facts, ids: list[str], customer_of
         customer = customer_of.get(invoice_id) if invoice_id else None
         f.note(customer, e.created)
         f.note(customer, f.future_credits.get(e.id))  # a credit note listing the refund may appear later
+
+
+E = TypeVar("E", Refund, Dispute)
+
+
+def _paid_through(session: Session, model: type[E], pis: list[str], charges: list[str]) -> list[E]:
+    """The refunds/disputes naming one of the payment intents or charges (each list read through its index)."""
+    found = {r.id: r for r in _rows_in(session, model, model.payment_intent, pis)}
+    found.update((r.id, r) for r in _rows_in(session, model, model.charge, charges))
+    return [found[k] for k in sorted(found)]
 
 
 def _first_invoice_by(session: Session, column: Mapped[str | None], values: Sequence[str]) -> dict[str, str]:

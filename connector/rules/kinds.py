@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 
@@ -278,8 +278,8 @@ def floor_at_zero(entries: list[DesiredEntry]) -> list[DesiredEntry]:
                 amount = -total
                 # the basis that counted, so basis x rate still gives the amount (the report ties out on it)
                 counted = Fraction(amount) / Fraction(e.rate)
-                e = replace(
-                    e, amount=amount, basis=counted, note=f"{e.note}; capped at {amount} so the total stays at zero"
+                e = e._replace(
+                    amount=amount, basis=counted, note=f"{e.note}; capped at {amount} so the total stays at zero"
                 )
             total += amount
             out.append(e)

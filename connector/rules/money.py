@@ -9,17 +9,26 @@ from fractions import Fraction
 
 def round_half_up(value: Fraction) -> int:
     """Round to an integer, ties away from zero (Decimal's ROUND_HALF_UP: 2.5 -> 3, -2.5 -> -3)."""
-    sign = -1 if value < 0 else 1
-    magnitude = abs(value)
-    whole, rest = divmod(magnitude.numerator, magnitude.denominator)
-    if 2 * rest >= magnitude.denominator:
+    return _round_ratio(value.numerator, value.denominator)
+
+
+def _round_ratio(numerator: int, denominator: int) -> int:
+    """numerator / denominator (denominator > 0, not necessarily in lowest terms) rounded half up."""
+    sign = -1 if numerator < 0 else 1
+    whole, rest = divmod(abs(numerator), denominator)
+    if 2 * rest >= denominator:
         whole += 1
     return sign * whole
 
 
 def commission(basis: Fraction, rate: Decimal) -> int:
-    """The one rounding of an entry: basis (exact, minor units) x rate."""
-    return round_half_up(basis * exact(rate))
+    """The one rounding of an entry: basis (exact, minor units) x rate.
+
+    The product is rounded as a ratio of integers, without building the Fraction (the same
+    value: rounding does not depend on the ratio being in lowest terms).
+    """
+    r = exact(rate)
+    return _round_ratio(basis.numerator * r.numerator, basis.denominator * r.denominator)
 
 
 @functools.lru_cache(maxsize=256)

@@ -127,11 +127,14 @@ def _post_payment_amount(cn: CreditNote, invoice: Invoice) -> tuple[Fraction, Fr
 def adjustments(facts: Facts, program: Program, invoice: Invoice, basis: Fraction) -> list[Adjustment]:
     """Negative bases that follow a commissioned invoice: credit notes, refunds, lost disputes."""
     out: list[Adjustment] = []
-    if invoice.amount_paid <= 0:
-        return out
+    credit_notes = facts.credit_notes.get(invoice.id)
+    refunds = facts.refunds_of(invoice.id)
+    disputes = facts.disputes_of(invoice.id)
+    if invoice.amount_paid <= 0 or not (credit_notes or refunds or disputes):
+        return out  # most invoices: nothing followed them
     per_paid = basis / invoice.amount_paid
     share = earning_share(facts, program, invoice)
-    for cn in facts.credit_notes.get(invoice.id, []):
+    for cn in credit_notes or []:
         total, excluding_tax = _post_payment_amount(cn, invoice)
         if total <= 0:
             continue
@@ -140,11 +143,11 @@ def adjustments(facts: Facts, program: Program, invoice: Invoice, basis: Fractio
         else:
             amount = total * per_paid
         out.append(Adjustment(cn.id, -amount, cn.created, "credit_note"))
-    for refund in facts.refunds_of(invoice.id):
+    for refund in refunds:
         if refund.id in facts.credited_refund_ids:
             continue  # the credit note that lists it already counted it
         out.append(Adjustment(refund.id, -(refund.amount * per_paid), refund.created, "refund"))
-    for dispute in facts.disputes_of(invoice.id):
+    for dispute in disputes:
         if dispute.status != "lost":
             continue
         out.append(Adjustment(dispute.id, -(dispute.amount * per_paid), dispute.created, "dispute"))

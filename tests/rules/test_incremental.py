@@ -504,3 +504,22 @@ def test_upsert_stamps_only_real_changes(engine: Engine) -> None:
     with factory() as s:
         inv = s.get(Invoice, "in_1")
         assert inv is not None and inv.customer_id is None and inv.raw == {"a": [1, 3]}
+
+
+def test_time_alone_brings_a_deals_first_payment(engine: Engine, reference: Engine) -> None:
+    """Tech-consultant deals are payable after the customer's first payment: an invoice paid after the
+    last as-of makes the deal's entries payable once as-of reaches the payment, with no record changing."""
+    w = World()
+    w.partner("part_a")
+    for c in range(2):
+        w.deal(f"deal_{c}", "a", "2026-01-05", amount=80_000, close_date="2026-01-20", external_key=f"cus_{c}")
+        w.invoice(f"in_{c}", f"cus_{c}", "2026-01-25", paid_at=f"2026-0{2 + c}-01", lines=[(None, 1_000)])
+    results = _twins(engine, reference, "tech-consultant", [
+        (_rows(w), "2026-01-21"), ([], "2026-02-01"), ([], "2026-02-15"), ([], "2026-03-01"),
+    ])  # fmt: skip
+    # a deal is recomputed with all of its partner's deals (the tier counts them)
+    assert [(r.customers_recomputed, r.statuses_changed) for r in results[1:]] == [(2, 1), (0, 0), (2, 1)]
+    assert [(e[3], e[4], e[9], e[13]) for e in _ledger(engine)] == [
+        ("deal_0", "commission", "payable", dt.datetime(2026, 2, 1, tzinfo=UTC)),
+        ("deal_1", "commission", "payable", dt.datetime(2026, 3, 1, tzinfo=UTC)),
+    ]

@@ -1,4 +1,5 @@
-"""incremental compute: change ticks on the mirror tables the rules read, a change clock, per-program state
+"""incremental compute: change ticks on the mirror tables the rules read, a change clock, per-program state;
+charge indexes (compute finds a batch's refunds and disputes by payment intent or charge)
 
 Revision ID: 0003
 Revises: 0002
@@ -22,6 +23,8 @@ TRACKED = (
     'st_subscription_items', 'st_invoices', 'st_invoice_lines', 'st_credit_notes', 'st_refunds', 'st_disputes',
     'st_invoice_payments', 'fin_marketing_costs',
 )
+
+CHARGE_INDEXED = ('st_refunds', 'st_disputes', 'st_invoice_payments')
 
 
 def upgrade() -> None:
@@ -57,9 +60,15 @@ def upgrade() -> None:
         op.execute(f"UPDATE {table} SET changed_seq = 0")
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.create_index(batch_op.f(f'ix_{table}_changed_seq'), ['changed_seq'], unique=False)
+    for table in CHARGE_INDEXED:
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.create_index(batch_op.f(f'ix_{table}_charge'), ['charge'], unique=False)
 
 
 def downgrade() -> None:
+    for table in CHARGE_INDEXED:
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.drop_index(batch_op.f(f'ix_{table}_charge'))
     for table in reversed(TRACKED):
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.drop_index(batch_op.f(f'ix_{table}_changed_seq'))
