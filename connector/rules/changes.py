@@ -66,17 +66,19 @@ class Changes:
         return self.rows > 0
 
 
-def advance_clock(session: Session) -> int:
+def advance_clock(session: Session) -> int | None:
     """Take the current tick T and move the clock to T + 1: rows written from now on are after T.
 
     Runs inside the compute's transaction, so a compute that rolls back leaves the clock (and
-    its state) where they were and the next run sees the same changes again.
+    its state) where they were and the next run sees the same changes again. None when the
+    clock row was missing (rows were stamped 1 meanwhile): nothing can be trusted to be seen,
+    the caller must run full; the clock restarts after tick 1.
     """
     tick = session.scalar(select(ChangeClock.seq).where(ChangeClock.id == 1))
-    if tick is None:  # a store whose clock row went missing: its rows were stamped NULL (= changed)
-        session.add(ChangeClock(id=1, seq=1))
+    if tick is None:
+        session.add(ChangeClock(id=1, seq=2))
         session.flush()
-        return 0
+        return None
     session.execute(update(ChangeClock).where(ChangeClock.id == 1).values(seq=tick + 1))
     return tick
 

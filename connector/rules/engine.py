@@ -92,10 +92,13 @@ def compute_in(session: Session, ctx: RunContext, program: Program, *, increment
     `incremental` asks for the incremental pass; it runs full when it cannot be sure (see the
     module docstring), and `ComputeResult.mode` says which ran.
     """
-    tick = advance_clock(session)
+    clock = advance_clock(session)
+    tick = 1 if clock is None else clock
     digest = program_digest(program)
     state = session.get(ComputeState, program.name)
     reason = _full_reason(state, ctx.as_of, digest) if incremental else "full pass requested"
+    if reason is None and clock is None:
+        reason = "the change clock was reset"
     changes: Changes | None = None
     due: set[str | None] = set()
     if reason is None:

@@ -322,10 +322,12 @@ def test_incremental_writes_what_a_full_recompute_writes(
 # ---------------------------------------------------------------- exact cases
 
 
-def _twins(engine: Engine, reference: Engine, prog: str, steps: list[tuple[Rows, str]]) -> list[ComputeResult]:
+def _twins(
+    engine: Engine, reference: Engine, prog: str, steps: list[tuple[Rows, str]], first: int = 0
+) -> list[ComputeResult]:
     """Each step's rows written to both databases, then computed incrementally / in full at its as-of."""
     out = []
-    for n, (rows, as_of) in enumerate(steps):
+    for n, (rows, as_of) in enumerate(steps, start=first):
         _write(engine, rows)
         _write(reference, rows)
         out.append(_run(engine, prog, as_of, f"run-{n}", incremental=True))
@@ -523,3 +525,17 @@ def test_time_alone_brings_a_deals_first_payment(engine: Engine, reference: Engi
         ("deal_0", "commission", "payable", dt.datetime(2026, 2, 1, tzinfo=UTC)),
         ("deal_1", "commission", "payable", dt.datetime(2026, 3, 1, tzinfo=UTC)),
     ]
+
+
+def test_a_deleted_change_clock_falls_back_to_full(engine: Engine, reference: Engine) -> None:
+    """Rows written while the clock row is missing are stamped its first tick: no mark can vouch for them."""
+    world = _consio_world(2)
+    refund = World()
+    refund.refund("re_1", "in_1", 4_000, "2026-02-01")
+    _twins(engine, reference, "consio", [(_rows(world), "2026-03-01")])
+    with transaction(session_factory(engine)) as s:
+        s.execute(delete(ChangeClock))
+    (after,) = _twins(engine, reference, "consio", [(_rows(refund), "2026-03-02")], first=1)
+    assert (after.mode, after.full_reason, after.entries_appended) == ("full", "the change clock was reset", 1)
+    with session_factory(engine)() as s:
+        assert s.execute(select(ChangeClock.id, ChangeClock.seq)).all() == [(1, 2)]

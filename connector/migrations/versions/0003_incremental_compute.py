@@ -1,5 +1,6 @@
 """incremental compute: change ticks on the mirror tables the rules read, a change clock, per-program state;
-charge indexes (compute finds a batch's refunds and disputes by payment intent or charge)
+charge indexes (compute finds a batch's refunds and disputes by payment intent or charge); a covering
+index for the first-purchase aggregate
 
 Revision ID: 0003
 Revises: 0002
@@ -63,9 +64,15 @@ def upgrade() -> None:
     for table in CHARGE_INDEXED:
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.create_index(batch_op.f(f'ix_{table}_charge'), ['charge'], unique=False)
+    with op.batch_alter_table('st_invoices', schema=None) as batch_op:
+        batch_op.create_index(
+            'ix_st_invoices_first_paid', ['customer_id', 'status', 'amount_paid', 'paid_at', 'created'], unique=False
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('st_invoices', schema=None) as batch_op:
+        batch_op.drop_index('ix_st_invoices_first_paid')
     for table in CHARGE_INDEXED:
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.drop_index(batch_op.f(f'ix_{table}_charge'))
