@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from connector.db import json_loads
 from connector.models import LedgerEntry
 from connector.rules.money import rate_str, round_half_up
+from connector.rules.sql import padded
 
 OPEN_STATUSES = ("scheduled", "held", "payable")  # not yet pushed, not reversed
 
@@ -162,8 +163,8 @@ def ledger_customer_keys(session: Session, program: str) -> set[str | None]:
 
 def entries_of_customers(session: Session, program: str, customer_keys: Collection[str | None]) -> list[LedgerRow]:
     """The program's ledger entries of these customers only, in group order."""
-    keys = [k for k in customer_keys if k is not None]
-    condition: ColumnElement[bool] = LedgerEntry.customer_key.in_(keys)
+    keys = sorted(k for k in customer_keys if k is not None)
+    condition: ColumnElement[bool] = LedgerEntry.customer_key.in_(padded(keys))
     if None in customer_keys:
         condition = or_(condition, LedgerEntry.customer_key.is_(None))
     return _rows(session, and_(LedgerEntry.program == program, condition))

@@ -39,6 +39,7 @@ from connector.models import (
     Subscription,
     SubscriptionItem,
 )
+from connector.rules.sql import padded
 
 TRACKED = (
     Partner, Lead, Deal, Referral, Product, Price, Subscription, SubscriptionItem, Invoice, InvoiceLine,
@@ -135,7 +136,8 @@ def changes_since(session: Session, mark: int) -> Changes:
             intents.add(pi)
             charges.add(charge)
     for chunk in _chunks(sorted(refund_ids)):
-        for pi, charge in session.execute(select(Refund.payment_intent, Refund.charge).where(Refund.id.in_(chunk))):
+        stmt = select(Refund.payment_intent, Refund.charge).where(Refund.id.in_(padded(chunk)))
+        for pi, charge in session.execute(stmt):
             intents.add(pi)
             charges.add(charge)
     invoices |= _column_of(session, InvoicePayment.invoice_id, InvoicePayment.payment_intent, intents)
@@ -152,7 +154,7 @@ def _column_of(session: Session, wanted: Any, by: Any, values: Iterable[Any]) ->
     """`wanted` of the rows whose `by` is one of `values` (None values skipped)."""
     out: set[Any] = set()
     for chunk in _chunks(sorted(v for v in values if v is not None)):
-        out.update(session.scalars(select(wanted).where(by.in_(chunk))))
+        out.update(session.scalars(select(wanted).where(by.in_(padded(chunk)))))
     out.discard(None)
     return out
 

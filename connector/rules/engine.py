@@ -34,6 +34,7 @@ from connector.rules.facts import Needs, earliest, load_customers, load_global
 from connector.rules.gates import GatePolicy
 from connector.rules.kinds import RuleFinding, desired_entries
 from connector.rules.qualification import Verdict, build_submissions, qualify
+from connector.rules.sql import padded
 from connector.rules.state import (
     DecisionChanges,
     decision_counts,
@@ -281,7 +282,7 @@ def _ledger_customers_of(session: Session, program: str, partners: Collection[st
     for i in range(0, len(keys), 500):
         stmt = (
             select(LedgerEntry.customer_key)
-            .where(LedgerEntry.program == program, LedgerEntry.partner_key.in_(keys[i : i + 500]))
+            .where(LedgerEntry.program == program, LedgerEntry.partner_key.in_(padded(keys[i : i + 500])))
             .distinct()
         )
         out.update(session.scalars(stmt))

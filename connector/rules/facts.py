@@ -48,6 +48,7 @@ from connector.models import (
     SubscriptionItem,
 )
 from connector.programs import Program
+from connector.rules.sql import padded
 
 
 def visible(at: dt.datetime | None, as_of: dt.datetime) -> bool:
@@ -391,7 +392,8 @@ def _note_invoice(f: Facts, inv: Invoice) -> None:
         f.note(inv.customer_id, inv.due_date, strict=True)
 
 
-_IN_LIST = 5_000  # values per IN (...) list: well inside SQLite's and PostgreSQL's bound-parameter limits
+_IN_LIST = 4_096  # values per IN (...) list: well inside SQLite's and PostgreSQL's bound-parameter limits
+
 
 
 def _rows_in(session: Session, model: type[M], column: Mapped[Any], values: Sequence[Any]) -> list[M]:
@@ -401,10 +403,10 @@ def _rows_in(session: Session, model: type[M], column: Mapped[Any], values: Sequ
     and a subquery was evaluated again by every statement that named it.
     """
     if len(values) <= _IN_LIST:
-        return _rows(session, model, column.in_(values)) if values else []
+        return _rows(session, model, column.in_(padded(values))) if values else []
     out: list[M] = []
     for i in range(0, len(values), _IN_LIST):
-        out.extend(_rows(session, model, column.in_(values[i : i + _IN_LIST])))
+        out.extend(_rows(session, model, column.in_(padded(values[i : i + _IN_LIST]))))
     _, id_column = _columns(model)
     return sorted(out, key=lambda row: getattr(row, str(id_column.key)))
 
@@ -426,7 +428,7 @@ def _load_payment_events(
     batch_charges: set[str] = set()
     for i in range(0, len(invoice_ids), _IN_LIST):
         stmt = select(InvoicePayment.payment_intent, InvoicePayment.charge).where(
-            InvoicePayment.invoice_id.in_(invoice_ids[i : i + _IN_LIST])
+            InvoicePayment.invoice_id.in_(padded(invoice_ids[i : i + _IN_LIST]))
         )
         for pi, charge in session.connection().execute(stmt):
             if pi is not None:
@@ -469,7 +471,7 @@ def _first_invoice_by(session: Session, column: Mapped[str | None], values: Sequ
         return out
     stmt = (
         select(column, InvoicePayment.invoice_id, InvoicePayment.status)
-        .where(column.in_(values))
+        .where(column.in_(padded(values)))
         .order_by(InvoicePayment.id)
     )
     for value, invoice_id, status in session.connection().execute(stmt):

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from connector.models import ComputeRecheck, ComputeState, Decision, Finding
 from connector.programs import Program
 from connector.rules.kinds import RuleFinding
+from connector.rules.sql import padded
 from connector.store import upsert_rows
 
 NO_CUSTOMER = ""  # the recheck key of entries without a customer key (the column is part of the key)
@@ -85,7 +86,7 @@ def replace_rechecks(
         for i in range(0, len(stored), _CHUNK):
             session.execute(
                 delete(ComputeRecheck).where(
-                    ComputeRecheck.program == program, ComputeRecheck.customer_key.in_(stored[i : i + _CHUNK])
+                    ComputeRecheck.program == program, ComputeRecheck.customer_key.in_(padded(stored[i : i + _CHUNK]))
                 )
             )
     rows = [{"program": program, "customer_key": _stored(k), "recheck_at": at} for k, at in wake.items()]
@@ -148,9 +149,8 @@ def write_decisions(
         partners.add(stored[key][1])
     upsert_rows(session, Decision, changed)
     for i in range(0, len(gone), _CHUNK):
-        session.execute(
-            delete(Decision).where(Decision.program == program, Decision.submission_key.in_(gone[i : i + _CHUNK]))
-        )
+        chunk = padded(gone[i : i + _CHUNK])
+        session.execute(delete(Decision).where(Decision.program == program, Decision.submission_key.in_(chunk)))
     return DecisionChanges(
         frozenset([str(r["submission_key"]) for r in changed] + gone), frozenset(customers), frozenset(partners)
     )
