@@ -128,6 +128,8 @@ def cmd_run(args: argparse.Namespace) -> dict[str, Any]:
         "records": sum(outcome.pulled.values()),
         "entries_appended": outcome.entries_appended,
         "pushed": push.pushed if push is not None else 0,
+        "compute_mode": getattr(outcome.compute, "mode", None),
+        "customers_recomputed": getattr(outcome.compute, "customers_recomputed", None),
     }
 
 

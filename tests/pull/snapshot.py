@@ -50,7 +50,11 @@ def store_snapshot(engine: Engine, tables: tuple[str, ...] = CANONICAL_TABLES) -
     with engine.connect() as conn:
         for name in tables:
             table = models.Base.metadata.tables[name]
-            rows = [{k: _plain(v) for k, v in row._mapping.items()} for row in conn.execute(select(table))]
+            # `changed_seq` is the store's change clock (when a row last changed), not upstream data.
+            rows = [
+                {k: _plain(v) for k, v in row._mapping.items() if k != "changed_seq"}
+                for row in conn.execute(select(table))
+            ]
             pk = [c.name for c in table.primary_key.columns]
             rows.sort(key=lambda r: tuple(str(r[k]) for k in pk))
             out[name] = rows
