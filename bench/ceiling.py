@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy import Engine, MetaData, Table, select
+from tenacity import retry, retry_if_exception_type, stop_after_attempt
 
 from connector.models import Base
 
@@ -213,6 +214,9 @@ def post_ceiling(posts: list[dict[str, str]], *, concurrency: int) -> PostResult
     with httpx.Client(timeout=httpx.Timeout(120.0), limits=limits, auth=httpx.BasicAuth("pk_bench", "sk_bench"),
                       headers={"Content-Type": "application/json"}) as client:
 
+        # A dropped connection is retried with the same key: the sandbox answers a replay from its
+        # record, so nothing is created twice and one reset does not void the whole benchmark.
+        @retry(retry=retry_if_exception_type(httpx.TransportError), stop=stop_after_attempt(3), reraise=True)
         def post(job: tuple[int, dict[str, str]]) -> None:
             n, sent = job
             response = client.post(sent["url"], content=sent["body"].encode("utf-8"),
