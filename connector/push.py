@@ -151,15 +151,16 @@ def _http_status(exc: BaseException) -> tuple[int | None, bool]:
     return None, False
 
 
-def _outbox(session: Session, program: str) -> list[tuple[str, str]]:
-    """(entry key, partner key) of every payable entry, in event order."""
-    rows = session.execute(
-        select(LedgerEntry.entry_key, LedgerEntry.partner_key)
-        .where(LedgerEntry.program == program, LedgerEntry.status == "payable")
-        # In event order, so a partner sees a refund's clawback after the reward it reverses.
-        .order_by(LedgerEntry.event_at.asc().nulls_last(), LedgerEntry.created_at, LedgerEntry.entry_key)
+def _outbox(session: Session, program: str) -> list[str]:
+    """The key of every payable entry, in event order (batches read the rest when they mark them)."""
+    return list(
+        session.scalars(
+            select(LedgerEntry.entry_key)
+            .where(LedgerEntry.program == program, LedgerEntry.status == "payable")
+            # In event order, so a partner sees a refund's clawback after the reward it reverses.
+            .order_by(LedgerEntry.event_at.asc().nulls_last(), LedgerEntry.created_at, LedgerEntry.entry_key)
+        )
     )
-    return [(key, partner) for key, partner in rows]
 
 
 BATCH_SIZE = 500
@@ -359,7 +360,7 @@ def push(ctx: RunContext, program: Program, client: RewardsApi | None = None) ->
     try:
         _recover_interrupted(ctx, client, program.name, result)
         with ctx.sessions() as session:
-            outbox = [key for key, _ in _outbox(session, program.name)]
+            outbox = _outbox(session, program.name)
         progress = _Progress(ctx, len(outbox))
         workers = ctx.settings.partnerstack.push_concurrency
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="push") if workers > 1 else None
