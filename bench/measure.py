@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -172,6 +172,10 @@ def new_database(kind: str, workdir: Path, pg_base: str, *, migrate: bool = True
 
 
 def drop_database(db: Database) -> None:
+    if db.kind == "sqlite":
+        path = Path(db.url.removeprefix("sqlite:///"))
+        for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            leftover.unlink(missing_ok=True)
     for pg_base, schema in db.cleanup:
         admin = create_engine(pg_base)
         with admin.begin() as conn:
@@ -220,13 +224,22 @@ def run_benchmark(
     profile_dir: Path | None = None,
     log: Any = None,
     walk: bool = True,
+    checkpoint: Callable[[dict[str, Any]], None] | None = None,
+    keep: Path | None = None,
 ) -> dict[str, Any]:
     """Every figure of the benchmark as one JSON-able dict; `walk=False` skips the bare list walks
-    (the replay of the backfill's own GETs stays the fetch ceiling)."""
+    (the replay of the backfill's own GETs stays the fetch ceiling).
+
+    ``checkpoint`` gets the figures so far after every phase, so a run stopped at L (hours) keeps
+    what it measured; ``keep`` leaves the SQLite store there for later measurements against it.
+    """
     say = log or (lambda message: None)
     size = size.upper()
     spec = size_of(size)
-    workdir = Path(tempfile.mkdtemp(prefix=f"bench-{size}-"))
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+    workdir = keep if keep is not None else Path(tempfile.mkdtemp(prefix=f"bench-{size}-"))
+    saved = checkpoint or (lambda figures: None)
     costs = workdir / "costs.csv"
     created: list[Database] = []
     result: dict[str, Any] = {
@@ -252,20 +265,24 @@ def run_benchmark(
                 if kind == databases[0]:
                     _sandbox_alone(result, box, say, walk=walk)
                 db = new_database(kind, workdir, pg_base)
-                created.append(db)
-                result["databases"][kind] = _phases(result, box, db, costs, workdir, pg_base, created, say,
-                                                    profile)
+                if keep is None or kind != "sqlite":
+                    created.append(db)
+                result["databases"][kind] = {}
+                _phases(result, result["databases"][kind], box, db, costs, workdir, pg_base, created, say,
+                        profile, saved)
                 result["databases"][kind]["sandbox_peak_rss_mb"] = process_peak_rss_mb(box.process.pid)
             say(f"[{size}/{kind}] recompute of the whole ledger")
             result["databases"][kind]["recompute"] = worker(
                 "recompute", "--db", db.url, "--program", PROGRAM, "--costs", str(costs), "--as-of", now,
                 profile=profile(f"{kind}-recompute"),
             )
+            saved(result)
     finally:
         for db in created:
             with contextlib.suppress(Exception):
                 drop_database(db)
-        shutil.rmtree(workdir, ignore_errors=True)
+        if keep is None:
+            shutil.rmtree(workdir, ignore_errors=True)
     result["finished_at"] = _iso(dt.datetime.now(dt.UTC))
     add_ratios(result)
     return result
@@ -293,18 +310,18 @@ def _sandbox_alone(result: dict[str, Any], box: Sandbox, say: Any, *, walk: bool
 
 
 def _phases(
-    result: dict[str, Any], box: Sandbox, db: Database, costs: Path, workdir: Path, pg_base: str,
-    created: list[Database], say: Any, profile: Any,
-) -> dict[str, Any]:
-    """Backfill, ceilings, first sync, no-change sync, 1 % change and its sync, on one database."""
+    result: dict[str, Any], out: dict[str, Any], box: Sandbox, db: Database, costs: Path, workdir: Path,
+    pg_base: str, created: list[Database], say: Any, profile: Any, saved: Callable[[dict[str, Any]], None],
+) -> None:
+    """Backfill, ceilings, first sync, no-change sync, 1 % change and its sync, on one database, into ``out``."""
     size, kind, now = result["size"], db.kind, _iso(NOW)
-    out: dict[str, Any] = {}
     urls_file = workdir / f"backfill-urls-{kind}.txt"
     say(f"[{size}/{kind}] full backfill")
     backfill = worker(*_run_args(db, box, costs, "backfill", now), "--record-urls", str(urls_file),
                       profile=profile(f"{kind}-backfill"))
     backfill["records_per_second"] = _rate(backfill["records"], backfill["seconds"])
     out["backfill"] = backfill
+    saved(result)
     if "replay" not in result["ceiling"]:
         say(f"[{size}] fetch ceiling (replay of the backfill's own GETs)")
         urls = [u for u in urls_file.read_text().splitlines() if u]
@@ -318,10 +335,14 @@ def _phases(
     created.append(target)
     out["insert_ceiling"] = worker("insert-ceiling", "--src", db.url, "--dst", target.url)
     drop_database(target)
+    created.remove(target)
+    saved(result)
     say(f"[{size}/{kind}] first sync (sets the cursors a backfill leaves alone)")
     out["initial_sync"] = worker(*_run_args(db, box, costs, "sync", now))
+    saved(result)
     say(f"[{size}/{kind}] incremental sync, nothing changed")
     out["incremental_nochange"] = worker(*_run_args(db, box, costs, "sync", now), profile=profile(f"{kind}-nochange"))
+    saved(result)
     say(f"[{size}/{kind}] applying a 1 % change")
     partial = change_set(size, result["seed"])
     with httpx.Client(timeout=600) as client:
@@ -333,6 +354,7 @@ def _phases(
                         "sandbox": applied.json().get("changed")}
     say(f"[{size}/{kind}] incremental sync, 1 % changed")
     out["incremental_1pct"] = worker(*_run_args(db, box, costs, "sync", changed_at), profile=profile(f"{kind}-1pct"))
+    saved(result)
     if "post_replay" not in result["ceiling"]:
         # Last: it leaves duplicate rewards in this sandbox, which no later phase reads.
         say(f"[{size}] push ceiling (the backfill's own POSTs under fresh idempotency keys)")
@@ -344,7 +366,7 @@ def _phases(
             "seconds": posted.seconds * scale, "concurrency": posted.concurrency, "requests": len(posts),
             "timed_requests": posted.requests, "timed_seconds": posted.seconds,
         }
-    return out
+        saved(result)
 
 
 def run_sandbox_only(size: str, *, seed: int = 1, log: Any = None) -> dict[str, Any]:
@@ -497,6 +519,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL", DEFAULT_PG))
     p.add_argument("--profile-dir", type=Path, help="cProfile each measured phase into this directory")
     p.add_argument("--sandbox-only", action="store_true", help="measure only the sandbox and the bare fetch loop")
+    p.add_argument("--keep", type=Path, metavar="DIR",
+                   help="work in DIR and leave the SQLite store there (to measure later code against it)")
     p.add_argument("--no-walk", action="store_true",
                    help="skip the bare list walks (at L they take minutes; the replay ceiling is still measured)")
     args = p.parse_args(argv)
@@ -517,15 +541,20 @@ def main(argv: list[str] | None = None) -> int:
         Console().print_json(data={"scenario": result["scenario"], "ceiling": result["ceiling"]})
         console.print(f"results: {path}")
         return 0
+    path = args.json or RESULTS / f"{args.size.upper()}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+
+    def checkpoint(figures: dict[str, Any]) -> None:
+        write_json({**figures, "partial": True}, path)
+
     try:
         result = run_benchmark(args.size, databases=databases, seed=args.seed, pg_base=args.pg_url,
                                profile_dir=args.profile_dir, log=lambda m: console.print(f"[dim]{m}[/dim]"),
-                               walk=not args.no_walk)
+                               walk=not args.no_walk, checkpoint=checkpoint, keep=args.keep)
     except BenchError as exc:
         console.print(f"[red]benchmark failed:[/red] {exc}")
         return 1
     result["bench_seconds"] = time.perf_counter() - started
-    path = write_json(result, args.json)
+    path = write_json(result, path)
     Console().print(render_table(result))
     console.print(f"results: {path}")
     return 0
