@@ -481,6 +481,9 @@ class LedgerEntry(Base):
 Index("ix_ledger_program_partner", LedgerEntry.program, LedgerEntry.partner_key)
 # compute reconciles the ledger one batch of customers at a time (customer_key IN ...)
 Index("ix_ledger_program_customer", LedgerEntry.program, LedgerEntry.customer_key)
+# push pages the payable entries in event order by keyset (connector.push._outbox_pages)
+Index("ix_ledger_outbox", LedgerEntry.program, LedgerEntry.status, LedgerEntry.event_at, LedgerEntry.created_at,
+      LedgerEntry.entry_key)
 
 
 class Finding(Base):

@@ -25,12 +25,12 @@ import hashlib
 import logging
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import func, literal, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from adapters.http.errors import AuthError, ConnectorHttpError, RecordNotFound
@@ -151,16 +151,47 @@ def _http_status(exc: BaseException) -> tuple[int | None, bool]:
     return None, False
 
 
-def _outbox(session: Session, program: str) -> list[str]:
-    """The key of every payable entry, in event order (batches read the rest when they mark them)."""
-    return list(
-        session.scalars(
-            select(LedgerEntry.entry_key)
+_EVENT_ORDER = (LedgerEntry.event_at, LedgerEntry.created_at, LedgerEntry.entry_key)
+
+
+def _outbox_size(ctx: RunContext, program: str) -> int:
+    with ctx.sessions() as session:
+        count = session.scalar(
+            select(func.count()).select_from(LedgerEntry)
             .where(LedgerEntry.program == program, LedgerEntry.status == "payable")
-            # In event order, so a partner sees a refund's clawback after the reward it reverses.
-            .order_by(LedgerEntry.event_at.asc().nulls_last(), LedgerEntry.created_at, LedgerEntry.entry_key)
-        )
-    )
+        )  # fmt: skip
+    return int(count or 0)
+
+
+def _outbox_pages(ctx: RunContext, program: str, size: int) -> Iterator[list[str]]:
+    """The keys of the payable entries in event order, `size` at a time, each page a fresh query.
+
+    In event order so a partner sees a refund's clawback after the reward it reverses; undated
+    entries come last. Keyset paging on `ix_ledger_outbox` instead of one list of every key:
+    memory stays one page however long the outbox (790 k entries at L), and no read transaction
+    stays open for the hours a large push takes. An entry a batch leaves payable (rejected) is
+    behind the cursor, so it is not offered twice in one run.
+    """
+    payable = (LedgerEntry.program == program, LedgerEntry.status == "payable")
+    yield from _keyset(ctx, (*payable, LedgerEntry.event_at.is_not(None)), _EVENT_ORDER, size)
+    yield from _keyset(ctx, (*payable, LedgerEntry.event_at.is_(None)), _EVENT_ORDER[1:], size)
+
+
+def _keyset(ctx: RunContext, where: tuple[Any, ...], order: tuple[Any, ...], size: int) -> Iterator[list[str]]:
+    """Entry keys matching `where` in `order` (ending with the unique entry key), a page at a time."""
+    after: tuple[Any, ...] | None = None
+    while True:
+        query = select(*order).where(*where)
+        if after is not None:
+            cursor = tuple_(*(literal(value, column.type) for value, column in zip(after, order, strict=True)))
+            query = query.where(tuple_(*order) > cursor)
+        with ctx.sessions() as session:
+            rows = session.execute(query.order_by(*order).limit(size)).all()
+        if rows:
+            yield [row.entry_key for row in rows]
+        if len(rows) < size:
+            return
+        after = tuple(rows[-1])
 
 
 BATCH_SIZE = 500
@@ -359,14 +390,12 @@ def push(ctx: RunContext, program: Program, client: RewardsApi | None = None) ->
     prefix = ctx.settings.partnerstack.reward_description_prefix
     try:
         _recover_interrupted(ctx, client, program.name, result)
-        with ctx.sessions() as session:
-            outbox = _outbox(session, program.name)
-        progress = _Progress(ctx, len(outbox))
+        progress = _Progress(ctx, _outbox_size(ctx, program.name))
         workers = ctx.settings.partnerstack.push_concurrency
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="push") if workers > 1 else None
         try:
-            for start in range(0, len(outbox), BATCH_SIZE):
-                outgoing = _mark_sending(ctx, outbox[start : start + BATCH_SIZE], program, prefix)
+            for page in _outbox_pages(ctx, program.name, BATCH_SIZE):
+                outgoing = _mark_sending(ctx, page, program, prefix)
                 _push_batch(ctx, client, outgoing, pool, result, progress)
         finally:
             if pool is not None:
