@@ -161,6 +161,12 @@ class Collection:
         self._pos: dict[Hashable, int] = {}
         self._neg_created: Sequence[Any] = []
         self._indexes: dict[tuple[str, ...], dict[Hashable, list[int]]] = {}
+        # id -> entries carrying it, in the order they were stored; built on first use and kept up
+        # to date by add/replace, so merging a change into a million records neither scans nor re-sorts.
+        self._ids: dict[Hashable, list[Entry]] | None = None
+        # replacements made while the list awaits a re-sort: id(stored entry) -> its successor,
+        # swapped in by that re-sort instead of each one re-sorting (or scanning) the list first
+        self._pending: dict[int, Entry] = {}
 
     def pack(self, obj: Any) -> bytes:
         """The packed form of a record: its served text and its own text (encoded once when they agree)."""
@@ -173,16 +179,24 @@ class Collection:
         with paused_gc():
             self._entries = [Entry(o, self, trusted) for o in objs]
         self._dirty = True
+        self._ids = None
+        self._pending = {}
 
     def add(self, obj: Any, trusted: bool = False) -> None:
         """Append a new record (a duplicate id is kept as another record)."""
-        self._entries.append(Entry(obj, self, trusted))
+        entry = Entry(obj, self, trusted)
+        self._entries.append(entry)
         self._dirty = True
+        self._id_added(entry)
 
     def replace(self, old: Entry, new: Any) -> None:
         """Swap a stored entry (identified by identity) for the record ``new``."""
-        position = self.position(old.ident)
         entry = Entry(new, self)
+        self._id_replaced(old, entry)
+        if self._dirty:
+            self._pending[id(old)] = entry
+            return
+        position = self.position(old.ident)
         if position is not None and self._entries[position] is old:
             if entry.sort_key() == old.sort_key():
                 # Same place in the order: no re-sort, only the value indexes go stale.
@@ -210,11 +224,14 @@ class Collection:
         return self._entries
 
     def all_with_id(self, ident: Any) -> list[Entry]:
-        """Every stored entry whose id equals ``ident`` (duplicates included)."""
+        """Every stored entry whose id equals ``ident`` (duplicates included), newest first."""
         if not _hashable(ident):
             return []
-        self._refresh()
-        return [e for e in self._entries if e.ident == ident and type(e.ident) is type(ident)]
+        found = [e for e in self._id_map().get(ident, ()) if type(e.ident) is type(ident)]
+        if len(found) > 1:  # rare (a duplicate id): the list's own order, which needs it sorted
+            self._refresh()
+            found = [e for e in self._entries if e.ident == ident and type(e.ident) is type(ident)]
+        return found
 
     def get(self, ident: Any) -> Any:
         """The record with this id (the last one when ids repeat), or ``None``."""
@@ -333,6 +350,35 @@ class Collection:
             self._indexes[path] = index
         return index
 
+    def _id_map(self) -> dict[Hashable, list[Entry]]:
+        if self._ids is None:
+            if self._pending:
+                self._refresh()  # swap the pending replacements in first
+            ids: dict[Hashable, list[Entry]] = {}
+            for entry in self._entries:
+                if _hashable(entry.ident):
+                    ids.setdefault(entry.ident, []).append(entry)
+            self._ids = ids
+        return self._ids
+
+    def _id_added(self, entry: Entry) -> None:
+        if self._ids is not None and _hashable(entry.ident):
+            self._ids.setdefault(entry.ident, []).append(entry)
+
+    def _id_replaced(self, old: Entry, new: Entry) -> None:
+        if self._ids is None:
+            return
+        if _hashable(old.ident):
+            same = self._ids.get(old.ident, [])
+            for index, candidate in enumerate(same):
+                if candidate is old:
+                    if _hashable(new.ident) and new.ident == old.ident and type(new.ident) is type(old.ident):
+                        same[index] = new  # keeps its place among duplicates
+                        return
+                    del same[index]
+                    break
+        self._id_added(new)
+
     def _refresh(self) -> None:
         if not self._dirty:
             return
@@ -340,6 +386,16 @@ class Collection:
             self._rebuild()
 
     def _rebuild(self) -> None:
+        if self._pending:
+            pending = self._pending
+
+            def latest(entry: Entry) -> Entry:
+                while (successor := pending.get(id(entry))) is not None:
+                    entry = successor
+                return entry
+
+            self._entries = [latest(e) for e in self._entries]
+            self._pending = {}
         self._entries.sort(key=Entry.sort_key, reverse=True)
         self._pos = {}
         for position, entry in enumerate(self._entries):
