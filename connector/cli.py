@@ -163,11 +163,17 @@ def _summary(settings: Settings, run_id: str) -> None:
 
 
 @app.command()
-def sync(config: ConfigOpt = None, as_of: AsOfOpt = None) -> None:
+def sync(
+    config: ConfigOpt = None,
+    as_of: AsOfOpt = None,
+    full: Annotated[bool, typer.Option(
+        "--full", help="Recompute every customer's ledger, not only what changed (e.g. after editing the store)."
+    )] = False,
+) -> None:
     """One incremental run: pull, reconcile, compute, push, report."""
     with _exit_codes():
         settings = _settings(config)
-        outcome = _run(settings, kind="sync", as_of=parse_time(as_of, "--as-of"))
+        outcome = _run(settings, kind="sync", as_of=parse_time(as_of, "--as-of"), full=full)
         _summary(settings, outcome.run_id)
         _print_outcome(outcome)
 

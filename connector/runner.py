@@ -119,8 +119,12 @@ def run_once(
     until: dt.datetime | None = None,
     progress: ProgressHook | None = None,
     engine: Engine | None = None,
+    full: bool = False,
 ) -> RunOutcome:
     """Run once; raises `LockHeld`, `RunFailed`, `ConfigError`, `SchemaNotReady`, `DatabaseUnavailable`.
+
+    `full` makes a sync recompute every customer's ledger (a backfill always does): what an
+    operator wants after editing the store by hand, which the change clock cannot see.
 
     `engine` lets a long-lived caller (`serve`) reuse one engine across runs: a fresh
     engine per run leaves each run's dialect in SQLAlchemy's compiled caches.
@@ -169,7 +173,7 @@ def run_once(
                 lock.refresh()
                 stage = "compute"
                 # a scheduled sync recomputes only what can have changed; backfill and demo run full
-                outcome.compute = compute(ctx, program, incremental=kind == "sync")
+                outcome.compute = compute(ctx, program, incremental=kind == "sync" and not full)
                 lock.refresh()
                 stage = "push"
                 outcome.push = push(ctx, program)

@@ -234,3 +234,32 @@ def test_failed_run_is_recorded_and_raised(database_url: str, engine: Engine, mo
         run = session.scalars(select(Run)).one()
     assert (run.status, run.error) == ("failed", "pull failed: disk on fire")
     acquire(engine, ttl_seconds=60).release()  # the lock was released
+
+
+def test_sync_full_restores_a_hand_deleted_entry_without_paying_twice(
+    tmp_path: Path, database_url: str, engine: Engine, sandbox: SandboxServer
+) -> None:
+    """An incremental sync cannot see a row deleted by hand; `sync --full` recomputes and puts it back.
+
+    The entry comes back under its own key, so its reward goes out under the same idempotency key
+    and the platform answers with the reward it already has: still one reward per entry.
+    """
+    config = config_for(tmp_path, database_url, sandbox)
+    assert invoke("sync", "--config", str(config), "--as-of", "2026-06-30T00:00:00Z").exit_code == 0
+    with Session(engine) as session, session.begin():
+        gone = session.scalars(select(LedgerEntry).where(LedgerEntry.amount_minor == -10000)).one()
+        key, reward = gone.entry_key, gone.platform_reward_key
+        session.delete(gone)
+
+    quiet = invoke("sync", "--config", str(config), "--as-of", "2026-06-30T00:00:00Z")
+    assert quiet.exit_code == 0 and "0 ledger entries appended" in " ".join(quiet.stdout.split())
+    full = invoke("sync", "--full", "--config", str(config), "--as-of", "2026-06-30T00:00:00Z")
+    assert full.exit_code == 0, full.stderr
+    assert "1 ledger entries appended, 1 rewards pushed" in " ".join(full.stdout.split())
+    with Session(engine) as session:
+        ledger = session.scalars(select(LedgerEntry).order_by(LedgerEntry.amount_minor)).all()
+    assert [(e.amount_minor, e.status) for e in ledger] == [(a, "pushed") for a in EXPECTED_AMOUNTS]
+    back = next(e for e in ledger if e.entry_key == key)
+    assert back.platform_reward_key == reward
+    rewards = [r for r in sandbox.state.pushed_rewards if r.get("external_key") == key]
+    assert len(rewards) == 1
