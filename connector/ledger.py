@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from connector.db import json_loads
 from connector.models import LedgerEntry
 from connector.rules.money import rate_str, round_half_up
-from connector.rules.sql import padded
+from connector.rules.sql import padded, read_as
 
 OPEN_STATUSES = ("scheduled", "held", "payable")  # not yet pushed, not reversed
 
@@ -105,7 +105,7 @@ class LedgerRow:
 
 Entry = LedgerEntry | LedgerRow  # existing rows, and the new (not yet inserted) entries
 _ROW_COLUMNS = tuple(
-    cast(LedgerEntry.sources, Text) if name == "sources_json" else LedgerEntry.__table__.c[name]
+    cast(LedgerEntry.sources, Text) if name == "sources_json" else read_as(LedgerEntry.__table__.c[name], name)
     for name in LedgerRow.__dataclass_fields__
     if name not in ("original", "_sources")
 )

@@ -68,6 +68,7 @@ def earning_share(facts: Facts, program: Program, invoice: Invoice) -> Fraction:
 
 
 _WHOLE = Fraction(1)
+_NOTHING = Fraction(0)
 
 
 def _earning_share(facts: Facts, program: Program, invoice: Invoice) -> Fraction:
@@ -85,7 +86,11 @@ def _earning_share(facts: Facts, program: Program, invoice: Invoice) -> Fraction
 def invoice_basis(facts: Facts, program: Program, invoice: Invoice) -> Fraction:
     """amount_paid − tax, times the earning share, capped after the term by the contract-change rule."""
     share = earning_share(facts, program, invoice)
-    basis = Fraction(invoice.amount_paid - invoice.tax)
+    net = invoice.amount_paid - invoice.tax
+    if share.numerator == share.denominator and program.contract_change is None:
+        # the common case, kept to integer comparisons (a full pass does this for every paid invoice)
+        return Fraction(net) if net > 0 else _NOTHING
+    basis = Fraction(net)
     if share != 1:
         basis *= share
     if program.contract_change is not None and invoice.customer_id:
