@@ -172,7 +172,7 @@ def entries_of_customers(session: Session, program: str, customer_keys: Collecti
 
 def _rows(session: Session, where: ColumnElement[bool]) -> list[LedgerRow]:
     stmt = select(*_ROW_COLUMNS).where(where).order_by(LedgerEntry.group_key, LedgerEntry.seq)
-    return [LedgerRow(*row) for row in session.connection().execute(stmt)]
+    return [LedgerRow(*row) for row in session.connection().execute(stmt).all()]  # all: one fetch, not one a row
 
 
 def reconcile_entries(

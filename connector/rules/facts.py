@@ -499,7 +499,7 @@ def _load_payment_events(
             .join(Invoice, Invoice.id == InvoicePayment.invoice_id)
             .where(Invoice.customer_id.in_(padded(customer_ids[i : i + _IN_LIST])))
         )
-        for pi, charge in session.connection().execute(stmt):
+        for pi, charge in session.connection().execute(stmt).all():
             if pi is not None and pi in f.event_payment_intents:
                 batch_pis.add(pi)
             if charge is not None and charge in f.event_charges:

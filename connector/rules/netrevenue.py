@@ -85,11 +85,13 @@ def _earning_share(facts: Facts, program: Program, invoice: Invoice) -> Fraction
 
 def invoice_basis(facts: Facts, program: Program, invoice: Invoice) -> Fraction:
     """amount_paid − tax, times the earning share, capped after the term by the contract-change rule."""
-    share = earning_share(facts, program, invoice)
     net = invoice.amount_paid - invoice.tax
-    if share.numerator == share.denominator and program.contract_change is None:
-        # the common case, kept to integer comparisons (a full pass does this for every paid invoice)
+    c = program.commission
+    if not c.excluded_categories and not c.earning_price_types and program.contract_change is None:
+        # every line earns and nothing caps: the common case, in integers (a full pass does this for every
+        # paid invoice; `earning_share` would answer 1)
         return Fraction(net) if net > 0 else _NOTHING
+    share = earning_share(facts, program, invoice)
     basis = Fraction(net)
     if share != 1:
         basis *= share
