@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from connector.db import json_loads
 from connector.models import LedgerEntry
 from connector.rules.money import rate_str, round_half_up
-from connector.rules.sql import padded
+from connector.rules.sql import padded, read_as
 
 OPEN_STATUSES = ("scheduled", "held", "payable")  # not yet pushed, not reversed
 
@@ -105,7 +105,7 @@ class LedgerRow:
 
 Entry = LedgerEntry | LedgerRow  # existing rows, and the new (not yet inserted) entries
 _ROW_COLUMNS = tuple(
-    cast(LedgerEntry.sources, Text) if name == "sources_json" else LedgerEntry.__table__.c[name]
+    cast(LedgerEntry.sources, Text) if name == "sources_json" else read_as(LedgerEntry.__table__.c[name], name)
     for name in LedgerRow.__dataclass_fields__
     if name not in ("original", "_sources")
 )
@@ -172,7 +172,7 @@ def entries_of_customers(session: Session, program: str, customer_keys: Collecti
 
 def _rows(session: Session, where: ColumnElement[bool]) -> list[LedgerRow]:
     stmt = select(*_ROW_COLUMNS).where(where).order_by(LedgerEntry.group_key, LedgerEntry.seq)
-    return [LedgerRow(*row) for row in session.connection().execute(stmt)]
+    return [LedgerRow(*row) for row in session.connection().execute(stmt).all()]  # all: one fetch, not one a row
 
 
 def reconcile_entries(

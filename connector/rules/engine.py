@@ -65,8 +65,9 @@ class ComputeResult:
     customers_recomputed: int = 0  # customer keys whose entries were computed and reconciled
 
 
-def _decision_rows(program: Program, verdicts: list[Verdict], run_id: str) -> list[dict[str, object]]:
-    return [
+def _decision_rows(program: Program, verdicts: list[Verdict], run_id: str) -> Iterator[dict[str, object]]:
+    """One row per verdict, made as `write_decisions` reads them (it keeps only the changed ones)."""
+    return (
         {
             "program": program.name,
             "submission_key": v.submission.key,
@@ -79,7 +80,7 @@ def _decision_rows(program: Program, verdicts: list[Verdict], run_id: str) -> li
             "run_id": run_id,
         }
         for v in verdicts
-    ]
+    )
 
 
 BATCH_SIZE = 200
@@ -164,7 +165,10 @@ def _pass(
     batch. Every group of the ledger belongs to one customer, so batching changes nothing.
     """
     facts = load_global(session, ctx.as_of)
-    verdicts = qualify(build_submissions(facts, program), facts, program)
+    submissions = build_submissions(facts, program)
+    facts.leads, facts.referrals = [], []  # the submissions keep what the rules need of them
+    verdicts = qualify(submissions, facts, program)
+    del submissions
     decided = write_decisions(
         session, program.name, _decision_rows(program, verdicts, ctx.run_id), stored_decisions(session, program.name)
     )
@@ -190,6 +194,7 @@ def _pass(
             subs_of[n].append(v)
     wake: dict[str | None, dt.datetime] = {}
     needs = Needs.of(program)
+    partner_gates: dict[str, str | None] = {}  # judged once per pass, shared by the batches
     for n, keys in enumerate(batches):
         batch = subs_of.pop(n, [])
         billing_ids = sorted(
@@ -205,7 +210,7 @@ def _pass(
             entries = [e for e in global_entries if batch_of.get(e.customer_key) == n]
         reconcile_entries(
             session, program.name, entries_of_customers(session, program.name, keys), entries,
-            GatePolicy(program, batch_facts, billing_of), run_id=ctx.run_id, now=now, result=ledger,
+            GatePolicy(program, batch_facts, billing_of, partner_gates), run_id=ctx.run_id, now=now, result=ledger,
         )  # fmt: skip
         for key in keys:
             billing = billing_of.get(key) if key is not None else None
@@ -253,7 +258,7 @@ def _affected(
             or s.key in changes.leads
             or s.key in changes.referrals
             or s.key in changes.deals
-            or (s.referral is not None and s.referral.key in changes.referrals)
+            or (s.referral_key is not None and s.referral_key in changes.referrals)
             or (s.billing_customer_id is not None and s.billing_customer_id in changes.billing_ids)
         ):
             scope.add(s.customer_key)

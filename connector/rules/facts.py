@@ -48,7 +48,7 @@ from connector.models import (
     SubscriptionItem,
 )
 from connector.programs import Program
-from connector.rules.sql import padded
+from connector.rules.sql import padded, read_as
 
 
 def visible(at: dt.datetime | None, as_of: dt.datetime) -> bool:
@@ -107,6 +107,9 @@ class Facts:
     global_wake: dt.datetime | None = None
     # global: refund id -> when a credit note listing it (not visible yet) becomes visible
     future_credits: dict[str, dt.datetime] = field(default_factory=dict)
+    # global: every payment intent and charge some refund or dispute names (a batch reads only those)
+    event_payment_intents: frozenset[str] = frozenset()
+    event_charges: frozenset[str] = frozenset()
     earning_shares: dict[str, Fraction] = field(default_factory=dict)  # memo of netrevenue.earning_share
     _refunds_by_invoice: dict[str, list[Refund]] | None = None
     _disputes_by_invoice: dict[str, list[Dispute]] | None = None
@@ -188,7 +191,22 @@ def load_global(session: Session, as_of: dt.datetime) -> Facts:
     f.prices = {x.id: x for x in _rows(session, Price)}
     f.first_paid = _first_paid(session, f)
     f.credited_refund_ids = _credited_refund_ids(session, f)
+    f.event_payment_intents, f.event_charges = _event_payments(session)
     return f
+
+
+def _event_payments(session: Session) -> tuple[frozenset[str], frozenset[str]]:
+    """The payment intents and charges that refunds and disputes name, read from their indexes.
+
+    A few percent of payments have one; knowing which lets each batch ask for the refunds and
+    disputes of those payments only, instead of sending every payment of the batch to the database.
+    """
+    intents: set[str] = set()
+    charges: set[str] = set()
+    for model in (Refund, Dispute):
+        intents.update(session.scalars(select(model.payment_intent).where(model.payment_intent.is_not(None)).distinct()))
+        charges.update(session.scalars(select(model.charge).where(model.charge.is_not(None)).distinct()))
+    return frozenset(intents), frozenset(charges)
 
 
 R = TypeVar("R", Lead, Referral, Deal)
@@ -263,30 +281,57 @@ def _credited_refund_ids(session: Session, f: Facts) -> set[str]:
 M = TypeVar("M", bound=Base)
 
 
-def _rows(session: Session, model: type[M], where: ColumnElement[bool] | None = None) -> list[M]:
+def _rows(
+    session: Session,
+    model: type[M],
+    where: ColumnElement[bool] | None = None,
+    *,
+    columns: tuple[str, ...] | None = None,
+    via_invoice: Mapped[Any] | None = None,
+) -> list[M]:
     """`model`'s rows matching `where` (all without), by primary key, as plain Core rows.
 
     No ORM identity map or change tracking (several times lighter and faster to build than
     instances), and executed on the connection, past the ORM's result layer: the rules only
     read these records. Typed as the model because a row answers
     the same attribute names; the redacted `raw` payload and the change stamp stay in the database.
+    `columns` narrows the row to those attributes (what an index covers); `via_invoice` joins the
+    invoices on that column, so `where` may name the invoice's customer.
     """
-    columns, id_column = _columns(model)
-    stmt = select(*columns).order_by(id_column)
+    selected, id_column = _columns(model, columns)
+    stmt = select(*selected)
+    if via_invoice is not None:
+        stmt = stmt.join(Invoice, Invoice.id == via_invoice)
+    stmt = stmt.order_by(id_column)
     if where is not None:
         stmt = stmt.where(where)
     return cast(list[M], session.connection().execute(stmt).all())
 
 
 @functools.cache
-def _columns(model: type[Base]) -> tuple[tuple[Label[Any], ...], ColumnElement[Any]]:
-    """The model's columns labelled with their attribute names, and its primary key; built once so every
-    batch's statement shares them (and the compiled-statement cache keeps one entry per table)."""
+def _columns(
+    model: type[Base], only: tuple[str, ...] | None = None
+) -> tuple[tuple[Label[Any], ...], ColumnElement[Any]]:
+    """The model's columns (or `only` these) labelled with their attribute names, and its primary key;
+    built once so every batch's statement shares them (and the compiled-statement cache keeps one entry
+    per table)."""
     mapper = sa_inspect(model)
     columns = tuple(
-        attr.columns[0].label(attr.key) for attr in mapper.column_attrs if attr.key not in ("raw", "changed_seq")
+        read_as(attr.columns[0], attr.key)
+        for attr in mapper.column_attrs
+        if attr.key not in ("raw", "changed_seq") and (only is None or attr.key in only)
     )
     return columns, mapper.primary_key[0]
+
+
+INVOICE_COLUMNS = (
+    "id", "customer_id", "status", "amount_paid", "paid_at", "created", "currency", "due_date", "amount_remaining",
+    "tax",
+)  # fmt: skip
+"""The invoice attributes the rules read: all of them are in the index `ix_st_invoices_compute`
+(migration 0004), so a batch's invoices are read from the index alone, never from the table rows
+that carry the raw payloads (some 3 kB each: a page per invoice). An invoice in `Facts` has
+only these attributes."""
 
 
 @dataclass(frozen=True)
@@ -338,6 +383,8 @@ def load_customers(
         first_paid=base.first_paid,
         credited_refund_ids=base.credited_refund_ids,
         future_credits=base.future_credits,
+        event_payment_intents=base.event_payment_intents,
+        event_charges=base.event_charges,
         customer_ids=frozenset(customer_ids),
     )
     ids = sorted(customer_ids)
@@ -351,24 +398,25 @@ def load_customers(
     for item in _rows_in(session, SubscriptionItem, SubscriptionItem.subscription_id, sub_ids):
         f.items[item.subscription_id].append(item)
     customer_of: dict[str, str | None] = {}  # every invoice of the batch, visible or not
-    for inv in _rows_in(session, Invoice, Invoice.customer_id, ids if needs.invoices else []):
+    invoiced = ids if needs.invoices else []  # the batch's invoices are read (and joined) by their customers
+    for inv in _rows_in(session, Invoice, Invoice.customer_id, invoiced, columns=INVOICE_COLUMNS):
         customer_of[inv.id] = inv.customer_id
         if visible(inv.created, as_of):
             f.invoices[inv.id] = inv
             if inv.customer_id:
                 f.invoices_by_customer[inv.customer_id].append(inv)
         _note_invoice(f, inv)
-    invoice_ids = list(customer_of)  # in id order
-    for line in _rows_in(session, InvoiceLine, InvoiceLine.invoice_id, invoice_ids if needs.lines else []):
+    lined = invoiced if needs.lines else []
+    for line in _rows_in(session, InvoiceLine, InvoiceLine.invoice_id, lined, via_invoice=True):
         f.lines[line.invoice_id].append(line)
     if not needs.adjustments:
-        invoice_ids = []
-    for cn in _rows_in(session, CreditNote, CreditNote.invoice_id, invoice_ids):
+        invoiced = []
+    for cn in _rows_in(session, CreditNote, CreditNote.invoice_id, invoiced, via_invoice=True):
         if cn.invoice_id and cn.status != "void":
             if visible(cn.created, as_of):
                 f.credit_notes[cn.invoice_id].append(cn)
             f.note(customer_of.get(cn.invoice_id), cn.created)
-    _load_payment_events(session, f, invoice_ids, customer_of)
+    _load_payment_events(session, f, invoiced, customer_of)
     for cost in _rows_in(session, MarketingCost, MarketingCost.customer_id, ids if needs.costs else []):
         if visible(cost.date, as_of):
             f.costs[cost.customer_id].append(cost)
@@ -396,23 +444,38 @@ _IN_LIST = 4_096  # values per IN (...) list: well inside SQLite's and PostgreSQ
 
 
 
-def _rows_in(session: Session, model: type[M], column: Mapped[Any], values: Sequence[Any]) -> list[M]:
+def _rows_in(
+    session: Session,
+    model: type[M],
+    column: Mapped[Any],
+    values: Sequence[Any],
+    *,
+    columns: tuple[str, ...] | None = None,
+    via_invoice: bool = False,
+) -> list[M]:
     """`model`'s rows whose `column` is one of `values`, by primary key, as plain rows (see `_rows`).
 
-    Values are passed as lists, not subqueries: the batch's invoice ids are already in hand,
-    and a subquery was evaluated again by every statement that named it.
+    Values are passed as lists, not subqueries: the batch's keys are already in hand, and a
+    subquery was evaluated again by every statement that named it. With `via_invoice`, `column`
+    names an invoice and `values` are billing customers: the rows of those customers' invoices,
+    joined in the database (a batch's customer ids are a tenth of its invoice ids to send).
     """
+    where_column: Any = Invoice.customer_id if via_invoice else column
+    link = column if via_invoice else None
     if len(values) <= _IN_LIST:
-        return _rows(session, model, column.in_(padded(values))) if values else []
+        if not values:
+            return []
+        return _rows(session, model, where_column.in_(padded(values)), columns=columns, via_invoice=link)
     out: list[M] = []
     for i in range(0, len(values), _IN_LIST):
-        out.extend(_rows(session, model, column.in_(padded(values[i : i + _IN_LIST]))))
-    _, id_column = _columns(model)
+        chunk = padded(values[i : i + _IN_LIST])
+        out.extend(_rows(session, model, where_column.in_(chunk), columns=columns, via_invoice=link))
+    _, id_column = _columns(model, columns)
     return sorted(out, key=lambda row: getattr(row, str(id_column.key)))
 
 
 def _load_payment_events(
-    session: Session, f: Facts, invoice_ids: list[str], customer_of: dict[str, str | None]
+    session: Session, f: Facts, customer_ids: list[str], customer_of: dict[str, str | None]
 ) -> None:
     """Refunds and disputes that can land on the batch's invoices, and the payment links that place them.
 
@@ -422,18 +485,24 @@ def _load_payment_events(
     the links are read for every payment carrying one of the candidates' intents or charges,
     which reproduces the global first-wins mapping exactly for them. Candidates not visible
     yet are placed the same way, to wake the customer they will land on.
+
+    The batch's payments are those of its customers' invoices (`customer_ids`), and of their
+    intents and charges only those some refund or dispute names (`Facts.event_payment_intents`,
+    `event_charges`) are asked for: the others cannot find a candidate.
     """
     as_of = f.as_of
     batch_pis: set[str] = set()
     batch_charges: set[str] = set()
-    for i in range(0, len(invoice_ids), _IN_LIST):
-        stmt = select(InvoicePayment.payment_intent, InvoicePayment.charge).where(
-            InvoicePayment.invoice_id.in_(padded(invoice_ids[i : i + _IN_LIST]))
+    for i in range(0, len(customer_ids), _IN_LIST):
+        stmt = (
+            select(InvoicePayment.payment_intent, InvoicePayment.charge)
+            .join(Invoice, Invoice.id == InvoicePayment.invoice_id)
+            .where(Invoice.customer_id.in_(padded(customer_ids[i : i + _IN_LIST])))
         )
-        for pi, charge in session.connection().execute(stmt):
-            if pi is not None:
+        for pi, charge in session.connection().execute(stmt).all():
+            if pi is not None and pi in f.event_payment_intents:
                 batch_pis.add(pi)
-            if charge is not None:
+            if charge is not None and charge in f.event_charges:
                 batch_charges.add(charge)
     refunds = _paid_through(session, Refund, sorted(batch_pis), sorted(batch_charges))
     disputes = _paid_through(session, Dispute, sorted(batch_pis), sorted(batch_charges))

@@ -83,11 +83,20 @@ def past_due(facts: Facts, billing_customer_id: str) -> bool:
 class GatePolicy:
     """Where an open entry belongs now: scheduled, held (gate code) or payable."""
 
-    def __init__(self, program: Program, facts: Facts, billing_of_customer: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        program: Program,
+        facts: Facts,
+        billing_of_customer: Mapping[str, str],
+        partner_gates: dict[str, str | None] | None = None,
+    ) -> None:
+        """`partner_gates` is a memo of `partner_gate` by partner key that a pass shares across its
+        batches: a partner's gate depends on the partner alone, and judging every partner again for
+        every batch cost partners x batches calls (5 M at L)."""
         self.program = program
         self.facts = facts
         self.as_of = facts.as_of
-        self._partner_gate = {key: partner_gate(program, p) for key, p in facts.partners.items()}
+        self._partner_gate = {} if partner_gates is None else partner_gates
         self._billing = billing_of_customer
         self._past_due: dict[str, bool] = {}
 
@@ -101,8 +110,13 @@ class GatePolicy:
             self._past_due[billing] = past_due(self.facts, billing)
         return "customer_past_due" if self._past_due[billing] else None
 
+    def partner_gate(self, partner_key: str) -> str | None:
+        if partner_key not in self._partner_gate:
+            self._partner_gate[partner_key] = partner_gate(self.program, self.facts.partners.get(partner_key))
+        return self._partner_gate[partner_key]
+
     def gate(self, partner_key: str, customer_key: str | None) -> str | None:
-        return self._partner_gate.get(partner_key) or self.customer_gate(customer_key)
+        return self.partner_gate(partner_key) or self.customer_gate(customer_key)
 
     def __call__(
         self, partner_key: str, customer_key: str | None, payable_at: dt.datetime | None, pending: str | None

@@ -108,7 +108,7 @@ def net_revenue_entries(program: Program, facts: Facts, sub: Submission) -> Iter
         if c.paid_in_full and inv.amount_remaining != 0:
             continue
         basis = invoice_basis(facts, program, inv)
-        if basis <= 0:
+        if basis.numerator <= 0:  # basis <= 0 (a Fraction's denominator is positive), without Fraction's compare
             continue
         yield _entry(
             program, sub, "commission", inv.id, basis, rate, inv.currency,

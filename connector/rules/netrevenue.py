@@ -68,6 +68,7 @@ def earning_share(facts: Facts, program: Program, invoice: Invoice) -> Fraction:
 
 
 _WHOLE = Fraction(1)
+_NOTHING = Fraction(0)
 
 
 def _earning_share(facts: Facts, program: Program, invoice: Invoice) -> Fraction:
@@ -84,8 +85,14 @@ def _earning_share(facts: Facts, program: Program, invoice: Invoice) -> Fraction
 
 def invoice_basis(facts: Facts, program: Program, invoice: Invoice) -> Fraction:
     """amount_paid − tax, times the earning share, capped after the term by the contract-change rule."""
+    net = invoice.amount_paid - invoice.tax
+    c = program.commission
+    if not c.excluded_categories and not c.earning_price_types and program.contract_change is None:
+        # every line earns and nothing caps: the common case, in integers (a full pass does this for every
+        # paid invoice; `earning_share` would answer 1)
+        return Fraction(net) if net > 0 else _NOTHING
     share = earning_share(facts, program, invoice)
-    basis = Fraction(invoice.amount_paid - invoice.tax)
+    basis = Fraction(net)
     if share != 1:
         basis *= share
     if program.contract_change is not None and invoice.customer_id:

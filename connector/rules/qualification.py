@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Literal
 
-from connector.models import Deal, Partner, Referral
+from connector.models import Deal, Partner
 from connector.programs import Program
 from connector.rules.facts import Facts
 from connector.rules.identity import company_domain, normalise_company_name
@@ -22,14 +22,20 @@ Outcome = Literal["qualified", "rejected", "open"]
 _FAR_FUTURE = dt.datetime.max.replace(tzinfo=dt.UTC)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Submission:
+    """What the rules need of a submission, and nothing of the rows it came from: a pass holds one per
+    lead, PartnerStack customer and deal for its whole length, so it keeps keys and a few values, not
+    the lead and customer rows (slots: no per-instance dict either). The partner and deal are
+    references to records the pass holds anyway."""
+
     key: str
     type: SubmissionType
     submitted_at: dt.datetime | None
     partner: Partner | None
     customer_key: str | None  # PartnerStack customer key (deal key for deals)
-    referral: Referral | None  # the PartnerStack customer record, if any
+    referral_key: str | None  # the PartnerStack customer record's key, if any
+    test: bool  # that record is a test record
     billing_customer_id: str | None  # Stripe cus_…
     domain: str | None
     company_name: str | None  # normalised
@@ -45,7 +51,7 @@ class Submission:
         return [(kind, value) for kind, value in ids if value]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Verdict:
     submission: Submission
     decision: Outcome
@@ -80,7 +86,8 @@ def build_submissions(facts: Facts, program: Program) -> list[Submission]:
                 submitted_at=lead.created_at,
                 partner=_partner(facts, lead.partner_key),
                 customer_key=referral.key if referral else None,
-                referral=referral,
+                referral_key=referral.key if referral else None,
+                test=bool(referral is not None and referral.test),
                 billing_customer_id=referral.provider_key if referral else None,
                 # fields.email's domain, else fields.domain (also when the e-mail is free-mail)
                 domain=company_domain(lead.email, q.extra_free_mail_domains)
@@ -100,7 +107,8 @@ def build_submissions(facts: Facts, program: Program) -> list[Submission]:
                     submitted_at=ref.created_at,
                     partner=_partner(facts, ref.partnership_key, ref.partner_key),
                     customer_key=ref.key,
-                    referral=ref,
+                    referral_key=ref.key,
+                    test=bool(ref.test),
                     billing_customer_id=ref.provider_key,
                     domain=company_domain(ref.email, q.extra_free_mail_domains),
                     company_name=normalise_company_name(ref.name, q.extra_legal_suffixes),
@@ -109,6 +117,7 @@ def build_submissions(facts: Facts, program: Program) -> list[Submission]:
             )
     if "deals" in sources:
         for deal in facts.deals:
+            linked = referral_by_provider.get(deal.external_key) if deal.external_key else None
             out.append(
                 Submission(
                     key=deal.key,
@@ -116,7 +125,8 @@ def build_submissions(facts: Facts, program: Program) -> list[Submission]:
                     submitted_at=deal.created_at,
                     partner=_partner(facts, deal.partner_key),
                     customer_key=deal.key,
-                    referral=referral_by_provider.get(deal.external_key) if deal.external_key else None,
+                    referral_key=linked.key if linked else None,
+                    test=bool(linked is not None and linked.test),
                     billing_customer_id=deal.external_key,
                     domain=None,
                     company_name=None,
@@ -190,7 +200,7 @@ def qualify(submissions: list[Submission], facts: Facts, program: Program) -> li
         def verdict(decision: Outcome, reason: str | None, sub: Submission = sub) -> None:
             verdicts.append(Verdict(sub, decision, reason))
 
-        if "test_record" in rules and sub.referral is not None and sub.referral.test:
+        if "test_record" in rules and sub.test:
             verdict("rejected", "test_record")
         elif sub.partner is None:
             verdict("open", "partner_unknown")  # the partnership may arrive on a later pull
