@@ -1,16 +1,16 @@
 """compute reads a batch's invoices from one covering index (every column the rules read), which also serves
 the first-purchase aggregate that 0003's ix_st_invoices_first_paid served: that index goes
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-11-22 10:00:00.000000
 """
 from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = '0004'
-down_revision: str | None = '0003'
+revision: str = '0005'
+down_revision: str | None = '0004'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
