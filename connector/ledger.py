@@ -222,8 +222,6 @@ def _rows(session: Session, where: ColumnElement[bool]) -> list[LedgerRow]:
     return [LedgerRow(*row) for row in session.connection().execute(stmt).all()]  # all: one fetch, not one a row
 
 
-
-
 def _whole_groups(session: Session, ledger: LedgerSlice, keys: list[str]) -> list[LedgerRow]:
     """The slice's entries of these groups in group and seq order, the open ones as the objects
     already read (so a status moved on one is written once)."""
