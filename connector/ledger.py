@@ -29,6 +29,16 @@ from connector.rules.sql import padded, read_as
 OPEN_STATUSES = ("scheduled", "held", "payable")  # not yet pushed, not reversed
 
 
+Note = str | Callable[[], str]
+"""An entry's note, or what makes it: the rules describe every entry they want, but only an appended
+entry's note is ever written (a recompute of an unchanged ledger appends nothing), so formatting
+waits for `note_text`."""
+
+
+def note_text(note: Note | None) -> str | None:
+    return note() if callable(note) else note
+
+
 class DesiredEntry(NamedTuple):
     """What one ledger group should add up to as of this run.
 
@@ -48,7 +58,7 @@ class DesiredEntry(NamedTuple):
     event_at: dt.datetime | None
     payable_at: dt.datetime | None = None
     pending_reason: str | None = None  # not payable until something happens (no date yet)
-    note: str | None = None
+    note: Note | None = None
 
 
 @dataclass(frozen=True)
@@ -151,7 +161,7 @@ def reconcile(
 ) -> LedgerResult:
     """Append each group's difference, then move open entries to their current status (whole ledger)."""
     result = LedgerResult()
-    entries = _rows(session, LedgerEntry.program == program)
+    entries = _slice(session, LedgerEntry.program == program)
     reconcile_entries(session, program, entries, desired, placement, run_id=run_id, now=now, result=result)
     return result
 
@@ -161,13 +171,50 @@ def ledger_customer_keys(session: Session, program: str) -> set[str | None]:
     return set(session.scalars(select(LedgerEntry.customer_key).where(LedgerEntry.program == program).distinct()))
 
 
-def entries_of_customers(session: Session, program: str, customer_keys: Collection[str | None]) -> list[LedgerRow]:
-    """The program's ledger entries of these customers only, in group order."""
+@dataclass
+class LedgerSlice:
+    """The stored ledger of some whole customers, as reconcile needs it.
+
+    A recompute compares every group's total with what the rules want, but only entries that
+    may still move (open: not pushed, not reversed) can change, and only a group whose total
+    differs needs its entries one by one (the next seq, the basis so far, what to take back).
+    Most of a ledger is pushed, and most recomputes append nothing: so every entry is read as
+    (group, amount) only, the open ones whole, and the rest of a group whole only when it gets
+    a correction (`reconcile_entries` reads those itself).
+    """
+
+    totals: dict[str, int]  # every group's amount so far
+    open: list[LedgerRow]  # the open entries (each is placed on its own; a corrected group is read whole, in order)
+    where: ColumnElement[bool]  # which entries the slice holds
+
+
+def entries_of_customers(session: Session, program: str, customer_keys: Collection[str | None]) -> LedgerSlice:
+    """The program's ledger of these customers only (see `LedgerSlice`)."""
     keys = sorted(k for k in customer_keys if k is not None)
     condition: ColumnElement[bool] = LedgerEntry.customer_key.in_(padded(keys))
     if None in customer_keys:
         condition = or_(condition, LedgerEntry.customer_key.is_(None))
-    return _rows(session, and_(LedgerEntry.program == program, condition))
+    return _slice(session, and_(LedgerEntry.program == program, condition))
+
+
+_KEYS_PER_READ = 4_096  # keys per IN (...) list, well inside the databases' bound-parameter limits
+
+
+def _slice(session: Session, where: ColumnElement[bool]) -> LedgerSlice:
+    """Every entry's (group, amount, whether open); then the open entries whole, by key (asking for
+    them by status instead let the database walk the outbox index, all open entries, for every batch)."""
+    totals: dict[str, int] = defaultdict(int)
+    open_keys: list[str] = []
+    stmt = select(LedgerEntry.group_key, LedgerEntry.amount_minor, LedgerEntry.entry_key, LedgerEntry.push_state,
+                  LedgerEntry.status).where(where)  # fmt: skip
+    for group, amount, key, push_state, status in session.connection().execute(stmt).all():
+        totals[group] += amount
+        if push_state is None and status in OPEN_STATUSES:  # _is_open
+            open_keys.append(key)
+    open_rows: list[LedgerRow] = []
+    for i in range(0, len(open_keys), _KEYS_PER_READ):
+        open_rows.extend(_rows(session, LedgerEntry.entry_key.in_(padded(open_keys[i : i + _KEYS_PER_READ]))))
+    return LedgerSlice(dict(totals), open_rows, where)
 
 
 def _rows(session: Session, where: ColumnElement[bool]) -> list[LedgerRow]:
@@ -175,10 +222,22 @@ def _rows(session: Session, where: ColumnElement[bool]) -> list[LedgerRow]:
     return [LedgerRow(*row) for row in session.connection().execute(stmt).all()]  # all: one fetch, not one a row
 
 
+def _whole_groups(session: Session, ledger: LedgerSlice, keys: list[str]) -> list[LedgerRow]:
+    """The slice's entries of these groups in group and seq order, the open ones as the objects
+    already read (so a status moved on one is written once)."""
+    open_rows = {row.entry_key: row for row in ledger.open}
+    out: list[LedgerRow] = []
+    for i in range(0, len(keys), _KEYS_PER_READ):
+        chunk = padded(keys[i : i + _KEYS_PER_READ])
+        rows = _rows(session, and_(ledger.where, LedgerEntry.group_key.in_(chunk)))
+        out.extend(open_rows.get(row.entry_key, row) for row in rows)
+    return out
+
+
 def reconcile_entries(
     session: Session,
     program: str,
-    ledger: Iterable[LedgerRow],
+    ledger: LedgerSlice,
     desired: Iterable[DesiredEntry],
     placement: PlacementPolicy,
     *,
@@ -190,21 +249,30 @@ def reconcile_entries(
 
     Every group, correction and reversal pair stays within one (partner, customer), so a
     slice holding whole customers reconciles exactly as the whole ledger would; `result`
-    accumulates across slices.
+    accumulates across slices. Groups are corrected in key order, as the whole ledger would be.
     """
-    existing: dict[str, list[Entry]] = defaultdict(list)
-    appended: list[LedgerEntry] = []
-    for row in ledger:
-        existing[row.group_key].append(row)
+    totals = ledger.totals
     wanted = {d.group_key: d for d in desired}
+    differ = [key for key, d in wanted.items() if d.amount != totals.get(key, 0)]
+    differ.extend(key for key, have in totals.items() if have != 0 and key not in wanted)
+    differ.sort()
 
-    for key in sorted(set(wanted) | set(existing)):
+    existing: dict[str, list[Entry]] = defaultdict(list)
+    for row in ledger.open:
+        existing[row.group_key].append(row)
+    stored = [key for key in differ if key in totals]  # groups with entries: read them whole
+    if stored:
+        whole: dict[str, list[Entry]] = defaultdict(list)
+        for row in _whole_groups(session, ledger, stored):
+            whole[row.group_key].append(row)
+        existing.update(whole)
+
+    appended: list[LedgerEntry] = []
+    for key in differ:
         entries = existing.get(key, [])
         target = wanted.get(key)
         have = sum(e.amount_minor for e in entries)
         want = target.amount if target is not None else 0
-        if want == have:
-            continue
         new = _correction(program, key, entries, target, want - have, run_id, now, placement)
         appended.append(new)
         entries.append(new)
@@ -281,7 +349,8 @@ def _correction(
         basis = round_half_up(target.basis) - sum(e.basis_minor for e in entries)
         rate, currency, sources = rate_str(target.rate), target.currency, list(target.sources)
         partner, customer = target.partner_key, target.customer_key
-        event_at, payable_at, pending, note = target.event_at, target.payable_at, target.pending_reason, target.note
+        event_at, payable_at, pending = target.event_at, target.payable_at, target.pending_reason
+        note = note_text(target.note)
     else:  # the group is no longer owed (e.g. the submission stopped qualifying): take it back
         assert last is not None
         group_kind = entries[0].kind

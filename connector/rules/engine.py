@@ -16,9 +16,11 @@ changed and nothing due it reads no customer at all.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from sqlalchemy import insert, select
@@ -113,7 +115,8 @@ def compute_in(session: Session, ctx: RunContext, program: Program, *, increment
         result, recheck_at = _unchanged(session, ctx, program, state), state.recheck_at
     else:
         previous = state.run_id if reason is None and state is not None else None
-        result, recheck_at = _pass(session, ctx, program, changes if reason is None else None, due, previous)
+        with _heap_frozen():
+            result, recheck_at = _pass(session, ctx, program, changes if reason is None else None, due, previous)
         result.mode, result.full_reason = ("incremental", None) if reason is None else ("full", reason)
     if result.mode == "full" and incremental:
         log.info("compute ran full", extra={"program": program.name, "reason": reason})
@@ -123,6 +126,25 @@ def compute_in(session: Session, ctx: RunContext, program: Program, *, increment
     )
     session.flush()
     return result
+
+
+@contextmanager
+def _heap_frozen() -> Iterator[None]:
+    """Keep the cyclic garbage collector off what a pass holds for its whole length.
+
+    A full pass allocates millions of short-lived objects, and what survives a batch's young
+    collections reaches the oldest generation, so full collections ran every few batches and
+    walked the whole heap each time: the interpreter, the global facts, the verdicts (at M, 14
+    of them cost more than a tenth of the pass). `gc.freeze` (constant time) moves what exists
+    into a generation no collection walks; the pass freezes again once the global facts are read.
+    Frozen objects are still freed by reference counting; only a reference cycle made frozen would
+    wait for `gc.unfreeze`, at the end of the pass.
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _full_reason(state: ComputeState | None, as_of: dt.datetime, digest: str) -> str | None:
@@ -169,6 +191,7 @@ def _pass(
     facts.leads, facts.referrals = [], []  # the submissions keep what the rules need of them
     verdicts = qualify(submissions, facts, program)
     del submissions
+    gc.freeze()  # the global facts and the verdicts live through the pass (see `_heap_frozen`)
     decided = write_decisions(
         session, program.name, _decision_rows(program, verdicts, ctx.run_id), stored_decisions(session, program.name)
     )
