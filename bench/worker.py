@@ -148,11 +148,13 @@ def cmd_recompute(args: argparse.Namespace) -> dict[str, Any]:
         ctx = RunContext(settings=settings, engine=engine, sessions=session_factory(engine),
                          run_id=str(uuid.uuid4()), kind="sync", as_of=as_of)
         started = time.perf_counter()
-        compute(ctx, program)
+        outcome = compute(ctx, program, incremental=args.incremental)
         seconds = time.perf_counter() - started
     finally:
         engine.dispose()
-    return {"seconds": seconds, "program": program.name}
+    return {"seconds": seconds, "program": program.name, "mode": outcome.mode,
+            "customers_recomputed": outcome.customers_recomputed, "appended": outcome.entries_appended,
+            "statuses_changed": outcome.statuses_changed}
 
 
 def cmd_insert_ceiling(args: argparse.Namespace) -> dict[str, Any]:
@@ -191,6 +193,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--dst")
     p.add_argument("--record-urls", help="write every GET URL the run sent to this file (and its POSTs to FILE.posts)")
     p.add_argument("--profile", help="write cProfile stats of the measured call to this file")
+    p.add_argument("--incremental", action="store_true",
+                   help="recompute: only what changed since the last pass (as a scheduled sync does)")
     return p
 
 
