@@ -498,11 +498,15 @@ def render_table(result: dict[str, Any]) -> Any:
     return table
 
 
+def results_path(size: str) -> Path:
+    """Where a run's JSON goes unless `--json` says: `bench/results/<size>-<UTC time>.json`."""
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    return RESULTS / f"{size.upper()}-{stamp}.json"
+
+
 def write_json(result: dict[str, Any], path: Path | None = None) -> Path:
     if path is None:
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-        path = RESULTS / f"{result['size']}-{stamp}.json"
+        path = results_path(result["size"])
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2, sort_keys=True, default=str) + "\n")
     return path
@@ -541,7 +545,7 @@ def main(argv: list[str] | None = None) -> int:
         Console().print_json(data={"scenario": result["scenario"], "ceiling": result["ceiling"]})
         console.print(f"results: {path}")
         return 0
-    path = args.json or RESULTS / f"{args.size.upper()}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path = args.json or results_path(args.size)
 
     def checkpoint(figures: dict[str, Any]) -> None:
         write_json({**figures, "partial": True}, path)

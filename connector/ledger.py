@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from connector.db import json_loads
 from connector.models import LedgerEntry
 from connector.rules.money import rate_str, round_half_up
-from connector.rules.sql import padded, read_as
+from connector.rules.sql import in_lists, padded, read_as
 
 OPEN_STATUSES = ("scheduled", "held", "payable")  # not yet pushed, not reversed
 
@@ -197,9 +197,6 @@ def entries_of_customers(session: Session, program: str, customer_keys: Collecti
     return _slice(session, and_(LedgerEntry.program == program, condition))
 
 
-_KEYS_PER_READ = 4_096  # keys per IN (...) list, well inside the databases' bound-parameter limits
-
-
 def _slice(session: Session, where: ColumnElement[bool]) -> LedgerSlice:
     """Every entry's (group, amount, whether open); then the open entries whole, by key (asking for
     them by status instead let the database walk the outbox index, all open entries, for every batch)."""
@@ -212,8 +209,8 @@ def _slice(session: Session, where: ColumnElement[bool]) -> LedgerSlice:
         if push_state is None and status in OPEN_STATUSES:  # _is_open
             open_keys.append(key)
     open_rows: list[LedgerRow] = []
-    for i in range(0, len(open_keys), _KEYS_PER_READ):
-        open_rows.extend(_rows(session, LedgerEntry.entry_key.in_(padded(open_keys[i : i + _KEYS_PER_READ]))))
+    for chunk in in_lists(open_keys):
+        open_rows.extend(_rows(session, LedgerEntry.entry_key.in_(chunk)))
     return LedgerSlice(dict(totals), open_rows, where)
 
 
@@ -227,8 +224,7 @@ def _whole_groups(session: Session, ledger: LedgerSlice, keys: list[str]) -> lis
     already read (so a status moved on one is written once)."""
     open_rows = {row.entry_key: row for row in ledger.open}
     out: list[LedgerRow] = []
-    for i in range(0, len(keys), _KEYS_PER_READ):
-        chunk = padded(keys[i : i + _KEYS_PER_READ])
+    for chunk in in_lists(keys):
         rows = _rows(session, and_(ledger.where, LedgerEntry.group_key.in_(chunk)))
         out.extend(open_rows.get(row.entry_key, row) for row in rows)
     return out

@@ -30,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import func, literal, select, tuple_, update
+from sqlalchemy import ColumnElement, func, literal, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from adapters.http.errors import AuthError, ConnectorHttpError, RecordNotFound
@@ -154,12 +154,14 @@ def _http_status(exc: BaseException) -> tuple[int | None, bool]:
 _EVENT_ORDER = (LedgerEntry.event_at, LedgerEntry.created_at, LedgerEntry.entry_key)
 
 
+def _payable(program: str) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """The outbox: the program's entries waiting to be sent (`ix_ledger_outbox` leads with these)."""
+    return LedgerEntry.program == program, LedgerEntry.status == "payable"
+
+
 def _outbox_size(ctx: RunContext, program: str) -> int:
     with ctx.sessions() as session:
-        count = session.scalar(
-            select(func.count()).select_from(LedgerEntry)
-            .where(LedgerEntry.program == program, LedgerEntry.status == "payable")
-        )  # fmt: skip
+        count = session.scalar(select(func.count()).select_from(LedgerEntry).where(*_payable(program)))
     return int(count or 0)
 
 
@@ -172,7 +174,7 @@ def _outbox_pages(ctx: RunContext, program: str, size: int) -> Iterator[list[str
     stays open for the hours a large push takes. An entry a batch leaves payable (rejected) is
     behind the cursor, so it is not offered twice in one run.
     """
-    payable = (LedgerEntry.program == program, LedgerEntry.status == "payable")
+    payable = _payable(program)
     yield from _keyset(ctx, (*payable, LedgerEntry.event_at.is_not(None)), _EVENT_ORDER, size)
     yield from _keyset(ctx, (*payable, LedgerEntry.event_at.is_(None)), _EVENT_ORDER[1:], size)
 
@@ -322,9 +324,7 @@ def _recover_interrupted(ctx: RunContext, client: RewardsApi, program: str, resu
             select(
                 LedgerEntry.entry_key, LedgerEntry.created_at, LedgerEntry.partner_key,
                 LedgerEntry.currency, LedgerEntry.amount_minor,
-            ).where(
-                LedgerEntry.program == program, LedgerEntry.status == "payable", LedgerEntry.push_state == "sending"
-            )
+            ).where(*_payable(program), LedgerEntry.push_state == "sending")
         ).all()  # fmt: skip
     if not pending:
         return set()

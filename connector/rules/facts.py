@@ -49,7 +49,9 @@ from connector.models import (
     SubscriptionItem,
 )
 from connector.programs import Program
-from connector.rules.sql import padded, read_as
+from connector.rules.sql import IN_LIST, in_lists, padded, read_as
+
+E = TypeVar("E", Refund, Dispute)  # a payment event that lands on an invoice
 
 
 def visible(at: dt.datetime | None, as_of: dt.datetime) -> bool:
@@ -148,11 +150,8 @@ class Facts:
         """The invoices some credit note, refund or dispute of the batch lands on; the others have no
         adjustments (`netrevenue.adjustments` need not look)."""
         if self._adjusted is None:
-            self.refunds_of("")
-            self.disputes_of("")
-            assert self._refunds_by_invoice is not None and self._disputes_by_invoice is not None
             self._adjusted = {k for k, v in self.credit_notes.items() if v}
-            self._adjusted.update(self._refunds_by_invoice, self._disputes_by_invoice)
+            self._adjusted.update(self._refunds_index(), self._disputes_index())
         return self._adjusted
 
     def first_paid_at(self, customer_id: str) -> dt.datetime | None:
@@ -167,20 +166,28 @@ class Facts:
         return min(subs, key=lambda s: (s.start_date or s.created or self.as_of, s.id), default=None)
 
     def refunds_of(self, invoice_id: str) -> list[Refund]:
-        if self._refunds_by_invoice is None:
-            self._refunds_by_invoice = defaultdict(list)
-            for r in self.refunds:
-                if (inv := self.invoice_of(r.payment_intent, r.charge)) is not None:
-                    self._refunds_by_invoice[inv.id].append(r)
-        return self._refunds_by_invoice.get(invoice_id, [])
+        return self._refunds_index().get(invoice_id, [])
 
     def disputes_of(self, invoice_id: str) -> list[Dispute]:
+        return self._disputes_index().get(invoice_id, [])
+
+    def _refunds_index(self) -> dict[str, list[Refund]]:
+        if self._refunds_by_invoice is None:
+            self._refunds_by_invoice = self._by_invoice(self.refunds)
+        return self._refunds_by_invoice
+
+    def _disputes_index(self) -> dict[str, list[Dispute]]:
         if self._disputes_by_invoice is None:
-            self._disputes_by_invoice = defaultdict(list)
-            for d in self.disputes:
-                if (inv := self.invoice_of(d.payment_intent, d.charge)) is not None:
-                    self._disputes_by_invoice[inv.id].append(d)
-        return self._disputes_by_invoice.get(invoice_id, [])
+            self._disputes_by_invoice = self._by_invoice(self.disputes)
+        return self._disputes_by_invoice
+
+    def _by_invoice(self, events: Sequence[E]) -> dict[str, list[E]]:
+        """Refunds or disputes by the invoice whose payment they name (see `invoice_of`)."""
+        out: dict[str, list[E]] = defaultdict(list)
+        for event in events:
+            if (inv := self.invoice_of(event.payment_intent, event.charge)) is not None:
+                out[inv.id].append(event)
+        return out
 
     def invoice_of(self, payment_intent: str | None, charge: str | None) -> Invoice | None:
         """Refunds and disputes name a payment, not an invoice: `invoice_payments` links them."""
@@ -484,10 +491,6 @@ def _note_invoice(f: Facts, inv: Invoice) -> None:
         f.note(inv.customer_id, inv.due_date, strict=True)
 
 
-_IN_LIST = 4_096  # values per IN (...) list: well inside SQLite's and PostgreSQL's bound-parameter limits
-
-
-
 def _rows_in(
     session: Session,
     model: type[M],
@@ -506,14 +509,11 @@ def _rows_in(
     """
     where_column: Any = Invoice.customer_id if via_invoice else column
     link = column if via_invoice else None
-    if len(values) <= _IN_LIST:
-        if not values:
-            return []
-        return _rows(session, model, where_column.in_(padded(values)), columns=columns, via_invoice=link)
     out: list[M] = []
-    for i in range(0, len(values), _IN_LIST):
-        chunk = padded(values[i : i + _IN_LIST])
+    for chunk in in_lists(values):
         out.extend(_rows(session, model, where_column.in_(chunk), columns=columns, via_invoice=link))
+    if len(values) <= IN_LIST:
+        return out  # one statement: already in primary-key order
     _, id_column = _columns(model, columns)
     return sorted(out, key=lambda row: getattr(row, str(id_column.key)))
 
@@ -558,9 +558,6 @@ def _load_payment_events(
         customer = customer_of.get(invoice_id) if invoice_id else None
         f.note(customer, e.created)
         f.note(customer, f.future_credits.get(e.id))  # a credit note listing the refund may appear later
-
-
-E = TypeVar("E", Refund, Dispute)
 
 
 def _paid_through(session: Session, model: type[E], pis: list[str], charges: list[str]) -> list[E]:

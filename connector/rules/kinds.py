@@ -20,7 +20,7 @@ from connector.ledger import DesiredEntry, Note, group_key, note_text
 from connector.models import Partner, Subscription, SubscriptionItem
 from connector.programs import Program
 from connector.rules.facts import Facts
-from connector.rules.money import commission, exact, round_half_up, round_ratio
+from connector.rules.money import commission, round_half_up
 from connector.rules.netrevenue import adjustments, invoice_basis, item_earns
 from connector.rules.qualification import Submission, Verdict
 from connector.rules.schedule import add_months, at_midnight, end_of_month_after
@@ -95,21 +95,19 @@ class _Entries:
     the cost of making each. The group key is `ledger.group_key`'s, by construction.
     """
 
-    __slots__ = ("_prefix", "_partner", "_customer", "_rate", "_num", "_den")
+    __slots__ = ("_prefix", "_partner", "_customer", "_rate")
 
     def __init__(self, program: Program, sub: Submission, rate: Decimal) -> None:
         assert sub.partner is not None
         self._prefix = group_key(program.name, sub.partner.key, sub.customer_key, "", "")[:-1]  # ends in "|"
         self._partner, self._customer, self._rate = sub.partner.key, sub.customer_key, rate
-        exact_rate = exact(rate)
-        self._num, self._den = exact_rate.numerator, exact_rate.denominator
 
     def make(
         self, kind: str, source: str, basis: Fraction, currency: str, sources: tuple[str, ...],
         event_at: dt.datetime | None, note: Note,
     ) -> DesiredEntry:  # fmt: skip
         """The entry of `kind` on `source`, its amount `commission(basis, rate)` (the one rounding)."""
-        amount = round_ratio(basis.numerator * self._num, basis.denominator * self._den)
+        amount = commission(basis, self._rate)
         return DesiredEntry(
             f"{self._prefix}{kind}|{source}", self._partner, self._customer, kind, basis, self._rate, amount,
             currency, sources, event_at, None, None, note,

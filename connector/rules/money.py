@@ -9,10 +9,10 @@ from fractions import Fraction
 
 def round_half_up(value: Fraction) -> int:
     """Round to an integer, ties away from zero (Decimal's ROUND_HALF_UP: 2.5 -> 3, -2.5 -> -3)."""
-    return round_ratio(value.numerator, value.denominator)
+    return _round_ratio(value.numerator, value.denominator)
 
 
-def round_ratio(numerator: int, denominator: int) -> int:
+def _round_ratio(numerator: int, denominator: int) -> int:
     """numerator / denominator (denominator > 0, not necessarily in lowest terms) rounded half up."""
     sign = -1 if numerator < 0 else 1
     whole, rest = divmod(abs(numerator), denominator)
@@ -28,7 +28,7 @@ def commission(basis: Fraction, rate: Decimal) -> int:
     value: rounding does not depend on the ratio being in lowest terms).
     """
     r = exact(rate)
-    return round_ratio(basis.numerator * r.numerator, basis.denominator * r.denominator)
+    return _round_ratio(basis.numerator * r.numerator, basis.denominator * r.denominator)
 
 
 @functools.lru_cache(maxsize=256)

@@ -71,10 +71,14 @@ _WHOLE = Fraction(1)
 _NOTHING = Fraction(0)
 
 
-def _earning_share(facts: Facts, program: Program, invoice: Invoice) -> Fraction:
+def _every_line_earns(program: Program) -> bool:
     c = program.commission
-    if not c.excluded_categories and not c.earning_price_types:
-        return _WHOLE  # every line earns: the share is 1 whatever the lines
+    return not c.excluded_categories and not c.earning_price_types
+
+
+def _earning_share(facts: Facts, program: Program, invoice: Invoice) -> Fraction:
+    if _every_line_earns(program):
+        return _WHOLE  # the share is 1 whatever the lines
     lines = facts.lines.get(invoice.id, [])
     total = sum(line.amount for line in lines)
     if not lines or total == 0:
@@ -86,8 +90,7 @@ def _earning_share(facts: Facts, program: Program, invoice: Invoice) -> Fraction
 def invoice_basis(facts: Facts, program: Program, invoice: Invoice) -> Fraction:
     """amount_paid − tax, times the earning share, capped after the term by the contract-change rule."""
     net = invoice.amount_paid - invoice.tax
-    c = program.commission
-    if not c.excluded_categories and not c.earning_price_types and program.contract_change is None:
+    if program.contract_change is None and _every_line_earns(program):
         # every line earns and nothing caps: the common case, in integers (a full pass does this for every
         # paid invoice; `earning_share` would answer 1)
         return Fraction(net) if net > 0 else _NOTHING
@@ -101,7 +104,7 @@ def invoice_basis(facts: Facts, program: Program, invoice: Invoice) -> Fraction:
             term_end, monthly = original
             if invoice.created is not None and invoice.created >= term_end:
                 basis = min(basis, Fraction(monthly))
-    return max(basis, Fraction(0))
+    return max(basis, _NOTHING)
 
 
 def original_contract(facts: Facts, program: Program, customer_id: str) -> tuple[dt.datetime, int] | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import ColumnElement, Label, type_coerce
@@ -25,6 +25,15 @@ def padded(values: Sequence[T]) -> list[T]:
         return []
     size = 1 << (len(values) - 1).bit_length()
     return [*values, *([values[-1]] * (size - len(values)))]
+
+
+IN_LIST = 4_096  # values per IN (...) list: well inside SQLite's and PostgreSQL's bound-parameter limits
+
+
+def in_lists(values: Sequence[T]) -> Iterator[list[T]]:
+    """`values` as IN (...) lists of at most `IN_LIST`, each `padded` (none for no values)."""
+    for i in range(0, len(values), IN_LIST):
+        yield padded(values[i : i + IN_LIST])
 
 
 class _ReadUTC(UTCDateTime):
