@@ -21,7 +21,7 @@ import httpx
 from sqlalchemy import Engine, MetaData, Table, select
 from tenacity import retry, retry_if_exception_type, stop_after_attempt
 
-from connector.models import Base
+from connector.store.models import Base
 
 # (stream name, path under the API base, page size): the list endpoints a full pull walks.
 PARTNERSTACK_STREAMS: tuple[tuple[str, str, int], ...] = (

@@ -151,7 +151,7 @@ def _pg_schema_url(base: str, schema: str) -> str:
 
 def new_database(kind: str, workdir: Path, pg_base: str, *, migrate: bool = True) -> Database:
     """A fresh database (SQLite file or PostgreSQL schema), migrated unless told otherwise."""
-    from connector.db import make_engine, upgrade
+    from connector.store.db import make_engine, upgrade
 
     if kind == "sqlite":
         db = Database(kind, f"sqlite:///{workdir / f'bench-{uuid.uuid4().hex[:8]}.db'}")

@@ -70,14 +70,14 @@ class StageClock:
 
 
 def _install_stage_clock() -> StageClock:
-    import connector.rules
-    import connector.runner
-    import connector.sync
+    import connector.ledger.compute
+    import connector.pull.sync
+    import connector.run.runner
 
     clock = StageClock()
-    connector.sync.pull = clock.wrap("pull", connector.sync.pull)  # type: ignore[assignment]
-    connector.rules.compute = clock.wrap("compute", connector.rules.compute)  # type: ignore[attr-defined]
-    connector.runner.push = clock.wrap("push", connector.runner.push)  # type: ignore[assignment]
+    connector.pull.sync.pull = clock.wrap("pull", connector.pull.sync.pull)  # type: ignore[assignment]
+    connector.ledger.compute.compute = clock.wrap("compute", connector.ledger.compute.compute)  # type: ignore[assignment]
+    connector.run.runner.push = clock.wrap("push", connector.run.runner.push)  # type: ignore[assignment]
     return clock
 
 
@@ -119,7 +119,7 @@ def _record_requests(path: str | None) -> Iterator[None]:
 
 
 def cmd_run(args: argparse.Namespace) -> dict[str, Any]:
-    from connector.runner import run_once
+    from connector.run.runner import run_once
 
     settings = make_settings(args)
     clock = _install_stage_clock()
@@ -147,9 +147,9 @@ def cmd_run(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_recompute(args: argparse.Namespace) -> dict[str, Any]:
     """The whole ledger recomputed from the store: what a rules change or a replay costs."""
     from connector.context import RunContext
-    from connector.db import make_engine, session_factory
-    from connector.programs import load_program
-    from connector.rules import compute  # type: ignore[attr-defined]
+    from connector.ledger.compute import compute
+    from connector.rules.program import load_program
+    from connector.store.db import make_engine, session_factory
 
     settings = make_settings(args)
     program = load_program(settings.program.file)
@@ -170,7 +170,7 @@ def cmd_recompute(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_insert_ceiling(args: argparse.Namespace) -> dict[str, Any]:
     from bench.ceiling import insert_ceiling
-    from connector.db import make_engine
+    from connector.store.db import make_engine
 
     source, target = make_engine(args.src), make_engine(args.dst)
     try:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
-from connector.db import make_engine, upgrade
+from connector.store.db import make_engine, upgrade
 
 PG_ENV = "CONNECTOR_TEST_DATABASE_URL"
 REPO = Path(__file__).resolve().parents[1]

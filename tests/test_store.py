@@ -2,9 +2,9 @@
 
 from sqlalchemy import Engine, func, select
 
-from connector.db import current_revision, head_revision, session_factory, transaction
-from connector.models import Invoice, Product
-from connector.store import load_cursor, save_cursor, upsert_rows
+from connector.store.db import current_revision, head_revision, session_factory, transaction
+from connector.store.models import Invoice, Product
+from connector.store.writes import load_cursor, save_cursor, upsert_rows
 from tests.conftest import on_postgres
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from connector.currency import UnknownCurrency, normalize_currency
+from connector.money import UnknownCurrency, normalize_currency
 
 COLUMNS = ("customer", "date", "amount", "currency", "note")
 _INT = re.compile(r"^[+-]?\d+$")

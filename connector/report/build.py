@@ -14,7 +14,6 @@ from contextlib import contextmanager
 from sqlalchemy import Engine, inspect, select
 from sqlalchemy.orm import Session
 
-from connector.models import Decision, Finding, LedgerEntry, Partner, Quarantine, Run, RunStreamStat
 from connector.report.checks import compute_checks, compute_totals, monthly_commission
 from connector.report.model import (
     EntryRow,
@@ -26,6 +25,7 @@ from connector.report.model import (
     StreamRow,
     SubmissionRow,
 )
+from connector.store.models import Decision, Finding, LedgerEntry, Partner, Quarantine, Run, RunStreamStat
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 

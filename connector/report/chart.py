@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from connector.money import format_money
 from connector.report.model import MonthPoint
-from connector.report.money import format_money
 
 WIDTH = 720
 HEIGHT = 240

@@ -10,9 +10,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from decimal import Decimal
 
-from connector.currency import minor_exponent
+from connector.money import commission_of, format_money, minor_exponent
 from connector.report.model import OPEN_STATUSES, Check, CurrencyTotals, EntryRow, MonthPoint
-from connector.report.money import commission_of, format_money
 
 RATED_KINDS = ("commission", "clawback")
 

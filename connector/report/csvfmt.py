@@ -13,8 +13,8 @@ import csv
 import datetime as dt
 from pathlib import Path
 
+from connector.money import iso_utc, to_major
 from connector.report.model import Report
-from connector.report.money import iso_utc, to_major
 from connector.report.sections import Cell, Money, Section, report_sections
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from jinja2 import Environment, FunctionLoader, StrictUndefined, select_autoescape
 
+from connector.money import format_money, iso_utc
 from connector.report.chart import build_chart
 from connector.report.model import ALL_STATUSES, Report
-from connector.report.money import format_money, iso_utc
 
 TEMPLATE = "report.html.j2"
 

@@ -6,8 +6,8 @@ import json
 from dataclasses import asdict
 from typing import Any
 
+from connector.money import iso_utc
 from connector.report.model import Check, CurrencyTotals, EntryRow, Report
-from connector.report.money import iso_utc
 
 TOTAL_FIELDS = (
     "net_revenue_minor",

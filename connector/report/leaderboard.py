@@ -21,9 +21,9 @@ from rich.table import Table
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from connector.models import Deal, Decision, LedgerEntry, Partner, Run
+from connector.money import format_money
 from connector.report.build import _session
-from connector.report.money import format_money
+from connector.store.models import Deal, Decision, LedgerEntry, Partner, Run
 
 _QUARTER = re.compile(r"^\s*(\d{4})\s*-?\s*Q([1-4])\s*$", re.IGNORECASE)
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from connector.models import Partner
 from connector.report.build import _partner_row, _session, build_report, restrict_to_partner
 from connector.report.model import Report
+from connector.store.models import Partner
 
 
 class PartnerNotFound(LookupError):

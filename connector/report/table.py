@@ -9,8 +9,8 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from connector.money import format_money, iso_utc
 from connector.report.model import ALL_STATUSES, Report
-from connector.report.money import format_money, iso_utc
 
 
 def summary_of(report: Report) -> Table:

@@ -14,8 +14,8 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
+from connector.money import excel_number_format, to_major
 from connector.report.model import Report
-from connector.report.money import excel_number_format, to_major
 from connector.report.sections import Cell, Money, report_sections
 
 DATE_FORMAT = "yyyy-mm-dd hh:mm:ss"

@@ -1,14 +1,6 @@
 """The rules: from pulled records to exactly the money each referral program promises.
 
-`compute(ctx, program)` reads the store as of `ctx.as_of`, writes one `Decision` per
-submission, appends ledger differences and moves open entries' statuses forward;
-`compute(ctx, program, incremental=True)` does the same for only the customers whose
-result can have changed since the last compute (the same ledger, in a fraction of the time).
+Pure functions over the facts read as of a time (`reads/` is where they come from): who
+qualifies and why not, the basis and rate of each entry, the gates that hold payment.
+They book nothing themselves: `connector.ledger.compute` runs them and appends the result.
 """
-
-from connector.rules.engine import ComputeResult, compute, compute_in
-from connector.rules.kinds import RuleFinding
-
-Finding = RuleFinding
-
-__all__ = ["ComputeResult", "Finding", "RuleFinding", "compute", "compute_in"]

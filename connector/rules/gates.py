@@ -11,10 +11,10 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 
-from connector.ledger import Placement
-from connector.models import Partner
-from connector.programs import Program
-from connector.rules.facts import Facts
+from connector.ledger.book import Placement
+from connector.rules.program import Program
+from connector.rules.reads.facts import Facts
+from connector.store.models import Partner
 
 # an account number with its routing number, or an IBAN ("account_only" lacks the routing number)
 BANK_DETAILS_COMPLETE = ("account", "iban")

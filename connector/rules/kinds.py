@@ -16,14 +16,14 @@ from decimal import Decimal
 from fractions import Fraction
 from functools import partial
 
-from connector.ledger import DesiredEntry, Note, group_key, note_text
-from connector.models import Partner, Subscription, SubscriptionItem
-from connector.programs import Program
-from connector.rules.facts import Facts
-from connector.rules.money import commission, round_half_up
+from connector.ledger.book import DesiredEntry, Note, group_key, note_text
+from connector.money import commission, round_half_up
 from connector.rules.netrevenue import adjustments, invoice_basis, item_earns
+from connector.rules.program import Program
 from connector.rules.qualification import Submission, Verdict
+from connector.rules.reads.facts import Facts
 from connector.rules.schedule import add_months, at_midnight, end_of_month_after
+from connector.store.models import Partner, Subscription, SubscriptionItem
 
 PERIODS_PER_YEAR = {"day": 365, "week": 52, "month": 12, "year": 1}
 

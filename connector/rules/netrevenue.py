@@ -12,10 +12,10 @@ import datetime as dt
 from dataclasses import dataclass
 from fractions import Fraction
 
-from connector.models import CreditNote, Invoice, InvoiceLine, Product, SubscriptionItem
-from connector.programs import Program
-from connector.rules.facts import Facts
+from connector.rules.program import Program
+from connector.rules.reads.facts import Facts
 from connector.rules.schedule import add_months
+from connector.store.models import CreditNote, Invoice, InvoiceLine, Product, SubscriptionItem
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,10 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Literal
 
-from connector.models import Deal, Partner
-from connector.programs import Program
-from connector.rules.facts import Facts
 from connector.rules.identity import company_domain, normalise_company_name
+from connector.rules.program import Program
+from connector.rules.reads.facts import Facts
+from connector.store.models import Deal, Partner
 
 SubmissionType = Literal["lead", "customer", "deal"]
 Outcome = Literal["qualified", "rejected", "open"]

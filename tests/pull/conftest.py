@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 import adapters.http
 from connector.config import Settings
 from connector.context import RunContext, RunKind
-from connector.db import session_factory
+from connector.store.db import session_factory
 from tests.pull.scenarios import NOW
 
 

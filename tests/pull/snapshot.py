@@ -11,8 +11,8 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from connector import models
-from connector.db import json_dumps
+from connector.store import models
+from connector.store.db import json_dumps
 
 CANONICAL_TABLES = (
     "ps_groups",

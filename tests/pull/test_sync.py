@@ -10,11 +10,11 @@ import httpx
 import pytest
 from sqlalchemy import Engine, func, select, text
 
-import connector.sync as sync
+import connector.pull.sync as sync
 from adapters.http import AuthError
-from connector.db import json_dumps
-from connector.models import Quarantine, RunStreamStat, SyncCursor
-from connector.sync import pull
+from connector.pull.sync import pull
+from connector.store.db import json_dumps
+from connector.store.models import Quarantine, RunStreamStat, SyncCursor
 from sandbox.server import SandboxServer
 from tests.pull.conftest import MakeCtx, sandbox_settings
 from tests.pull.scenarios import big, consio, with_bad_records

@@ -11,12 +11,12 @@ import httpx
 import pytest
 from sqlalchemy import Engine, func, select, text
 
-import connector.sync as sync
+import connector.pull.sync as sync
 from adapters.partnerstack import to_epoch_ms
 from connector.config import ConfigError, load_settings
-from connector.db import json_dumps
-from connector.models import PlatformReward, SyncCursor
-from connector.sync import pull
+from connector.pull.sync import pull
+from connector.store.db import json_dumps
+from connector.store.models import PlatformReward, SyncCursor
 from sandbox.server import SandboxServer
 from tests.pull.conftest import MakeCtx, sandbox_settings
 from tests.pull.scenarios import NOW, big

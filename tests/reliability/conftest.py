@@ -23,7 +23,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 import adapters.http
-from connector.models import LedgerEntry
+from connector.store.models import LedgerEntry
 from sandbox.server import SandboxServer
 
 from ..conftest import fresh_database
@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parents[2]
 SCENARIOS = REPO / "tests" / "scenarios"
 KILLHOOK_DIR = Path(__file__).resolve().parent / "killhook"
 AS_OF = "2026-06-30T00:00:00Z"
-CONNECTOR = [sys.executable, "-m", "connector.cli"]
+CONNECTOR = [sys.executable, "-m", "connector.run.cli"]
 
 LedgerRow = tuple[str, str, int, int, str, str, str]
 

@@ -16,8 +16,8 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from connector.cli import app
-from connector.models import Quarantine, Run
+from connector.run.cli import app
+from connector.store.models import Quarantine, Run
 from sandbox.server import SandboxServer
 
 from .conftest import (

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from connector.cli import app
+from connector.run.cli import app
 from sandbox.server import SandboxServer
 
 from ..run.conftest import write_config

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from connector.db import make_engine
+from connector.store.db import make_engine
 from sandbox.server import SandboxServer
 
 from .conftest import (

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from connector.config import Settings
-from connector.db import make_engine
-from connector.runner import run_once
+from connector.run.runner import run_once
+from connector.store.db import make_engine
 from sandbox.server import SandboxServer
 
 from ..run.conftest import settings_values

@@ -25,8 +25,8 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from connector.config import Settings
-from connector.models import LedgerEntry
-from connector.runner import open_engine, run_once
+from connector.run.runner import open_engine, run_once
+from connector.store.models import LedgerEntry
 
 from .conftest import REPO
 from .medium import NOW, medium_scenario, one_percent_change
@@ -58,7 +58,7 @@ def remote_sandbox(tmp_path: Path) -> Iterator[tuple[RemoteSandbox, dict[str, An
     scenario = tmp_path / "medium.json"
     scenario.write_text(json.dumps(doc), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECTOR_")}
-    proc = subprocess.Popen([sys.executable, "-m", "connector.cli", "sandbox", "--scenario", str(scenario),
+    proc = subprocess.Popen([sys.executable, "-m", "connector.run.cli", "sandbox", "--scenario", str(scenario),
                              "--port", "0"], stderr=subprocess.PIPE, text=True, cwd=REPO, env=env)
     try:
         assert proc.stderr is not None

@@ -18,9 +18,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector.config import Settings
-from connector.db import make_engine, upgrade
-from connector.models import Decision, LedgerEntry
-from connector.runner import RunFailed, run_once
+from connector.run.runner import RunFailed, run_once
+from connector.store.db import make_engine, upgrade
+from connector.store.models import Decision, LedgerEntry
 from sandbox.server import SandboxServer
 
 from ..run.conftest import settings_values

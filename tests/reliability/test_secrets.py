@@ -13,11 +13,11 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from connector import models
 from connector.config import Settings
-from connector.metrics import ConnectorMetrics
 from connector.report import write_report
-from connector.runner import run_once
+from connector.run.metrics import ConnectorMetrics
+from connector.run.runner import run_once
+from connector.store import models
 from sandbox.server import SandboxServer
 
 from ..run.conftest import AS_OF as AS_OF_DT

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from connector.models import (
+from connector.store.models import (
     Deal,
     Decision,
     Finding,

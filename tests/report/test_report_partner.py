@@ -48,7 +48,7 @@ def test_statement_of_a_held_partner(consio_engine: Engine) -> None:
 def test_statement_of_a_partner_with_nothing_yet(consio_engine: Engine) -> None:
     from sqlalchemy.orm import Session
 
-    from connector.models import Partner
+    from connector.store.models import Partner
 
     with Session(consio_engine) as s, s.begin():
         s.add(Partner(key="part_new", company_name="Newcomer", raw={}))

@@ -21,8 +21,10 @@ from sqlalchemy.orm import DeclarativeBase
 
 from connector.config import Settings
 from connector.context import RunContext
-from connector.db import session_factory, transaction
-from connector.models import (
+from connector.ledger.compute import ComputeResult, compute
+from connector.rules.program import Program, bundled_program_path, load_program
+from connector.store.db import session_factory, transaction
+from connector.store.models import (
     BillingCustomer,
     CreditNote,
     Deal,
@@ -42,9 +44,7 @@ from connector.models import (
     Subscription,
     SubscriptionItem,
 )
-from connector.programs import Program, bundled_program_path, load_program
-from connector.rules import ComputeResult, compute
-from connector.store import upsert_rows
+from connector.store.writes import upsert_rows
 
 REPO = Path(__file__).resolve().parents[2]
 UTC = dt.UTC

@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from connector.db import session_factory
-from connector.models import Finding, MarketingCost
+from connector.store.db import session_factory
+from connector.store.models import Finding, MarketingCost
 from tests.rules.builders import decisions, entries, t
 
 

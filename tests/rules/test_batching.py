@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-import connector.rules.engine as engine_module
-from connector.db import make_engine
+import connector.ledger.compute as engine_module
+from connector.store.db import make_engine
 from tests.conftest import fresh_database
 from tests.rules.builders import REPO, decisions, entries, load_scenario, run, scenario_rows, t
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from connector.models import Partner
 from connector.rules.gates import application_complete, is_entity, partner_gate, required_tax_form
+from connector.store.models import Partner
 from tests.rules.builders import program
 
 CONSIO = program("consio")

@@ -21,8 +21,9 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.orm import DeclarativeBase
 
-from connector.db import make_engine, session_factory, transaction
-from connector.models import (
+from connector.ledger.compute import ComputeResult, compute
+from connector.store.db import make_engine, session_factory, transaction
+from connector.store.models import (
     Base,
     ChangeClock,
     CreditNote,
@@ -38,8 +39,7 @@ from connector.models import (
     Referral,
     SubscriptionItem,
 )
-from connector.rules import ComputeResult, compute
-from connector.store import upsert_rows
+from connector.store.writes import upsert_rows
 from tests.conftest import fresh_database
 from tests.rules.builders import World, context, program, t
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, update
 
-from connector.db import session_factory, transaction
-from connector.models import Deal, Invoice, LedgerEntry, Partner
-from connector.store import upsert_rows
+from connector.store.db import session_factory, transaction
+from connector.store.models import Deal, Invoice, LedgerEntry, Partner
+from connector.store.writes import upsert_rows
 from tests.rules.builders import World, entries, group_sums, run, t
 
 

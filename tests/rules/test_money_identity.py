@@ -9,8 +9,8 @@ from fractions import Fraction
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from connector.money import commission, rate_str, round_half_up
 from connector.rules.identity import company_domain, email_domain, normalise_company_name
-from connector.rules.money import commission, rate_str, round_half_up
 from connector.rules.schedule import add_months, end_of_month_after
 
 UTC = dt.UTC

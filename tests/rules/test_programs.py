@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from connector.config import ConfigError
-from connector.programs import bundled_program_path, load_program
+from connector.rules.program import bundled_program_path, load_program
 from tests.rules.builders import REPO
 
 NAMES = ["consio", "netsource", "connectus", "tech-consultant"]

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, delete
 from sqlalchemy.orm import DeclarativeBase
 
-from connector.db import session_factory, transaction
-from connector.models import Base, LedgerEntry
-from connector.store import upsert_rows
+from connector.store.db import session_factory, transaction
+from connector.store.models import Base, LedgerEntry
+from connector.store.writes import upsert_rows
 from tests.rules.builders import World, entries, group_sums, run
 
 UTC = dt.UTC

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
-from connector.programs import bundled_program_path, load_program
+from connector.rules.program import bundled_program_path, load_program
 from tests.rules.builders import World, decisions, run
 
 

@@ -12,12 +12,12 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-import connector.sync
-from connector.cli import app, parse_time
+import connector.pull.sync
 from connector.config import ConfigError
-from connector.lock import acquire
-from connector.models import LedgerEntry, Run, SyncCursor
-from connector.runner import RunFailed, run_once
+from connector.run.cli import app, parse_time
+from connector.run.lock import acquire
+from connector.run.runner import RunFailed, run_once
+from connector.store.models import LedgerEntry, Run, SyncCursor
 from sandbox.server import SandboxServer
 
 from .conftest import AS_OF, EXPECTED_AMOUNTS, make_settings, settings_values, write_config
@@ -124,14 +124,14 @@ def test_two_concurrent_syncs_one_exits_3(
 ) -> None:
     config = config_for(tmp_path, database_url, sandbox)
     in_pull, release = threading.Event(), threading.Event()
-    real_pull = connector.sync.pull
+    real_pull = connector.pull.sync.pull
 
     def slow_pull(ctx: Any) -> Any:
         in_pull.set()
         assert release.wait(timeout=30)
         return real_pull(ctx)
 
-    monkeypatch.setattr(connector.sync, "pull", slow_pull)
+    monkeypatch.setattr(connector.pull.sync, "pull", slow_pull)
     first: dict[str, Any] = {}
     thread = threading.Thread(target=lambda: first.setdefault("outcome", run_once(
         make_settings(database_url, sandbox), as_of=AS_OF)))
@@ -227,7 +227,7 @@ def test_failed_run_is_recorded_and_raised(database_url: str, engine: Engine, mo
     def broken(_ctx: Any) -> Any:
         raise RuntimeError("disk on fire\nsecond line")
 
-    monkeypatch.setattr(connector.sync, "pull", broken)
+    monkeypatch.setattr(connector.pull.sync, "pull", broken)
     with pytest.raises(RunFailed, match="^pull failed: disk on fire$"):
         run_once(make_settings(database_url, None), as_of=AS_OF)
     with Session(engine) as session:

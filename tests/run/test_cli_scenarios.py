@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from connector.cli import app
+from connector.run.cli import app
 from sandbox.costs import write_costs_csv
 from sandbox.scenario import load_scenario
 from sandbox.server import SandboxServer

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from connector.demo import demo_scenario_path
+from connector.run.demo import demo_scenario_path
 
 CONNECTOR = Path(sys.executable).with_name("connector")
 

@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
-from connector.db import make_engine
-from connector.lock import LockHeld, acquire, run_lock
-from connector.models import RunLock
+from connector.run.lock import LockHeld, acquire, run_lock
+from connector.store.db import make_engine
+from connector.store.models import RunLock
 from tests.conftest import on_postgres
 
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from connector.logs import setup_logging, wants_json
+from connector.run.logs import setup_logging, wants_json
 
 
 @pytest.fixture(autouse=True)

@@ -6,8 +6,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, select
 
-from connector.db import session_factory
-from connector.models import Base, ChangeClock
+from connector.store.db import session_factory
+from connector.store.models import Base, ChangeClock
 
 
 def test_migrations_build_exactly_the_models(engine: Engine) -> None:

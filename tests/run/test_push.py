@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
-import connector.push as push_mod
-from connector.models import LedgerEntry
-from connector.runner import RunFailed, run_once
+import connector.push.outbox as push_mod
+from connector.run.runner import RunFailed, run_once
+from connector.store.models import LedgerEntry
 from sandbox.server import SandboxServer
 
 from .conftest import AS_OF, EXPECTED_AMOUNTS, make_settings

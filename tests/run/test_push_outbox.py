@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import Engine, delete
 from sqlalchemy.orm import Session, sessionmaker
 
-from connector.models import LedgerEntry
-from connector.push import _outbox_pages
+from connector.push.outbox import _outbox_pages
+from connector.store.models import LedgerEntry
 
 BASE = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
 

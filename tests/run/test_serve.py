@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from connector.config import ConfigError
-from connector.runner import RunFailed, RunOutcome
-from connector.scheduler import HealthState, SyncService, expected_interval, health, make_trigger
+from connector.run.runner import RunFailed, RunOutcome
+from connector.run.scheduler import HealthState, SyncService, expected_interval, health, make_trigger
 from sandbox.server import SandboxServer
 
 from .conftest import AS_OF, make_settings
@@ -29,7 +29,7 @@ def service_settings(database_url: str, server: SandboxServer | None, **schedule
 
 
 def test_scheduled_sync_then_healthz_and_metrics(database_url: str, sandbox: SandboxServer) -> None:
-    from connector.runner import run_once
+    from connector.run.runner import run_once
 
     finished = threading.Event()
 

@@ -27,12 +27,12 @@ def preload() -> None:
     import sqlalchemy.dialects.postgresql.psycopg  # noqa: F401
     import sqlalchemy.dialects.sqlite  # noqa: F401
 
-    import connector.cli
-    import connector.push
+    import connector.ledger.compute
+    import connector.pull.sync
+    import connector.push.outbox
     import connector.report
-    import connector.rules
-    import connector.runner
-    import connector.sync
+    import connector.run.cli
+    import connector.run.runner
 
     del connector
 
@@ -43,7 +43,7 @@ def child(config: str, as_of: str, kill_at: int, log: Path, points_file: Path) -
     os.dup2(fd, 2)
     from killpoints import install, passed  # type: ignore[import-not-found]
 
-    from connector.cli import main
+    from connector.run.cli import main
 
     install(kill_at)
     sys.argv = ["connector", "sync", "--config", config, "--as-of", as_of]

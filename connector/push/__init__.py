@@ -1,0 +1,1 @@
+"""Push: the outbox of payable entries, sent to the platform exactly once."""

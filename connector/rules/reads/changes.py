@@ -1,0 +1,164 @@
+"""What changed in the store since a compute: mirror rows stamped after its mark, as the rules see them.
+
+`connector.store.writes.upsert_rows` stamps a row with the change clock's tick when it is inserted
+or its content changes; a compute takes tick T, moves the clock to T + 1 and records T as
+its mark. The rows stamped after the previous mark (or never stamped: NULL) are what can
+have changed since, and this module turns them into what the rules are keyed by: partner
+keys, submission rows and billing customers.
+
+Every mapping errs on the side of more: a refund is charged to every customer whose invoice
+payments carry its payment intent or charge (the rules place it on the first one only), a
+credit note also to the customers of the refunds it lists. Recomputing a customer whose
+result did not change costs time; missing one would cost money.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy.orm import Session
+
+from connector.rules.reads.sql import padded
+from connector.store.models import (
+    ChangeClock,
+    CreditNote,
+    Deal,
+    Dispute,
+    Invoice,
+    InvoiceLine,
+    InvoicePayment,
+    Lead,
+    MarketingCost,
+    Partner,
+    Price,
+    Product,
+    Referral,
+    Refund,
+    Subscription,
+    SubscriptionItem,
+)
+
+TRACKED = (
+    Partner, Lead, Deal, Referral, Product, Price, Subscription, SubscriptionItem, Invoice, InvoiceLine,
+    CreditNote, Refund, Dispute, InvoicePayment, MarketingCost,
+)  # fmt: skip
+"""The mirror tables the rules read; a change to any other table cannot change a result."""
+
+_CHUNK = 500  # values per IN (...) list
+
+
+@dataclass
+class Changes:
+    """The keys of what changed, in the rules' terms."""
+
+    catalogue: bool = False  # products or prices: every customer's basis may change
+    partners: set[str] = field(default_factory=set)
+    leads: set[str] = field(default_factory=set)
+    referrals: set[str] = field(default_factory=set)
+    deals: set[str] = field(default_factory=set)
+    billing_ids: set[str] = field(default_factory=set)  # Stripe customers with changed records
+    rows: int = 0  # stamped rows seen, all tables
+
+    @property
+    def any(self) -> bool:
+        return self.rows > 0
+
+
+def advance_clock(session: Session) -> int | None:
+    """Take the current tick T and move the clock to T + 1: rows written from now on are after T.
+
+    Runs inside the compute's transaction, so a compute that rolls back leaves the clock (and
+    its state) where they were and the next run sees the same changes again. None when the
+    clock row was missing (rows were stamped 1 meanwhile): nothing can be trusted to be seen,
+    the caller must run full; the clock restarts after tick 1.
+    """
+    tick = session.scalar(select(ChangeClock.seq).where(ChangeClock.id == 1))
+    if tick is None:
+        session.add(ChangeClock(id=1, seq=2))
+        session.flush()
+        return None
+    session.execute(update(ChangeClock).where(ChangeClock.id == 1).values(seq=tick + 1))
+    return tick
+
+
+def _fresh(model: Any, mark: int) -> ColumnElement[bool]:
+    column = model.changed_seq
+    return or_(column > mark, column.is_(None))
+
+
+def adopt_unstamped(session: Session, tick: int) -> None:
+    """Stamp rows written without the clock (NULL) with `tick`: this compute has now seen them."""
+    for model in TRACKED:
+        session.execute(update(model).where(model.changed_seq.is_(None)).values(changed_seq=tick))
+
+
+def changes_since(session: Session, mark: int) -> Changes:
+    """The changes stamped after `mark`, each table read through its `changed_seq` index."""
+    out = Changes()
+
+    def keys(model: Any, column: Any) -> set[Any]:
+        found = set(session.scalars(select(column).where(_fresh(model, mark))))
+        out.rows += len(found)
+        return found
+
+    out.catalogue = bool(keys(Product, Product.id) | keys(Price, Price.id))
+    out.partners = keys(Partner, Partner.key)
+    out.leads = keys(Lead, Lead.key)
+    out.referrals = keys(Referral, Referral.key)
+    out.deals = keys(Deal, Deal.key)
+
+    billing: set[str | None] = set()
+    billing |= keys(Invoice, Invoice.customer_id)
+    billing |= keys(Subscription, Subscription.customer_id)
+    billing |= keys(MarketingCost, MarketingCost.customer_id)
+    item_subs = keys(SubscriptionItem, SubscriptionItem.subscription_id)
+    billing |= _column_of(session, Subscription.customer_id, Subscription.id, item_subs)
+    invoices: set[str | None] = keys(InvoiceLine, InvoiceLine.invoice_id)
+
+    # a credit note: its invoice's customer, and the customers of the refunds it lists
+    refund_ids: set[str] = set()
+    for invoice_id, customer_id, listed in session.execute(
+        select(CreditNote.invoice_id, CreditNote.customer_id, CreditNote.refund_ids).where(_fresh(CreditNote, mark))
+    ):
+        out.rows += 1
+        invoices.add(invoice_id)
+        billing.add(customer_id)
+        refund_ids.update(listed or [])
+    # payment intents and charges whose placement may have moved: changed refunds, disputes and payments
+    intents: set[str | None] = set()
+    charges: set[str | None] = set()
+    for model in (Refund, Dispute, InvoicePayment):
+        for pi, charge in session.execute(select(model.payment_intent, model.charge).where(_fresh(model, mark))):
+            out.rows += 1
+            intents.add(pi)
+            charges.add(charge)
+    for chunk in _chunks(sorted(refund_ids)):
+        stmt = select(Refund.payment_intent, Refund.charge).where(Refund.id.in_(padded(chunk)))
+        for pi, charge in session.execute(stmt):
+            intents.add(pi)
+            charges.add(charge)
+    invoices |= _column_of(session, InvoicePayment.invoice_id, InvoicePayment.payment_intent, intents)
+    invoices |= _column_of(session, InvoicePayment.invoice_id, InvoicePayment.charge, charges)
+    invoices |= keys(InvoicePayment, InvoicePayment.invoice_id)
+    billing |= _column_of(session, Invoice.customer_id, Invoice.id, invoices)
+    out.billing_ids = {b for b in billing if b is not None}
+    for found in (out.partners, out.leads, out.referrals, out.deals):
+        found.discard(None)  # type: ignore[arg-type]
+    return out
+
+
+def _column_of(session: Session, wanted: Any, by: Any, values: Iterable[Any]) -> set[Any]:
+    """`wanted` of the rows whose `by` is one of `values` (None values skipped)."""
+    out: set[Any] = set()
+    for chunk in _chunks(sorted(v for v in values if v is not None)):
+        out.update(session.scalars(select(wanted).where(by.in_(padded(chunk)))))
+    out.discard(None)
+    return out
+
+
+def _chunks(values: list[Any]) -> Iterable[list[Any]]:
+    for i in range(0, len(values), _CHUNK):
+        yield values[i : i + _CHUNK]

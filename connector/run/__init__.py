@@ -1,0 +1,1 @@
+"""Running the connector: the CLI, one run (lock, pull, compute, push), the schedule, the demo."""

@@ -1,0 +1,330 @@
+"""The `connector` command line.
+
+Exit codes are part of the interface: 0 done, 1 the run failed, 2 bad usage or config,
+3 another run holds the lock. Expected errors print one line on stderr, never a traceback.
+`--config` defaults to `$CONNECTOR_CONFIG`, else `./connector.toml` if present, else the
+built-in defaults (the container sets the variable instead of passing a flag).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from connector.config import ConfigError, Settings, load_settings
+from connector.context import ProgressHook
+from connector.run.lock import LockHeld
+from connector.run.logs import setup_logging
+from connector.run.runner import DatabaseUnavailable, RunFailed, RunOutcome, describe_database
+from connector.store.db import SchemaNotReady
+
+EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
+
+app = typer.Typer(
+    name="connector",
+    help="Pays referral partners exactly what their program promises: PartnerStack + Stripe.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+stdout = Console()
+stderr = Console(stderr=True)
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        envvar="CONNECTOR_CONFIG",
+        help="Settings file (TOML). Default: $CONNECTOR_CONFIG, else ./connector.toml if present.",
+        show_default=False,
+    ),
+]
+AsOfOpt = Annotated[
+    str | None,
+    typer.Option("--as-of", help="The run's clock, ISO-8601 date or date-time (e.g. 2026-06-30T00:00:00Z)."),
+]
+
+
+class ReportFormat(enum.StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    xlsx = "xlsx"
+    html = "html"
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _fail(code: int, message: str) -> NoReturn:
+    stderr.print(f"connector: error: {message}", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _exit_codes() -> Iterator[None]:
+    """Turn the expected failures into their exit code and one line on stderr."""
+    try:
+        yield
+    except ConfigError as exc:
+        _fail(EXIT_USAGE, str(exc))
+    except SchemaNotReady as exc:
+        _fail(EXIT_USAGE, str(exc))
+    except LockHeld as exc:
+        _fail(EXIT_LOCKED, str(exc))
+    except (RunFailed, DatabaseUnavailable) as exc:
+        _fail(EXIT_RUN_FAILED, str(exc))
+    except LookupError as exc:  # e.g. the report's RunNotFound: a bad --run
+        _fail(EXIT_USAGE, str(exc).strip("'\""))
+
+
+def parse_time(value: str | None, option: str) -> dt.datetime | None:
+    """ISO-8601 date or date-time, `Z` allowed; a time without zone is UTC."""
+    if value is None:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise ConfigError(f"bad {option} {value!r}: expected an ISO-8601 date or date-time") from None
+    return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)
+
+
+def _settings(config: Path | None) -> Settings:
+    settings = load_settings(config)
+    setup_logging(settings.log.level, settings.log.format)
+    return settings
+
+
+@contextmanager
+def _progress() -> Iterator[ProgressHook | None]:
+    """Rich bars on an interactive stderr; nothing otherwise (the JSON logs tell the story)."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=stderr, transient=True,
+    ) as bars:
+        tasks: dict[str, Any] = {}
+
+        def hook(stream: str, done: int, total: int | None) -> None:
+            if stream not in tasks:
+                tasks[stream] = bars.add_task(stream, total=total)
+            bars.update(tasks[stream], completed=done, total=total)
+
+        yield hook
+
+
+def _run(settings: Settings, **kwargs: Any) -> RunOutcome:
+    from connector.run.runner import run_once
+
+    with _progress() as hook:
+        return run_once(settings, progress=hook, **kwargs)
+
+
+def _print_outcome(outcome: RunOutcome) -> None:
+    pushed = (outcome.push.pushed + outcome.push.recovered) if outcome.push else 0
+    rejected = outcome.push.failed if outcome.push else 0
+    stdout.print(
+        f"run {outcome.run_id} {outcome.status}: pulled {sum(outcome.pulled.values())} records, "
+        f"{outcome.entries_appended} ledger entries appended, {pushed} rewards pushed"
+        + (f", {rejected} rejected (see the report)" if rejected else ""),
+        highlight=False,
+    )
+    for note in outcome.notes:
+        stdout.print(f"  note: {note}", markup=False, highlight=False)
+
+
+def _summary(settings: Settings, run_id: str) -> None:
+    from connector.report import summary_table
+    from connector.run.runner import open_engine
+
+    engine = open_engine(settings)
+    try:
+        stdout.print(summary_table(engine, run_id))
+    finally:
+        engine.dispose()
+
+
+# ---------------------------------------------------------------- commands
+
+
+@app.command()
+def sync(
+    config: ConfigOpt = None,
+    as_of: AsOfOpt = None,
+    full: Annotated[bool, typer.Option(
+        "--full", help="Recompute every customer's ledger, not only what changed (e.g. after editing the store)."
+    )] = False,
+) -> None:
+    """One incremental run: pull, reconcile, compute, push, report."""
+    with _exit_codes():
+        settings = _settings(config)
+        outcome = _run(settings, kind="sync", as_of=parse_time(as_of, "--as-of"), full=full)
+        _summary(settings, outcome.run_id)
+        _print_outcome(outcome)
+
+
+@app.command()
+def backfill(
+    since: Annotated[str, typer.Option("--since", help="Start of the window (inclusive), ISO-8601.")],
+    until: Annotated[str | None, typer.Option("--until", help="End of the window (exclusive); default now.")] = None,
+    config: ConfigOpt = None,
+    as_of: AsOfOpt = None,
+) -> None:
+    """Re-pull [since, until) without moving the incremental cursors; push only what is new."""
+    with _exit_codes():
+        settings = _settings(config)
+        outcome = _run(
+            settings,
+            kind="backfill",
+            as_of=parse_time(as_of, "--as-of"),
+            since=parse_time(since, "--since"),
+            until=parse_time(until, "--until"),
+        )
+        _summary(settings, outcome.run_id)
+        _print_outcome(outcome)
+
+
+@app.command()
+def report(
+    config: ConfigOpt = None,
+    run: Annotated[str, typer.Option("--run", help="Run id, or 'latest'.")] = "latest",
+    fmt: Annotated[ReportFormat, typer.Option("--format", help="Output format.")] = ReportFormat.table,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", help="Write here. Default: stdout for table/json, [report] output_dir otherwise."),
+    ] = None,
+    partner: Annotated[str | None, typer.Option("--partner", help="One partner's statement (part_… key).")] = None,
+    leaderboard: Annotated[bool, typer.Option("--leaderboard", help="The quarterly leaderboard instead.")] = False,
+    quarter: Annotated[str | None, typer.Option("--quarter", help="Leaderboard quarter, e.g. 2026-Q2.")] = None,
+) -> None:
+    """The reconciliation report of a run (or a partner's statement, or the leaderboard)."""
+    from connector import report as reports
+    from connector.run.runner import open_engine
+
+    with _exit_codes():
+        settings = _settings(config)
+        engine = open_engine(settings)
+        try:
+            run_id = None if run == "latest" else run
+            if output is None and fmt.value not in ("table", "json"):
+                resolved = reports.build_report(engine, run_id).run.id
+                output = Path(settings.report.output_dir) / reports.default_filename(resolved, fmt.value)
+            try:
+                text = reports.write_report(
+                    engine, run_id, fmt.value, output, partner=partner, leaderboard=leaderboard, quarter=quarter
+                )
+            except ValueError as exc:  # an option combination the report cannot render
+                raise ConfigError(str(exc)) from None
+        finally:
+            engine.dispose()
+        if output is not None:
+            stdout.print(f"wrote {output}", highlight=False)
+        elif text:
+            sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+@app.command()
+def serve(config: ConfigOpt = None) -> None:
+    """Run sync on the configured schedule; serve /healthz and /metrics. Stops on SIGTERM/SIGINT."""
+    from connector.run.runner import open_engine
+    from connector.run.scheduler import serve as serve_forever
+
+    with _exit_codes():
+        settings = _settings(config)
+        open_engine(settings).dispose()  # fail fast (exit 1/2) on a missing or unmigrated database
+        serve_forever(settings)
+
+
+@db_app.command("upgrade")
+def db_upgrade(config: ConfigOpt = None) -> None:
+    """Apply the schema migrations."""
+    from sqlalchemy.exc import DBAPIError
+
+    from connector.store.db import current_revision, make_engine, ping, upgrade
+
+    with _exit_codes():
+        settings = _settings(config)
+        engine = make_engine(settings.database.url)
+        where = describe_database(settings.database.url)
+        try:
+            try:
+                ping(engine)
+            except DBAPIError as exc:
+                first = str(getattr(exc, "orig", exc)).strip().splitlines()
+                raise DatabaseUnavailable(f"cannot reach the database ({where}): {first[0] if first else ''}") from None
+            upgrade(engine)
+            revision = current_revision(engine)
+        finally:
+            engine.dispose()
+        stdout.print(f"database ({where}) is at revision {revision}", highlight=False)
+
+
+@app.command()
+def sandbox(
+    scenario: Annotated[Path, typer.Option("--scenario", help="Scenario JSON file.")],
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8765,
+    faults: Annotated[str | None, typer.Option("--faults", help="e.g. 429=0.2,5xx=0.05,drop=0.02,seed=7")] = None,
+    stripe_key: Annotated[str | None, typer.Option("--stripe-key", help="Accept only this Stripe key.")] = None,
+    partnerstack_keys: Annotated[
+        str | None, typer.Option("--partnerstack-keys", help="Accept only this PUBLIC:SECRET pair.")
+    ] = None,
+    costs_csv: Annotated[Path | None, typer.Option("--costs-csv", help="Write finance's cost file here.")] = None,
+) -> None:
+    """Serve a scenario as PartnerStack and Stripe APIs on loopback until stopped."""
+    from sandbox.server import serve as serve_sandbox
+
+    if not scenario.is_file():
+        _fail(EXIT_USAGE, f"scenario file not found: {scenario}")
+    if partnerstack_keys is not None and ":" not in partnerstack_keys:
+        _fail(EXIT_USAGE, "--partnerstack-keys must be PUBLIC:SECRET")
+    setup_logging("INFO", "auto")
+    try:
+        serve_sandbox(scenario, host, port, faults, stripe_key, partnerstack_keys, costs_csv)
+    except ValueError as exc:  # a scenario or fault spec that does not load
+        _fail(EXIT_USAGE, str(exc).splitlines()[0] if str(exc) else "bad scenario")
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command()
+def demo(
+    workdir: Annotated[Path, typer.Option("--workdir", help="Where the database and reports go.")] = Path(
+        "demo-output"
+    ),
+    port: Annotated[int, typer.Option("--port", help="Sandbox port (0: any free port).")] = 0,
+) -> None:
+    """Start the sandbox with the bundled demo scenario, sync it, print the summary, write the reports."""
+    from connector.run.demo import run_demo
+
+    setup_logging("WARNING", "auto")
+    with _exit_codes():
+        result = run_demo(workdir, port=port, progress=_progress)
+        if result.summary is not None:
+            stdout.print(result.summary)
+        for line in result.lines:
+            stdout.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+def main() -> None:
+    app()
+
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,114 @@
+"""`connector demo`: the whole connector end to end on a fresh install, in seconds.
+
+The bundled scenario is served in-process by the sandbox; the run uses a SQLite file in
+the work directory, recreated each time so a second demo shows the same thing as the first.
+The as-of time is the scenario's `now`, so the numbers never depend on the day it runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from connector.config import ConfigError, Settings
+from connector.context import ProgressHook
+
+DEMO_PROGRAM = "consio"
+DB_NAME = "connector-demo.db"
+
+
+@dataclass
+class DemoResult:
+    run_id: str
+    database: Path
+    summary: Any = None  # the report's Rich summary table
+    reports: list[Path] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+
+
+def demo_scenario_path() -> Path:
+    path = Path(str(files("sandbox") / "scenarios" / "demo.json"))
+    if not path.is_file():
+        raise ConfigError(f"the bundled demo scenario is missing: {path}")
+    return path
+
+
+def _fresh_database(workdir: Path) -> Path:
+    db = workdir / DB_NAME
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    return db
+
+
+def demo_settings(db: Path, ps_url: str, stripe_url: str, costs_csv: Path) -> Settings:
+    """Settings for the sandbox only: no config file, so a ./connector.toml cannot redirect the demo."""
+    from connector.rules.program import bundled_program_path
+
+    values: dict[str, Any] = {
+        "database": {"url": f"sqlite:///{db}"},
+        "partnerstack": {"base_url": ps_url, "public_key": "demo-public", "secret_key": "demo-secret"},
+        "stripe": {"base_url": stripe_url, "api_key": "sk_test_demo"},
+        "program": {"file": str(bundled_program_path(DEMO_PROGRAM))},
+        "finance": {"marketing_costs_file": str(costs_csv)},
+    }
+    return Settings(**values)
+
+
+def run_demo(
+    workdir: Path,
+    *,
+    port: int = 0,
+    progress: Callable[[], AbstractContextManager[ProgressHook | None]] | None = None,
+) -> DemoResult:
+    from connector.report import summary_table, write_report
+    from connector.run.runner import run_once
+    from connector.store.db import make_engine, upgrade
+    from sandbox.costs import write_costs_csv
+    from sandbox.scenario import load_scenario
+    from sandbox.server import SandboxServer
+
+    scenario_path = demo_scenario_path()
+    raw: dict[str, Any] = json.loads(scenario_path.read_text(encoding="utf-8"))
+    now = raw.get("now")
+    as_of = dt.datetime.fromisoformat(now) if isinstance(now, str) else None
+    scenario = load_scenario(scenario_path)
+
+    workdir = workdir.resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    db = _fresh_database(workdir)
+    costs_csv = workdir / "marketing-costs.csv"
+    write_costs_csv(scenario, costs_csv)
+
+    with SandboxServer(scenario, port=port) as server:
+        settings = demo_settings(db, server.partnerstack_url, server.stripe_url, costs_csv)
+        engine = make_engine(settings.database.url)
+        try:
+            upgrade(engine)
+        finally:
+            engine.dispose()
+        if progress is None:
+            outcome = run_once(settings, kind="demo", as_of=as_of)
+        else:
+            with progress() as hook:
+                outcome = run_once(settings, kind="demo", as_of=as_of, progress=hook)
+
+    result = DemoResult(run_id=outcome.run_id, database=db)
+    engine = make_engine(settings.database.url)
+    try:
+        result.summary = summary_table(engine, outcome.run_id)
+        for fmt in ("html", "xlsx"):
+            path = workdir / f"report.{fmt}"
+            write_report(engine, outcome.run_id, fmt, path)
+            result.reports.append(path)
+    finally:
+        engine.dispose()
+    result.lines.append(f"run {outcome.run_id} {outcome.status} (as of {outcome.as_of.isoformat()})")
+    result.lines.append(f"database: {db}")
+    result.lines.extend(f"report: {path}" for path in result.reports)
+    return result

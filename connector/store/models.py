@@ -1,0 +1,539 @@
+"""The connector's own records: canonical upstream data, sync bookkeeping and the ledger.
+
+Every table that mirrors an upstream object is keyed by that object's source id, so a
+re-read upserts instead of duplicating. Money is always a BigInteger in minor units
+next to a lower-case currency column; rates are decimal strings. Sensitive values
+(tax ids, bank numbers) never get a column: only presence, last four characters and
+a keyed fingerprint do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Stores naive UTC, returns aware UTC: SQLite keeps no zone, PostgreSQL would shift it."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {
+        dt.datetime: UTCDateTime(),
+        dict[str, Any]: JSON(),
+        list[str]: JSON(),
+        int: Integer(),
+        str: String(255),
+        Decimal: String(40),
+    }
+
+
+class Tracked:
+    """A mirror table the rules read: `changed_seq` is the change-clock tick at which the row was
+    inserted or its content last changed (`connector.store.writes.upsert_rows` sets it; an identical
+    re-read leaves it alone). Incremental compute recomputes only the customers such rows name.
+    NULL (a row written some other way) counts as changed."""
+
+    changed_seq: Mapped[int | None] = mapped_column(BigInteger, index=True)
+
+
+def money() -> Mapped[int]:
+    return mapped_column(BigInteger, nullable=False, default=0)
+
+
+def money_opt() -> Mapped[int | None]:
+    return mapped_column(BigInteger, nullable=True)
+
+
+# ---------------------------------------------------------------- PartnerStack
+
+
+class Group(Base):
+    __tablename__ = "ps_groups"
+    key: Mapped[str] = mapped_column(primary_key=True)
+    slug: Mapped[str | None]
+    name: Mapped[str | None]
+    created_at: Mapped[dt.datetime | None]
+    updated_at: Mapped[dt.datetime | None]
+
+
+class Partner(Tracked, Base):
+    """A PartnerStack partnership with its application: what the gates check."""
+
+    __tablename__ = "ps_partners"
+    key: Mapped[str] = mapped_column(primary_key=True)  # part_…
+    partner_key: Mapped[str | None] = mapped_column(index=True)  # referral key
+    email: Mapped[str | None]
+    first_name: Mapped[str | None]
+    last_name: Mapped[str | None]
+    company_name: Mapped[str | None]
+    group_slug: Mapped[str | None]
+    country: Mapped[str | None] = mapped_column(String(8))
+    company_website: Mapped[str | None]
+    city: Mapped[str | None]
+    business_type: Mapped[str | None]
+    team_size: Mapped[str | None]
+    number_of_clients: Mapped[str | None]
+    referrer_relationship: Mapped[str | None]
+    tax_form: Mapped[str | None] = mapped_column(String(16))
+    tax_id_present: Mapped[bool] = mapped_column(Boolean, default=False)
+    tax_id_last4: Mapped[str | None] = mapped_column(String(4))
+    tax_id_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    bank_kind: Mapped[str | None] = mapped_column(String(16))  # "account" (+ routing) | "account_only" | "iban" | None
+    bank_last4: Mapped[str | None] = mapped_column(String(4))
+    bank_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime | None]
+    updated_at: Mapped[dt.datetime | None]
+    raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # redacted payload
+
+
+class Lead(Tracked, Base):
+    __tablename__ = "ps_leads"
+    key: Mapped[str] = mapped_column(primary_key=True)
+    partner_key: Mapped[str | None] = mapped_column(index=True)
+    external_key: Mapped[str | None] = mapped_column(index=True)
+    status: Mapped[str | None]
+    company_name: Mapped[str | None]
+    email: Mapped[str | None]
+    domain: Mapped[str | None]
+    consent: Mapped[bool | None] = mapped_column(Boolean)
+    created_at: Mapped[dt.datetime | None]
+    updated_at: Mapped[dt.datetime | None]
+    raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Deal(Tracked, Base):
+    __tablename__ = "ps_deals"
+    key: Mapped[str] = mapped_column(primary_key=True)
+    partner_key: Mapped[str | None] = mapped_column(index=True)
+    external_key: Mapped[str | None] = mapped_column(index=True)  # Stripe customer id
+    name: Mapped[str | None]
+    stage: Mapped[str | None]
+    amount: Mapped[int | None] = money_opt()
+    currency: Mapped[str] = mapped_column(String(3), default="usd")
+    close_date: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime | None]
+    updated_at: Mapped[dt.datetime | None]
+    raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Referral(Tracked, Base):
+    """A PartnerStack customer: the platform's link from a partner to a billing customer."""
+
+    __tablename__ = "ps_customers"
+    key: Mapped[str] = mapped_column(primary_key=True)  # cust_…
+    customer_key: Mapped[str | None] = mapped_column(index=True)
+    partnership_key: Mapped[str | None] = mapped_column(index=True)
+    partner_key: Mapped[str | None]
+    provider_key: Mapped[str | None] = mapped_column(index=True)  # Stripe cus_…
+    email: Mapped[str | None]
+    name: Mapped[str | None]
+    test: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime | None]
+    updated_at: Mapped[dt.datetime | None]
+    raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class PlatformReward(Base):
+    """A reward as the platform lists it: what push matches against after a crash."""
+
+    __tablename__ = "ps_rewards"
+    key: Mapped[str] = mapped_column(primary_key=True)
+    partner_key: Mapped[str | None]
+    customer_key: Mapped[str | None]
+    amount: Mapped[int | None] = money_opt()
+    currency: Mapped[str | None] = mapped_column(String(3))
+    description: Mapped[str | None] = mapped_column(Text)
+    external_key: Mapped[str | None] = mapped_column(index=True)
+    created_at: Mapped[dt.datetime | None]
+    raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Transaction(Base):
+    __tablename__ = "ps_transactions"
+    key: Mapped[str] = mapped_column(primary_key=True)
+    customer_key: Mapped[str | None]
+    amount: Mapped[int | None] = money_opt()
+    currency: Mapped[str | None] = mapped_column(String(3))
+    created_at: Mapped[dt.datetime | None]
+    raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+# ---------------------------------------------------------------- Stripe
+
+
+class Product(Tracked, Base):
+    __tablename__ = "st_products"
+    id: Mapped[str] = mapped_column(primary_key=True)
+    name: Mapped[str | None]
+    category: Mapped[str | None]
+    unit_cost: Mapped[int | None] = money_opt()  # minor units per unit, from metadata
+    created: Mapped[dt.datetime | None]
+    raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Price(Tracked, Base):
+    __tablename__ = "st_prices"
+    id: Mapped[str] = mapped_column(primary_key=True)
+    product_id: Mapped[str | None] = mapped_column(index=True)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    unit_amount: Mapped[int | None] = money_opt()
+    type: Mapped[str | None] = mapped_column(String(16))  # recurring | one_time
+    interval: Mapped[str | None] = mapped_column(String(8))
+    interval_count: Mapped[int | None]
+    created: Mapped[dt.datetime | None]
+    raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class BillingCustomer(Base):
+    __tablename__ = "st_customers"
+    id: Mapped[str] = mapped_column(primary_key=True)
+    email: Mapped[str | None]
+    name: Mapped[str | None]
+    created: Mapped[dt.datetime | None]
+    raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Subscription(Tracked, Base):
+    __tablename__ = "st_subscriptions"
+    id: Mapped[str] = mapped_column(primary_key=True)
+    customer_id: Mapped[str | None] = mapped_column(index=True)
+    status: Mapped[str | None] = mapped_column(String(32))
+    currency: Mapped[str | None] = mapped_column(String(3))
+    start_date: Mapped[dt.datetime | None]
+    created: Mapped[dt.datetime | None]
+    term_months: Mapped[int | None]
+    raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class SubscriptionItem(Tracked, Base):
+    __tablename__ = "st_subscription_items"
+    id: Mapped[str] = mapped_column(primary_key=True)
+    subscription_id: Mapped[str] = mapped_column(index=True)
+    price_id: Mapped[str | None]
+    product_id: Mapped[str | None]
+    quantity: Mapped[int] = mapped_column(Integer, default=1)
+    unit_amount: Mapped[int | None] = money_opt()
+    currency: Mapped[str | None] = mapped_column(String(3))
+    price_type: Mapped[str | None] = mapped_column(String(16))
+    interval: Mapped[str | None] = mapped_column(String(8))
+    interval_count: Mapped[int | None]
+
+
+class Invoice(Tracked, Base):
+    __tablename__ = "st_invoices"
+    id: Mapped[str] = mapped_column(primary_key=True)
+    customer_id: Mapped[str | None] = mapped_column(index=True)
+    subscription_id: Mapped[str | None]
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str | None] = mapped_column(String(16))
+    created: Mapped[dt.datetime | None]
+    due_date: Mapped[dt.datetime | None]
+    paid_at: Mapped[dt.datetime | None]
+    amount_due: Mapped[int] = money()
+    amount_paid: Mapped[int] = money()
+    amount_remaining: Mapped[int] = money()
+    subtotal: Mapped[int | None] = money_opt()
+    total: Mapped[int | None] = money_opt()
+    tax: Mapped[int] = money()  # sum of total_taxes[].amount
+    raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+# compute reads invoices from this index alone: the first-purchase aggregate (customer, status, amount_paid,
+# paid_at, created) and each batch's invoices (every column connector.rules.reads.facts.INVOICE_COLUMNS names). An
+# invoice row carries its raw payload (a page or so), so reading the table reads every page of it.
+Index(
+    "ix_st_invoices_compute", Invoice.customer_id, Invoice.status, Invoice.amount_paid, Invoice.paid_at,
+    Invoice.created, Invoice.id, Invoice.currency, Invoice.due_date, Invoice.amount_remaining, Invoice.tax,
+)  # fmt: skip
+
+
+class InvoiceLine(Tracked, Base):
+    __tablename__ = "st_invoice_lines"
+    id: Mapped[str] = mapped_column(primary_key=True)
+    invoice_id: Mapped[str] = mapped_column(index=True)
+    amount: Mapped[int] = money()
+    currency: Mapped[str | None] = mapped_column(String(3))
+    quantity: Mapped[int | None]
+    price_id: Mapped[str | None]
+    product_id: Mapped[str | None]
+    description: Mapped[str | None] = mapped_column(Text)
+
+
+class CreditNote(Tracked, Base):
+    __tablename__ = "st_credit_notes"
+    id: Mapped[str] = mapped_column(primary_key=True)
+    invoice_id: Mapped[str | None] = mapped_column(index=True)
+    customer_id: Mapped[str | None]
+    currency: Mapped[str] = mapped_column(String(3))
+    type: Mapped[str | None] = mapped_column(String(16))  # pre_payment | post_payment | mixed
+    status: Mapped[str | None] = mapped_column(String(16))
+    total: Mapped[int] = money()
+    total_excluding_tax: Mapped[int] = money()
+    post_payment_amount: Mapped[int | None] = money_opt()
+    refund_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created: Mapped[dt.datetime | None]
+    raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Refund(Tracked, Base):
+    __tablename__ = "st_refunds"
+    id: Mapped[str] = mapped_column(primary_key=True)
+    payment_intent: Mapped[str | None] = mapped_column(index=True)
+    charge: Mapped[str | None] = mapped_column(index=True)  # compute finds payment events by charge
+    amount: Mapped[int] = money()
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str | None] = mapped_column(String(16))
+    created: Mapped[dt.datetime | None]
+    raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Dispute(Tracked, Base):
+    __tablename__ = "st_disputes"
+    id: Mapped[str] = mapped_column(primary_key=True)
+    payment_intent: Mapped[str | None] = mapped_column(index=True)
+    charge: Mapped[str | None] = mapped_column(index=True)  # compute finds payment events by charge
+    amount: Mapped[int] = money()
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str | None] = mapped_column(String(32))
+    created: Mapped[dt.datetime | None]
+    raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class InvoicePayment(Tracked, Base):
+    __tablename__ = "st_invoice_payments"
+    id: Mapped[str] = mapped_column(primary_key=True)
+    invoice_id: Mapped[str | None] = mapped_column(index=True)
+    payment_intent: Mapped[str | None] = mapped_column(index=True)
+    charge: Mapped[str | None] = mapped_column(index=True)  # compute finds payment events by charge
+    amount_paid: Mapped[int | None] = money_opt()
+    currency: Mapped[str | None] = mapped_column(String(3))
+    status: Mapped[str | None] = mapped_column(String(16))
+    created: Mapped[dt.datetime | None]
+
+
+# ---------------------------------------------------------------- finance
+
+
+class MarketingCost(Tracked, Base):
+    """A row of finance's cost file; the id is a digest of the row so re-reads upsert."""
+
+    __tablename__ = "fin_marketing_costs"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(index=True)
+    date: Mapped[dt.datetime]
+    amount: Mapped[int] = money()
+    currency: Mapped[str] = mapped_column(String(3))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+# ---------------------------------------------------------------- sync bookkeeping
+
+
+class SyncCursor(Base):
+    """Where a stream's incremental read stands; committed with the page it follows."""
+
+    __tablename__ = "sync_cursors"
+    stream: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[dt.datetime | None]
+
+
+class Run(Base):
+    __tablename__ = "runs"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # sync | backfill | demo
+    program: Mapped[str | None] = mapped_column(String(64))
+    as_of: Mapped[dt.datetime | None]
+    started_at: Mapped[dt.datetime]
+    finished_at: Mapped[dt.datetime | None]
+    status: Mapped[str] = mapped_column(String(16))  # running | succeeded | failed
+    error: Mapped[str | None] = mapped_column(Text)
+    notes: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class RunStreamStat(Base):
+    __tablename__ = "run_stream_stats"
+    run_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    stream: Mapped[str] = mapped_column(String(64), primary_key=True)
+    pulled: Mapped[int] = mapped_column(Integer, default=0)
+    quarantined: Mapped[int] = mapped_column(Integer, default=0)
+    pages: Mapped[int] = mapped_column(Integer, default=0)
+    requests: Mapped[int] = mapped_column(Integer, default=0)
+    retries: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Quarantine(Base):
+    """A record that failed validation, kept with its reason so nothing is silently lost."""
+
+    __tablename__ = "quarantine"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    source: Mapped[str] = mapped_column(String(64))
+    source_id: Mapped[str | None]
+    error: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # redacted
+    created_at: Mapped[dt.datetime]
+
+
+class RunLock(Base):
+    """One run at a time on SQLite (PostgreSQL uses an advisory lock instead)."""
+
+    __tablename__ = "run_lock"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[dt.datetime]
+
+
+# ---------------------------------------------------------------- rules and ledger
+
+
+class Decision(Base):
+    """The current qualification of a submission under a program."""
+
+    __tablename__ = "decisions"
+    program: Mapped[str] = mapped_column(String(64), primary_key=True)
+    submission_key: Mapped[str] = mapped_column(primary_key=True)
+    submission_type: Mapped[str] = mapped_column(String(16))  # lead | deal | customer
+    partner_key: Mapped[str | None]  # partnership key part_…
+    customer_key: Mapped[str | None]
+    decision: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(64))
+    submitted_at: Mapped[dt.datetime | None]
+    run_id: Mapped[str | None] = mapped_column(String(36))
+
+
+class LedgerEntry(Base):
+    """Append-only: amounts never change; only status (and push bookkeeping) moves forward.
+
+    `group_key` is the deterministic key of what the entry pays for (program, partner,
+    customer, source event). A recompute that finds a different amount for a group
+    appends a correction entry with the difference; the entries of a group sum to the
+    amount the program promises.
+    """
+
+    __tablename__ = "ledger_entries"
+    entry_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    group_key: Mapped[str] = mapped_column(String(200), index=True)
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    program: Mapped[str] = mapped_column(String(64))
+    partner_key: Mapped[str]
+    customer_key: Mapped[str | None]
+    kind: Mapped[str] = mapped_column(String(16))  # commission | bonus | clawback
+    basis_minor: Mapped[int] = money()
+    rate: Mapped[str] = mapped_column(String(40))
+    amount_minor: Mapped[int] = money()
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    reason: Mapped[str | None] = mapped_column(String(64))
+    sources: Mapped[list[str]] = mapped_column(JSON, default=list)
+    event_at: Mapped[dt.datetime | None]
+    payable_at: Mapped[dt.datetime | None]
+    created_run_id: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[dt.datetime]
+    push_state: Mapped[str | None] = mapped_column(String(16))  # None | sending | sent
+    push_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    platform_reward_key: Mapped[str | None]
+    pushed_at: Mapped[dt.datetime | None]
+    pushed_run_id: Mapped[str | None] = mapped_column(String(36))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+Index("ix_ledger_program_partner", LedgerEntry.program, LedgerEntry.partner_key)
+# compute reconciles the ledger one batch of customers at a time (customer_key IN ...)
+Index("ix_ledger_program_customer", LedgerEntry.program, LedgerEntry.customer_key)
+# push pages the payable entries in event order by keyset (connector.push.outbox._outbox_pages)
+Index("ix_ledger_outbox", LedgerEntry.program, LedgerEntry.status, LedgerEntry.event_at, LedgerEntry.created_at,
+      LedgerEntry.entry_key)
+
+
+class Finding(Base):
+    """Something the rules noticed but could not pay on (e.g. `margin_unknown`), per run."""
+
+    __tablename__ = "findings"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    program: Mapped[str] = mapped_column(String(64))
+    subject_key: Mapped[str | None]
+    code: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+# ---------------------------------------------------------------- incremental compute
+
+
+class ChangeClock(Base):
+    """One row: the tick `upsert_rows` stamps on changed mirror rows. Each compute reads tick T and
+    moves the clock to T + 1, so it has seen exactly the rows stamped <= T; a counter, not a wall
+    clock, so hosts with skewed clocks cannot hide a change."""
+
+    __tablename__ = "change_clock"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class ComputeState(Base):
+    """Where the last successful compute of a program left off: what an incremental run starts from."""
+
+    __tablename__ = "compute_state"
+    program: Mapped[str] = mapped_column(String(64), primary_key=True)
+    mark: Mapped[int] = mapped_column(BigInteger)  # change-clock tick the compute saw up to
+    as_of: Mapped[dt.datetime]
+    digest: Mapped[str] = mapped_column(String(64))  # program file + rules code it computed with
+    recheck_at: Mapped[dt.datetime | None]  # when qualification can next change by time alone
+    run_id: Mapped[str] = mapped_column(String(36))  # whose findings are the current ones
+    computed_at: Mapped[dt.datetime]
+
+
+class ComputeRecheck(Base):
+    """Per customer key (`""` for entries without one): the earliest as-of time at which its entries
+    can change by time alone (a due date passing, a scheduled entry falling due, a record becoming
+    visible). An incremental run recomputes the customers whose time has come."""
+
+    __tablename__ = "compute_recheck"
+    program: Mapped[str] = mapped_column(String(64), primary_key=True)
+    customer_key: Mapped[str] = mapped_column(primary_key=True)
+    recheck_at: Mapped[dt.datetime]
+
+
+Index("ix_compute_recheck_program_at", ComputeRecheck.program, ComputeRecheck.recheck_at)

@@ -1,0 +1,136 @@
+"""Writes into the store that both SQLite and PostgreSQL accept.
+
+Upserts are keyed by the table's primary key (the upstream source id), so reading a
+record twice never duplicates it. Callers pass the session of the transaction that
+also saves the cursor, which is what makes a page and its cursor land together.
+
+On the mirror tables the rules read (those with a `changed_seq` column) an upsert is
+also change tracking: a new row, or one whose content differs, is stamped with the
+change clock's current tick; an identical re-read is not written at all. Incremental
+compute then recomputes only the customers that stamped rows name.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import JSON, ColumnElement, Table, Text, cast, false, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import DeclarativeBase, Session
+
+from connector.store.models import ChangeClock, Quarantine, SyncCursor
+
+
+def upsert_rows(session: Session, model: type[DeclarativeBase], rows: Sequence[dict[str, Any]]) -> int:
+    """Insert or update `rows` by primary key; later rows with the same key win.
+
+    One statement per column set, executed with many parameter sets: SQLAlchemy caches
+    its compiled form and batches the rows itself ("insertmanyvalues"), where building a
+    multi-row VALUES per page meant compiling a new statement for every page.
+
+    A change-tracked table's conflicting row is updated only when a column differs (so
+    `changed_seq` means "content changed", and an unchanged re-read costs no write).
+    """
+    if not rows:
+        return 0
+    table = model.__table__
+    assert isinstance(table, Table)
+    pk = [c.name for c in table.primary_key.columns]
+    dedup: dict[Any, dict[str, Any]]
+    if len(pk) == 1:
+        key = pk[0]
+        dedup = {row[key]: row for row in rows}
+    else:
+        dedup = {tuple(row[k] for k in pk): row for row in rows}
+    by_order: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in dedup.values():  # rows of one mapping share their key order: no sort per row
+        by_order.setdefault(tuple(row), []).append(row)
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for order, group in by_order.items():
+        by_columns.setdefault(tuple(sorted(order)), []).extend(group)
+    dialect = session.get_bind().dialect.name
+    for cols, group in by_columns.items():
+        session.execute(_upsert_statement(table, dialect, cols, tuple(pk)), group)
+    return len(dedup)
+
+
+# (table, dialect, columns) → its upsert: building one (and its cache key) per page cost as much
+# as executing a small page. Statements are immutable, so sharing them is safe.
+_STATEMENTS: dict[tuple[Table, str, tuple[str, ...]], Any] = {}
+
+
+def _upsert_statement(table: Table, dialect: str, cols: tuple[str, ...], pk: tuple[str, ...]) -> Any:
+    stmt = _STATEMENTS.get((table, dialect, cols))
+    if stmt is None:
+        insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+        update: dict[str, Any] = {c: insert.excluded[c] for c in cols if c not in pk}
+        if "changed_seq" in table.c:
+            insert = insert.values(changed_seq=_current_tick())
+            where = _differs(table, insert.excluded, [c for c in update if c != "changed_seq"])
+            update["changed_seq"] = insert.excluded.changed_seq
+            stmt = insert.on_conflict_do_update(index_elements=list(pk), set_=update, where=where)
+        elif update:
+            stmt = insert.on_conflict_do_update(index_elements=list(pk), set_=update)
+        else:
+            stmt = insert.on_conflict_do_nothing()
+        _STATEMENTS[(table, dialect, cols)] = stmt
+    return stmt
+
+
+def _current_tick() -> Any:
+    """The change clock's tick, read by the statement itself (no round trip). A store whose clock row
+    was deleted stamps the clock's first tick, 1; compute then finds the clock missing and runs full."""
+    return func.coalesce(select(ChangeClock.seq).where(ChangeClock.id == 1).scalar_subquery(), 1)
+
+
+def _differs(table: Table, excluded: Any, columns: list[str]) -> ColumnElement[bool]:
+    """Any of `columns` differs between the stored row and the proposed one, NULL-safe.
+
+    JSON is compared as its text: PostgreSQL's `json` has no equality, and the connector
+    writes JSON with sorted keys, so equal payloads give equal text.
+    """
+    terms: list[ColumnElement[bool]] = []
+    for name in columns:
+        stored, proposed = table.c[name], excluded[name]
+        if isinstance(stored.type, JSON):
+            terms.append(cast(stored, Text).is_distinct_from(cast(proposed, Text)))
+        else:
+            terms.append(stored.is_distinct_from(proposed))
+    return or_(false(), *terms)
+
+
+def load_cursor(session: Session, stream: str) -> dict[str, Any]:
+    row = session.get(SyncCursor, stream)
+    return dict(row.state) if row is not None else {}
+
+
+def save_cursor(session: Session, stream: str, state: dict[str, Any]) -> None:
+    upsert_rows(session, SyncCursor, [{"stream": stream, "state": state, "updated_at": dt.datetime.now(dt.UTC)}])
+
+
+def all_cursors(session: Session) -> dict[str, dict[str, Any]]:
+    return {c.stream: dict(c.state) for c in session.scalars(select(SyncCursor))}
+
+
+def quarantine(
+    session: Session,
+    *,
+    run_id: str | None,
+    source: str,
+    source_id: str | None,
+    error: str,
+    payload: dict[str, Any] | None = None,
+) -> None:
+    """Keep a record that failed validation, with why; `payload` must already be redacted."""
+    session.add(
+        Quarantine(
+            run_id=run_id,
+            source=source,
+            source_id=source_id,
+            error=error[:2000],
+            payload=payload,
+            created_at=dt.datetime.now(dt.UTC),
+        )
+    )
