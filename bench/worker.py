@@ -75,9 +75,13 @@ def _install_stage_clock() -> StageClock:
     import connector.run.runner
 
     clock = StageClock()
-    connector.pull.sync.pull = clock.wrap("pull", connector.pull.sync.pull)  # type: ignore[assignment]
-    connector.ledger.compute.compute = clock.wrap("compute", connector.ledger.compute.compute)  # type: ignore[assignment]
-    connector.run.runner.push = clock.wrap("push", connector.run.runner.push)  # type: ignore[assignment]
+    # the names the runner calls each stage by
+    for stage, module, name in (
+        ("pull", connector.pull.sync, "pull"),
+        ("compute", connector.ledger.compute, "compute"),
+        ("push", connector.run.runner, "push"),
+    ):
+        setattr(module, name, clock.wrap(stage, getattr(module, name)))
     return clock
 
 

@@ -309,7 +309,7 @@ class Collection:
         indexed = next((f for f in filters if f.eq is not None and _hashable(f.eq)), None)
         if indexed is None:
             return iter(range(end - 1, start - 1, -1) if backwards else range(start, end))
-        positions = self._index(indexed.path).get(indexed.eq, [])  # type: ignore[arg-type]
+        positions = self._index(indexed.path).get(indexed.eq, [])
         left = bisect.bisect_left(positions, start)
         right = bisect.bisect_left(positions, end)
         chosen = positions[left:right]

@@ -173,7 +173,7 @@ class RecordWriter:
         for child in mapping.children:
             model = self.models[child.table]
             link = next(f.name for f in child.fields if f.paths[0].startswith("@parent."))
-            column = model.__table__.c[link]  # type: ignore[attr-defined]
+            column = model.__table__.c[link]
             keys = [r.key for r in records]
             for i in range(0, len(keys), 500):  # a parent's lines are replaced, not merged
                 session.execute(delete(model).where(column.in_(keys[i : i + 500])))

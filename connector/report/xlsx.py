@@ -43,7 +43,7 @@ def _shown_width(cell: Cell) -> int:
 
 def write_xlsx(report: Report, output: Path) -> Path:
     workbook = Workbook()
-    workbook.remove(workbook.active)  # type: ignore[arg-type]
+    workbook.remove(workbook.active)
     for section in report_sections(report):
         sheet = workbook.create_sheet(section.name[:31])
         header = [f"{c} (UTC)" if c.endswith("_at") or c == "as_of" else c for c in section.columns]

@@ -62,8 +62,8 @@ def make_trigger(settings: Settings) -> BaseTrigger:
 
 def expected_interval(trigger: BaseTrigger, now: dt.datetime) -> dt.timedelta:
     """The gap between two runs, also for cron (the next two fire times from now)."""
-    first = trigger.get_next_fire_time(None, now)
-    second = trigger.get_next_fire_time(first, first) if first is not None else None
+    first: dt.datetime | None = trigger.get_next_fire_time(None, now)
+    second: dt.datetime | None = trigger.get_next_fire_time(first, first) if first is not None else None
     if first is None or second is None or second <= first:
         return dt.timedelta(hours=1)
     return second - first
@@ -94,7 +94,7 @@ def health(
     interval: dt.timedelta,
     overdue_factor: float,  # not money: a ratio of intervals
     now: dt.datetime,
-) -> tuple[int, dict]:
+) -> tuple[int, dict[str, Any]]:
     """(HTTP status, body): 200 only when the last run succeeded and the next is not overdue."""
     overdue_after = interval * overdue_factor
     body: dict[str, Any] = {

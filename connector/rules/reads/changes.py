@@ -146,7 +146,7 @@ def changes_since(session: Session, mark: int) -> Changes:
     billing |= _column_of(session, Invoice.customer_id, Invoice.id, invoices)
     out.billing_ids = {b for b in billing if b is not None}
     for found in (out.partners, out.leads, out.referrals, out.deals):
-        found.discard(None)  # type: ignore[arg-type]
+        found.discard(None)
     return out
 
 

@@ -357,7 +357,7 @@ _as_record = tuple.__new__  # a named tuple from a row's values, without the gen
 def _record(model: type[Base], only: tuple[str, ...] | None = None) -> type[tuple[Any, ...]]:
     """The named tuple type of `_columns(model, only)`'s rows."""
     selected, _ = _columns(model, only)
-    return namedtuple(f"{model.__name__}Record", [column.name for column in selected])  # type: ignore[misc]
+    return namedtuple(f"{model.__name__}Record", [column.name for column in selected])
 
 
 @functools.cache
