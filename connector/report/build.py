@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import fields
+from typing import TypeVar
 
 from sqlalchemy import Engine, inspect, select
 from sqlalchemy.orm import Session
@@ -28,6 +30,7 @@ from connector.report.model import (
 from connector.store.models import Decision, Finding, LedgerEntry, Partner, Quarantine, Run, RunStreamStat
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_Row = TypeVar("_Row", RunInfo, SubmissionRow)
 
 
 class RunNotFound(LookupError):
@@ -107,19 +110,6 @@ def _findings(session: Session, run_id: str) -> list[FindingRow]:
     return sorted(found, key=lambda f: (f.code, f.subject_key or "", f.detail or ""))
 
 
-def _run_info(run: Run) -> RunInfo:
-    return RunInfo(
-        id=run.id,
-        kind=run.kind,
-        program=run.program,
-        as_of=run.as_of,
-        started_at=run.started_at,
-        finished_at=run.finished_at,
-        status=run.status,
-        error=run.error,
-    )
-
-
 def _stream_rows(session: Session, run_id: str) -> list[StreamRow]:
     stats = select(RunStreamStat).where(RunStreamStat.run_id == run_id).order_by(RunStreamStat.stream)
     return [
@@ -127,17 +117,9 @@ def _stream_rows(session: Session, run_id: str) -> list[StreamRow]:
     ]
 
 
-def _submission_row(d: Decision) -> SubmissionRow:
-    return SubmissionRow(
-        submission_key=d.submission_key,
-        submission_type=d.submission_type,
-        partner_key=d.partner_key,
-        customer_key=d.customer_key,
-        decision=d.decision,
-        reason=d.reason,
-        submitted_at=d.submitted_at,
-        run_id=d.run_id,
-    )
+def _copied(row_type: type[_Row], source: object) -> _Row:
+    """A report row with each of its fields read from the same-named attribute of `source`."""
+    return row_type(**{f.name: getattr(source, f.name) for f in fields(row_type)})
 
 
 def _submissions(session: Session, program: str | None) -> list[SubmissionRow]:
@@ -145,7 +127,7 @@ def _submissions(session: Session, program: str | None) -> list[SubmissionRow]:
     decisions = select(Decision)
     if program is not None:
         decisions = decisions.where(Decision.program == program)
-    rows = (_submission_row(d) for d in session.scalars(decisions))
+    rows = (_copied(SubmissionRow, d) for d in session.scalars(decisions))
     return sorted(rows, key=lambda s: (s.submitted_at is None, s.submitted_at or _EPOCH, s.submission_key))
 
 
@@ -186,7 +168,7 @@ def _load(session: Session, run: Run) -> Report:
     partner_keys = {e.partner_key for e in entries} | {s.partner_key for s in submissions if s.partner_key}
     return _with_figures(
         Report(
-            run=_run_info(run),
+            run=_copied(RunInfo, run),
             entries=entries,
             streams=_stream_rows(session, run.id),
             submissions=submissions,

@@ -151,25 +151,26 @@ def _reversed_check(currency: str, entries: list[EntryRow], totals: CurrencyTota
     )
 
 
+def _every_entry_of_status(
+    currency: str, entries: list[EntryRow], *, name: str, status: str, has: Callable[[EntryRow], object], claim: str
+) -> Check:
+    """Every entry of `status` satisfies `has`; the exceptions are the keys of those that do not."""
+    lacking = tuple(e.entry_key for e in entries if e.status == status and not has(e))
+    count = sum(1 for e in entries if e.status == status)
+    return Check(name, currency, f"{count} {status} entries all {claim}", not lacking, lacking)
+
+
 def _pushed_check(currency: str, entries: list[EntryRow], totals: CurrencyTotals) -> Check:
-    unkeyed = tuple(e.entry_key for e in entries if e.status == "pushed" and not e.platform_reward_key)
-    return Check(
-        "pushed_entries_have_reward_key",
-        currency,
-        f"{sum(1 for e in entries if e.status == 'pushed')} pushed entries all carry the platform's reward key",
-        not unkeyed,
-        unkeyed,
+    return _every_entry_of_status(
+        currency, entries, name="pushed_entries_have_reward_key", status="pushed",
+        has=lambda e: e.platform_reward_key, claim="carry the platform's reward key",
     )
 
 
 def _held_check(currency: str, entries: list[EntryRow], totals: CurrencyTotals) -> Check:
-    ungated = tuple(e.entry_key for e in entries if e.status == "held" and not e.reason)
-    return Check(
-        "held_entries_name_their_gate",
-        currency,
-        f"{sum(1 for e in entries if e.status == 'held')} held entries all name the gate that holds them",
-        not ungated,
-        ungated,
+    return _every_entry_of_status(
+        currency, entries, name="held_entries_name_their_gate", status="held",
+        has=lambda e: e.reason, claim="name the gate that holds them",
     )
 
 
