@@ -123,4 +123,4 @@ def _send_one(destination: Destination, item: Outgoing) -> Answer:
             raise  # unknown outcome: the entry stays `sending` and the next run recovers it
         log.warning("reward rejected", extra={"entry_key": item.entry_key, "status": exc.status_code})
         return Answer(item, rejection=str(exc))
-    return Answer(item, reward_key=destination.platform_key(answer))
+    return Answer(item, platform_key=destination.platform_key(answer))

@@ -97,7 +97,7 @@ def _recover_interrupted(ctx: RunContext, destination: Destination, program: str
         result.recovered += 1
         result.add_amount(answer.outgoing.currency, answer.outgoing.amount_minor)
         log.info("interrupted push found on the platform",
-                 extra={"entry_key": answer.outgoing.entry_key, "reward": answer.reward_key})  # fmt: skip
+                 extra={"entry_key": answer.outgoing.entry_key, "reward": answer.platform_key})  # fmt: skip
 
 
 def _mark_sending(ctx: RunContext, entry_keys: list[str], destination: Destination, program: Program) -> list[Outgoing]:
@@ -149,8 +149,8 @@ def _mark_pushed(ctx: RunContext, answers: list[Answer], unsent: list[str]) -> N
     now = dt.datetime.now(dt.UTC)
     pushed = [
         {"entry_key": a.outgoing.entry_key, "status": "pushed", "push_state": "sent",
-         "platform_reward_key": a.reward_key, "pushed_at": now, "pushed_run_id": ctx.run_id}
-        for a in answers if a.reward_key is not None
+         "platform_reward_key": a.platform_key, "pushed_at": now, "pushed_run_id": ctx.run_id}
+        for a in answers if a.platform_key is not None
     ]  # fmt: skip
     rejected = [
         {"entry_key": a.outgoing.entry_key, "push_state": None, "note": (REJECTED_PREFIX + a.rejection)[:2000]}

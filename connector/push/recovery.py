@@ -40,5 +40,5 @@ def find_landed(ctx: RunContext, destination: Destination, program: str) -> list
     for key, platform_key in destination.find_pushed(wanted.keys(), since).items():
         row = wanted[key]
         known = Outgoing(key, row.partner_key, row.currency, row.amount_minor, {})
-        answers.append(Answer(known, reward_key=platform_key))
+        answers.append(Answer(known, platform_key=platform_key))
     return answers

@@ -26,7 +26,7 @@ class Answer:
     """What came back for one entry: the platform's key, a 4xx rejection, or nothing (never sent)."""
 
     outgoing: Outgoing
-    reward_key: str | None = None
+    platform_key: str | None = None
     rejection: str | None = None
 
 
@@ -60,7 +60,7 @@ class PushResult:
     def count_sent(self, answers: Iterable[Answer]) -> None:
         """Tally a batch's answers: accepted ones and their amounts, rejected ones and why."""
         for answer in answers:
-            if answer.reward_key is not None:
+            if answer.platform_key is not None:
                 self.pushed += 1
                 self.add_amount(answer.outgoing.currency, answer.outgoing.amount_minor)
             elif answer.rejection is not None:
