@@ -33,6 +33,8 @@ from typing import Any
 
 from sqlalchemy import Column, String, Table
 
+from adapters.partnerstack.streams import STREAMS as PARTNERSTACK_STREAMS
+from adapters.stripe.streams import STREAMS as STRIPE_STREAMS
 from connector.config import ConfigError, Settings
 from connector.mapping.privacy import bank_columns, compile_redaction, tax_id_columns
 from connector.money import MINOR_EXPONENTS, is_currency
@@ -50,20 +52,9 @@ _TEXT_CAP = 10_000  # a Text column still refuses a runaway value
 _INT = re.compile(r"^[+-]?\d+$")
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
-# Streams each source's mapping file must describe, so a missing one fails at start.
+# Streams each source's mapping file must describe, so a missing one fails at start (declared by each adapter).
 REQUIRED_STREAMS: dict[str, tuple[str, ...]] = {
-    "partnerstack": ("groups", "partnerships", "customers", "leads", "deals", "rewards", "transactions"),
-    "stripe": (
-        "products",
-        "prices",
-        "customers",
-        "subscriptions",
-        "invoices",
-        "credit_notes",
-        "refunds",
-        "disputes",
-        "invoice_payments",
-    ),
+    streams[0].source: tuple(s.name for s in streams) for streams in (PARTNERSTACK_STREAMS, STRIPE_STREAMS)
 }
 
 

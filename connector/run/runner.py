@@ -167,7 +167,7 @@ def run_once(
             stage = "pull"
             try:
                 from connector.ledger.compute import compute
-                from connector.pull.sync import pull
+                from connector.pull import pull
 
                 outcome.pulled = _pulled_counts(pull(ctx))
                 lock.refresh()
