@@ -21,6 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Session
 
 from connector.store.models import ChangeClock, Quarantine, SyncCursor
+from connector.store.planner import note_rows_written
 
 
 def upsert_rows(session: Session, model: type[DeclarativeBase], rows: Sequence[dict[str, Any]]) -> int:
@@ -32,6 +33,9 @@ def upsert_rows(session: Session, model: type[DeclarativeBase], rows: Sequence[d
 
     A change-tracked table's conflicting row is updated only when a column differs (so
     `changed_seq` means "content changed", and an unchanged re-read costs no write).
+
+    A table these writes grow is analyzed as it grows (PostgreSQL; see `connector.store.planner`),
+    so the next page's statements on it are planned with its indexes.
     """
     if not rows:
         return 0
@@ -53,6 +57,7 @@ def upsert_rows(session: Session, model: type[DeclarativeBase], rows: Sequence[d
     dialect = session.get_bind().dialect.name
     for cols, group in by_columns.items():
         session.execute(_upsert_statement(table, dialect, cols, tuple(pk)), group)
+    note_rows_written(session, table, len(dedup))
     return len(dedup)
 
 

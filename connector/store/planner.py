@@ -1,0 +1,112 @@
+"""Keep PostgreSQL's planner statistics current while the connector's writes grow a table.
+
+Why: a table filled from empty inside one backfill keeps the statistics of an empty table
+until something runs ANALYZE, and autovacuum either is off or lags a bulk load. Without
+statistics PostgreSQL guesses that each value of `invoice_id` matches 1/200 of the table, so
+a page's `DELETE … WHERE invoice_id IN (100 keys)` looks like half the table and is planned
+as a sequential scan: a backfill at size M spent minutes scanning 175k invoice lines once
+per page although their index exists. (Binding the keys as one array, `= ANY(:keys)`, is
+planned from the same guess, so no statement form avoids this; statistics do.)
+
+So every write through `connector.store.writes.upsert_rows` reports its row count here, and
+a table is analyzed, inside the writer's own transaction (ANALYZE counts that transaction's
+uncommitted rows), once it has received at least `FIRST_ANALYZE_ROWS` rows and then each time
+the rows written since its last ANALYZE reach its analyzed size (it may have doubled). A
+table's size is read from `pg_class.reltuples` (never a COUNT): once when the process first
+writes it, then after each ANALYZE. The count of rows written is an upper bound (an unchanged
+re-read writes nothing), which can only make an ANALYZE come early. A table thus costs about
+log2(final / first) ANALYZEs while it grows, each reading at most a fixed sample of it.
+
+SQLite needs none of this: without statistics its planner prefers an index over a scan for an
+equality or IN on an indexed column, which is what the pull's statements are.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import weakref
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, Table, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+__all__ = ["FIRST_ANALYZE_ROWS", "PlannerStatistics", "note_rows_written"]
+
+log = logging.getLogger(__name__)
+
+FIRST_ANALYZE_ROWS = 1_000  # below this a sequential scan is as cheap as an index's
+
+
+@dataclass
+class _Growth:
+    analyzed: float  # the table's rows at its last ANALYZE (0: never analyzed, or empty)
+    written: int = 0  # rows written since then (an upper bound)
+
+    def due(self) -> bool:
+        return self.written >= max(FIRST_ANALYZE_ROWS, self.analyzed)
+
+
+class PlannerStatistics:
+    """Rows written per table of one database since its last ANALYZE; analyzes a table that grew."""
+
+    def __init__(self) -> None:
+        self._tables: dict[str, _Growth] = {}
+        self._lock = threading.Lock()  # a scheduler may write from more than one thread
+
+    def note(self, session: Session, table: Table, rows: int) -> None:
+        """`rows` were just written into `table` in `session`'s transaction; ANALYZE it if it grew enough."""
+        name = session.get_bind().dialect.identifier_preparer.format_table(table)
+        with self._lock:
+            growth = self._tables.get(name)
+        if growth is None:
+            growth = _Growth(analyzed=_analyzed_rows(session, name))
+        with self._lock:
+            growth = self._tables.setdefault(name, growth)
+            growth.written += rows
+            if not growth.due():
+                return
+            growth.written = 0  # claimed: another thread's next write does not analyze it too
+        _analyze(session, name)
+        analyzed = _analyzed_rows(session, name)
+        with self._lock:
+            growth.analyzed = analyzed
+
+
+# One tracker per engine (each engine is one database and search path), gone with its engine.
+_TRACKERS: weakref.WeakKeyDictionary[Engine, PlannerStatistics] = weakref.WeakKeyDictionary()
+_TRACKERS_LOCK = threading.Lock()
+
+
+def note_rows_written(session: Session, table: Table, rows: int) -> None:
+    """Tell the planner-statistics tracker of `session`'s database that `rows` went into `table`.
+
+    PostgreSQL only (elsewhere a no-op); cheap enough to call after every page.
+    """
+    bind = session.get_bind()
+    if rows <= 0 or bind.dialect.name != "postgresql":
+        return
+    engine = bind.engine
+    tracker = _TRACKERS.get(engine)
+    if tracker is None:
+        with _TRACKERS_LOCK:
+            tracker = _TRACKERS.setdefault(engine, PlannerStatistics())
+    tracker.note(session, table, rows)
+
+
+def _analyzed_rows(session: Session, name: str) -> float:
+    """The table's row count as the planner knows it: `reltuples` (-1 before any ANALYZE on PostgreSQL 14+)."""
+    value = session.execute(
+        text("SELECT reltuples FROM pg_class WHERE oid = to_regclass(:name)"), {"name": name}
+    ).scalar()
+    return max(float(value), 0.0) if value is not None else 0.0
+
+
+def _analyze(session: Session, name: str) -> None:
+    """ANALYZE in a savepoint: statistics are worth a retry at the next doubling, never a failed page."""
+    try:
+        with session.begin_nested():
+            session.execute(text(f"ANALYZE {name}"))
+    except DBAPIError as exc:
+        log.warning("could not ANALYZE %s (the planner keeps its old statistics): %s", name, exc)
