@@ -28,8 +28,9 @@ from sqlalchemy import Engine, create_engine, event, text
 
 from connector.config import DatabaseSettings, Settings
 from connector.context import RunContext
-from connector.mapping.streams import load_mappings
-from connector.pull.sync import RecordWriter, StreamStats
+from connector.mapping import load_mappings
+from connector.pull import StreamStats
+from connector.pull.pages import RecordWriter
 from connector.store.db import make_engine, session_factory, upgrade
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
