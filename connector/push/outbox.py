@@ -109,13 +109,13 @@ def embedded_entry_keys(reward: dict[str, Any]) -> set[str]:
 
 def build_payload(session: Session, entry: LedgerEntry, program: Program, prefix: str) -> dict[str, Any]:
     """The create-reward body; deterministic, since a changed body under one key is a 409."""
-    partner = session.get(Partner, entry.partner_key)
+    partner = session.get(Partner, entry.partnership_key)
     deal_based = "deals" in program.submissions.sources
     what = f"{entry.kind} {entry.program}"
     payload: dict[str, Any] = {
         "amount": entry.amount_minor,
         "currency": entry.currency,
-        "partnership_key": entry.partner_key,
+        "partnership_key": entry.partnership_key,
         "external_key": entry.entry_key,
         "metadata": {
             "entry_key": entry.entry_key,
@@ -226,7 +226,7 @@ def _preload(session: Session, entries: list[LedgerEntry]) -> list[Any]:
 
     Returns the loaded objects: the identity map holds them weakly, the caller keeps them alive.
     """
-    partners = {e.partner_key for e in entries}
+    partners = {e.partnership_key for e in entries}
     customers = {e.customer_key for e in entries if e.customer_key}
     loaded: list[Any] = list(session.scalars(select(Partner).where(Partner.key.in_(partners))))
     if customers:
@@ -260,7 +260,7 @@ def _mark_sending(ctx: RunContext, entry_keys: list[str], program: Program, pref
             entry.push_state = "sending"
             entry.push_attempts = (entry.push_attempts or 0) + 1
             payload = build_payload(session, entry, program, prefix)
-            out.append(_Outgoing(key, entry.partner_key, entry.currency, entry.amount_minor, payload))
+            out.append(_Outgoing(key, entry.partnership_key, entry.currency, entry.amount_minor, payload))
         del keep_alive
         return out
 
@@ -322,7 +322,7 @@ def _recover_interrupted(ctx: RunContext, client: RewardsApi, program: str, resu
     with ctx.sessions() as session:
         pending = session.execute(
             select(
-                LedgerEntry.entry_key, LedgerEntry.created_at, LedgerEntry.partner_key,
+                LedgerEntry.entry_key, LedgerEntry.created_at, LedgerEntry.partnership_key,
                 LedgerEntry.currency, LedgerEntry.amount_minor,
             ).where(*_payable(program), LedgerEntry.push_state == "sending")
         ).all()  # fmt: skip
@@ -338,7 +338,7 @@ def _recover_interrupted(ctx: RunContext, client: RewardsApi, program: str, resu
     answers = []
     for key, reward in found.items():
         row = wanted[key]
-        known = _Outgoing(key, row.partner_key, row.currency, row.amount_minor, {})
+        known = _Outgoing(key, row.partnership_key, row.currency, row.amount_minor, {})
         answers.append(_Answer(known, reward_key=_reward_key(reward)))
     _mark_pushed(ctx, answers, [])
     for answer in answers:

@@ -59,7 +59,7 @@ def _entry_row(e: LedgerEntry) -> EntryRow:
     return EntryRow(
         entry_key=e.entry_key,
         group_key=e.group_key,
-        partner_key=e.partner_key,
+        partnership_key=e.partnership_key,
         customer_key=e.customer_key,
         kind=e.kind,
         basis_minor=int(e.basis_minor),
@@ -71,6 +71,7 @@ def _entry_row(e: LedgerEntry) -> EntryRow:
         sources=tuple(e.sources or ()),
         event_at=e.event_at,
         payable_at=e.payable_at,
+        push_state=e.push_state,
         platform_reward_key=e.platform_reward_key,
         pushed_at=e.pushed_at,
         created_run_id=e.created_run_id,
@@ -79,7 +80,7 @@ def _entry_row(e: LedgerEntry) -> EntryRow:
 
 
 def entry_sort_key(e: EntryRow) -> tuple[str, str, dt.datetime, str]:
-    return (e.partner_key, e.customer_key or "", e.event_at or _EPOCH, e.entry_key)
+    return (e.partnership_key, e.customer_key or "", e.event_at or _EPOCH, e.entry_key)
 
 
 def _partner_row(p: Partner) -> PartnerRow:
@@ -133,7 +134,7 @@ def _load(session: Session, run: Run) -> Report:
             SubmissionRow(
                 submission_key=d.submission_key,
                 submission_type=d.submission_type,
-                partner_key=d.partner_key,
+                partner_key=d.partnership_key,
                 customer_key=d.customer_key,
                 decision=d.decision,
                 reason=d.reason,
@@ -151,7 +152,7 @@ def _load(session: Session, run: Run) -> Report:
             select(Quarantine).where(Quarantine.run_id == run.id).order_by(Quarantine.source, Quarantine.id)
         )
     ]
-    partner_keys = {e.partner_key for e in entries} | {s.partner_key for s in submissions if s.partner_key}
+    partner_keys = {e.partnership_key for e in entries} | {s.partner_key for s in submissions if s.partner_key}
     partners = (
         [_partner_row(p) for p in session.scalars(select(Partner).where(Partner.key.in_(partner_keys)))]
         if partner_keys
@@ -181,7 +182,7 @@ def build_report(session_or_engine: Session | Engine, run_id: str | None = None)
 
 def restrict_to_partner(report: Report, partner_key: str) -> Report:
     """The same report cut down to one partner, its totals and checks recomputed."""
-    entries = [e for e in report.entries if e.partner_key == partner_key]
+    entries = [e for e in report.entries if e.partnership_key == partner_key]
     totals = compute_totals(entries)
     return Report(
         run=report.run,

@@ -129,7 +129,7 @@ def compute_checks(entries: list[EntryRow], totals: dict[str, CurrencyTotals]) -
         reversed_sums: dict[tuple[str, str | None], int] = defaultdict(int)
         for e in mine:
             if e.status == "reversed":
-                reversed_sums[(e.partner_key, e.customer_key)] += e.amount_minor
+                reversed_sums[(e.partnership_key, e.customer_key)] += e.amount_minor
         unbalanced = tuple(f"{p}/{c}: reversed entries sum to {s}" for (p, c), s in sorted(
             reversed_sums.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")) if s != 0)
         checks.append(

@@ -27,7 +27,7 @@ TOTAL_FIELDS = (
 def entry_dict(e: EntryRow) -> dict[str, Any]:
     return {
         "entry_key": e.entry_key,
-        "partner_key": e.partner_key,
+        "partner_key": e.partnership_key,
         "customer_key": e.customer_key,
         "kind": e.kind,
         "basis_minor": e.basis_minor,

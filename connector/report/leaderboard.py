@@ -92,12 +92,12 @@ def leaderboard(session_or_engine: Session | Engine, program: str, quarter: str 
         referrals: dict[str, list[Decision]] = defaultdict(list)
         for d in decisions:
             signed = close_dates.get(d.submission_key) or d.submitted_at
-            if d.partner_key and signed is not None and period.start <= signed < period.end:
-                referrals[d.partner_key].append(d)
+            if d.partnership_key and signed is not None and period.start <= signed < period.end:
+                referrals[d.partnership_key].append(d)
         if not referrals:
             return []
         entries = session.scalars(
-            select(LedgerEntry).where(LedgerEntry.program == program, LedgerEntry.partner_key.in_(list(referrals)))
+            select(LedgerEntry).where(LedgerEntry.program == program, LedgerEntry.partnership_key.in_(list(referrals)))
         ).all()
         names = {
             p.key: p.company_name or " ".join(x for x in (p.first_name, p.last_name) if x) or None
@@ -109,7 +109,7 @@ def leaderboard(session_or_engine: Session | Engine, program: str, quarter: str 
         row = LeaderboardRow(0, partner_key, names.get(partner_key), len(mine),
                              referral_keys=sorted(d.submission_key for d in mine))
         for e in entries:
-            if e.partner_key != partner_key or e.customer_key not in subjects:
+            if e.partnership_key != partner_key or e.customer_key not in subjects:
                 continue
             bucket = row.bonus_minor if e.kind == "bonus" else row.commission_minor
             bucket[e.currency] = bucket.get(e.currency, 0) + int(e.amount_minor)

@@ -39,7 +39,7 @@ ENTRY_COLUMNS = [
 
 def _entry_cells(e: EntryRow) -> list[Cell]:
     return [
-        e.partner_key, e.customer_key, e.event_at, e.entry_key, e.kind, e.basis_minor,
+        e.partnership_key, e.customer_key, e.event_at, e.entry_key, e.kind, e.basis_minor,
         Money(e.basis_minor, e.currency), e.rate, e.amount_minor, Money(e.amount_minor, e.currency), e.currency,
         e.status, e.reason, " ".join(e.sources), e.payable_at, e.platform_reward_key, e.pushed_at, e.created_run_id,
     ]

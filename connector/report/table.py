@@ -84,7 +84,7 @@ def report_tables(report: Report) -> Group:
         _section(
             "Entries",
             ["partner", "customer", "kind", "basis", "rate", "amount", "status", "reason", "sources", "reward"],
-            [[e.partner_key, e.customer_key or "", e.kind, format_money(e.basis_minor, e.currency), e.rate,
+            [[e.partnership_key, e.customer_key or "", e.kind, format_money(e.basis_minor, e.currency), e.rate,
               format_money(e.amount_minor, e.currency), e.status, e.reason or "", " ".join(e.sources),
               e.platform_reward_key or ""] for e in report.entries],
         )

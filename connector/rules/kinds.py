@@ -16,14 +16,14 @@ from decimal import Decimal
 from fractions import Fraction
 from functools import partial
 
-from connector.ledger.book import DesiredEntry, Note, group_key, note_text
 from connector.money import commission, round_half_up
+from connector.rules.desired import DesiredEntry, Note, group_key, note_text
+from connector.rules.facts import Facts
 from connector.rules.netrevenue import adjustments, invoice_basis, item_earns
 from connector.rules.program import Program
 from connector.rules.qualification import Submission, Verdict
-from connector.rules.reads.facts import Facts
+from connector.rules.records import PartnerRecord, SubscriptionItemRecord, SubscriptionRecord
 from connector.rules.schedule import add_months, at_midnight, end_of_month_after
-from connector.store.models import Partner, Subscription, SubscriptionItem
 
 PERIODS_PER_YEAR = {"day": 365, "week": 52, "month": 12, "year": 1}
 
@@ -41,7 +41,7 @@ class KindOutput:
     findings: list[RuleFinding]
 
 
-def group_rate(program: Program, partner: Partner) -> Decimal | None:
+def group_rate(program: Program, partner: PartnerRecord) -> Decimal | None:
     slug = partner.group_slug or ""
     return program.rates.by_group.get(slug, program.rates.default)
 
@@ -76,7 +76,7 @@ def _entry(
     assert sub.partner is not None
     return DesiredEntry(
         group_key=group_key(program.name, sub.partner.key, sub.customer_key, kind, source),
-        partner_key=sub.partner.key,
+        partnership_key=sub.partner.key,
         customer_key=sub.customer_key,
         kind=kind,
         basis=basis,
@@ -187,7 +187,7 @@ def _show(value: Fraction) -> str:
 # ---------------------------------------------------------------- 12-month contract value
 
 
-def _periods_in_year(item: SubscriptionItem) -> Fraction:
+def _periods_in_year(item: SubscriptionItemRecord) -> Fraction:
     if item.interval is None or item.price_type == "one_time":
         return Fraction(1)  # a one-time item is billed once
     per_year = PERIODS_PER_YEAR.get(item.interval)
@@ -197,7 +197,7 @@ def _periods_in_year(item: SubscriptionItem) -> Fraction:
 
 
 def contract_value_12m(
-    program: Program, facts: Facts, subscription: Subscription, subject: str
+    program: Program, facts: Facts, subscription: SubscriptionRecord, subject: str
 ) -> tuple[Fraction, list[RuleFinding]]:
     """Σ unit_amount × quantity × billing periods in 12 months over the items that count."""
     value = Fraction(0)
@@ -313,7 +313,7 @@ def floor_at_zero(entries: list[DesiredEntry]) -> list[DesiredEntry]:
     far = dt.datetime.max.replace(tzinfo=dt.UTC)
     by_customer: dict[tuple[str, str | None, str], list[DesiredEntry]] = defaultdict(list)
     for e in entries:
-        by_customer[(e.partner_key, e.customer_key, e.currency)].append(e)
+        by_customer[(e.partnership_key, e.customer_key, e.currency)].append(e)
     out: list[DesiredEntry] = []
     for group in by_customer.values():
         total = 0

@@ -12,10 +12,10 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Literal
 
+from connector.rules.facts import Facts
 from connector.rules.identity import company_domain, normalise_company_name
 from connector.rules.program import Program
-from connector.rules.reads.facts import Facts
-from connector.store.models import Deal, Partner
+from connector.rules.records import DealRecord, PartnerRecord
 
 SubmissionType = Literal["lead", "customer", "deal"]
 Outcome = Literal["qualified", "rejected", "open"]
@@ -32,7 +32,7 @@ class Submission:
     key: str
     type: SubmissionType
     submitted_at: dt.datetime | None
-    partner: Partner | None
+    partner: PartnerRecord | None
     customer_key: str | None  # PartnerStack customer key (deal key for deals)
     referral_key: str | None  # the PartnerStack customer record's key, if any
     test: bool  # that record is a test record
@@ -40,7 +40,7 @@ class Submission:
     domain: str | None
     company_name: str | None  # normalised
     consent: bool | None
-    deal: Deal | None = None
+    deal: DealRecord | None = None
 
     @property
     def order(self) -> tuple[dt.datetime, str]:
@@ -58,7 +58,7 @@ class Verdict:
     reason: str | None
 
 
-def _partner(facts: Facts, *refs: str | None) -> Partner | None:
+def _partner(facts: Facts, *refs: str | None) -> PartnerRecord | None:
     for ref in refs:
         if ref and (found := facts.partners.get(ref) or facts.partners_by_ref.get(ref)):
             return found
@@ -137,7 +137,7 @@ def build_submissions(facts: Facts, program: Program) -> list[Submission]:
     return sorted(out, key=lambda s: s.order)
 
 
-def deal_won(deal: Deal, program: Program, as_of: dt.datetime) -> bool:
+def deal_won(deal: DealRecord, program: Program, as_of: dt.datetime) -> bool:
     stage = (deal.stage or "").strip().casefold()
     signed = deal.close_date or deal.created_at
     return stage == program.submissions.won_stage.casefold() and (signed is None or signed <= as_of)
