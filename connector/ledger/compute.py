@@ -30,24 +30,12 @@ from connector.context import RunContext
 from connector.ledger.entries import LedgerResult
 from connector.ledger.reconcile import reconcile_entries
 from connector.ledger.store import customers_of_partnerships, entries_of_customers, ledger_customer_keys
+from connector.rules import reads
 from connector.rules.facts import Facts, Needs, earliest
 from connector.rules.gates import GatePolicy
 from connector.rules.kinds import RuleFinding, desired_entries
 from connector.rules.program import Program
 from connector.rules.qualification import Submission, Verdict, build_submissions, qualify
-from connector.rules.reads.changes import Changes, adopt_unstamped, advance_clock, changes_since
-from connector.rules.reads.facts import load_customers, load_global
-from connector.rules.reads.state import (
-    DecisionChanges,
-    decision_counts,
-    due_customers,
-    previous_findings,
-    program_digest,
-    replace_rechecks,
-    save_state,
-    stored_decisions,
-    write_decisions,
-)
 from connector.store.db import transaction
 from connector.store.models import ComputeState, Finding
 
@@ -101,19 +89,19 @@ def compute_in(session: Session, ctx: RunContext, program: Program, *, increment
     `incremental` asks for the incremental pass; it runs full when it cannot be sure (see the
     module docstring), and `ComputeResult.mode` says which ran.
     """
-    clock = advance_clock(session)
+    clock = reads.advance_clock(session)
     tick = 1 if clock is None else clock
-    digest = program_digest(program)
+    digest = reads.program_digest(program)
     state = session.get(ComputeState, program.name)
     reason = _full_reason(state, ctx.as_of, digest) if incremental else "full pass requested"
     if reason is None and clock is None:
         reason = "the change clock was reset"
-    changes: Changes | None = None
+    changes: reads.Changes | None = None
     due: set[str | None] = set()
     if reason is None:
         assert state is not None
-        changes = changes_since(session, state.mark)
-        due = due_customers(session, program.name, ctx.as_of)
+        changes = reads.changes_since(session, state.mark)
+        due = reads.due_customers(session, program.name, ctx.as_of)
         if changes.catalogue:
             reason = "products or prices changed"
     if reason is None and state is not None and changes is not None and _nothing_to_do(state, ctx.as_of, changes, due):
@@ -125,8 +113,8 @@ def compute_in(session: Session, ctx: RunContext, program: Program, *, increment
         result.mode, result.full_reason = ("incremental", None) if reason is None else ("full", reason)
     if result.mode == "full" and incremental:
         log.info("compute ran full", extra={"program": program.name, "reason": reason})
-    adopt_unstamped(session, tick)
-    save_state(
+    reads.adopt_unstamped(session, tick)
+    reads.save_state(
         session, program.name, mark=tick, as_of=ctx.as_of, digest=digest, recheck_at=recheck_at, run_id=ctx.run_id
     )
     session.flush()
@@ -162,14 +150,14 @@ def _full_reason(state: ComputeState | None, as_of: dt.datetime, digest: str) ->
     return None
 
 
-def _nothing_to_do(state: ComputeState, as_of: dt.datetime, changes: Changes, due: set[str | None]) -> bool:
+def _nothing_to_do(state: ComputeState, as_of: dt.datetime, changes: reads.Changes, due: set[str | None]) -> bool:
     return not changes.any and not due and (state.recheck_at is None or state.recheck_at > as_of)
 
 
 def _unchanged(session: Session, ctx: RunContext, program: Program, state: ComputeState) -> ComputeResult:
     """Nothing changed and no time has come: the decisions stand, the findings carry over to this run."""
-    decisions, rejected = decision_counts(session, program.name)
-    findings = _sorted(previous_findings(session, program.name, state.run_id))
+    decisions, rejected = reads.decision_counts(session, program.name)
+    findings = _sorted(reads.previous_findings(session, program.name, state.run_id))
     _write_findings(session, ctx.run_id, program.name, findings)
     return ComputeResult(
         program=program.name, decisions=decisions, rejected_reasons=rejected, findings=findings, mode="incremental"
@@ -182,7 +170,7 @@ class _Qualified:
 
     facts: Facts  # the global facts (no customer's Stripe records)
     verdicts: list[Verdict]
-    decided: DecisionChanges  # the decisions this pass changed
+    decided: reads.DecisionChanges  # the decisions this pass changed
     billing_of: dict[str, str]  # customer key -> billing customer, of every submission that has both
     qualified: list[Verdict] = field(init=False)
 
@@ -204,7 +192,7 @@ def _pass(
     session: Session,
     ctx: RunContext,
     program: Program,
-    changes: Changes | None,
+    changes: reads.Changes | None,
     due: set[str | None],
     previous_run: str | None,
 ) -> tuple[ComputeResult, dt.datetime | None]:
@@ -218,7 +206,7 @@ def _pass(
     q = _qualify_all(session, ctx, program)
     scope = None if changes is None else _affected(session, program, q, changes, due)
     booked = _book(session, ctx, program, q, scope)
-    replace_rechecks(session, program.name, None if scope is None else booked.batch_of.keys(), booked.wake)
+    reads.replace_rechecks(session, program.name, None if scope is None else booked.batch_of.keys(), booked.wake)
     findings = booked.findings
     if scope is not None and program.commission.basis != "deal_value" and previous_run is not None:
         findings.extend(_findings_kept(session, program, q, booked, previous_run))
@@ -241,15 +229,14 @@ def _pass(
 
 def _qualify_all(session: Session, ctx: RunContext, program: Program) -> _Qualified:
     """Read the global facts, qualify every submission and write the decisions that changed."""
-    facts = load_global(session, ctx.as_of)
+    facts = reads.load_global(session, ctx.as_of)
     submissions = build_submissions(facts, program)
     facts.leads, facts.referrals = [], []  # the submissions keep what the rules need of them
     verdicts = qualify(submissions, facts, program)
     del submissions
     gc.freeze()  # the global facts and the verdicts live through the pass (see `_heap_frozen`)
-    decided = write_decisions(
-        session, program.name, _decision_rows(program, verdicts, ctx.run_id), stored_decisions(session, program.name)
-    )
+    stored = reads.stored_decisions(session, program.name)
+    decided = reads.write_decisions(session, program.name, _decision_rows(program, verdicts, ctx.run_id), stored)
     billing_of = {
         v.submission.customer_key: v.submission.billing_customer_id
         for v in verdicts
@@ -258,9 +245,7 @@ def _qualify_all(session: Session, ctx: RunContext, program: Program) -> _Qualif
     return _Qualified(facts, verdicts, decided, billing_of)
 
 
-def _book(
-    session: Session, ctx: RunContext, program: Program, q: _Qualified, scope: set[str | None] | None
-) -> _Booked:
+def _book(session: Session, ctx: RunContext, program: Program, q: _Qualified, scope: set[str | None] | None) -> _Booked:
     """Compute and reconcile the customers in `scope` (all without), one batch of billing customers at a time."""
     booked = _Booked()
     global_entries = None
@@ -282,7 +267,7 @@ def _book(
             {q.billing_of[k] for k in keys if k in q.billing_of}
             | {v.submission.billing_customer_id for v in batch if v.submission.billing_customer_id}
         )
-        batch_facts = load_customers(session, q.facts, billing_ids, needs)
+        batch_facts = reads.load_customers(session, q.facts, billing_ids, needs)
         if global_entries is None:
             kinds = desired_entries(program, batch_facts, batch)
             entries = kinds.entries
@@ -299,9 +284,7 @@ def _book(
     return booked
 
 
-def _note_batch_wake(
-    booked: _Booked, keys: set[str | None], billing_of: dict[str, str], batch_facts: Facts
-) -> None:
+def _note_batch_wake(booked: _Booked, keys: set[str | None], billing_of: dict[str, str], batch_facts: Facts) -> None:
     """Each customer's recheck time: its earliest scheduled entry falling due, or a record's time coming."""
     for key in keys:
         billing = billing_of.get(key) if key is not None else None
@@ -316,11 +299,11 @@ def _findings_kept(
     """The other customers' findings stand as the last compute wrote them."""
     redone = {v.submission.key for v in q.verdicts if v.submission.customer_key in booked.batch_of}
     redone |= q.decided.keys
-    return [f for f in previous_findings(session, program.name, previous_run) if f.subject_key not in redone]
+    return [f for f in reads.previous_findings(session, program.name, previous_run) if f.subject_key not in redone]
 
 
 def _affected(
-    session: Session, program: Program, q: _Qualified, changes: Changes, due: set[str | None]
+    session: Session, program: Program, q: _Qualified, changes: reads.Changes, due: set[str | None]
 ) -> set[str | None]:
     """The customer keys whose entries can differ from what the ledger holds; a superset is safe."""
     scope: set[str | None] = set(due) | q.decided.customers
@@ -334,7 +317,7 @@ def _affected(
     return scope
 
 
-def _touched(s: Submission, changes: Changes) -> bool:
+def _touched(s: Submission, changes: reads.Changes) -> bool:
     """A record the submission is made of changed since the last compute."""
     return (
         (s.partner is not None and s.partner.key in changes.partners)

@@ -19,9 +19,7 @@ from connector.ledger.entries import OPEN_STATUSES, EntryRow, Moves, moves_of
 from connector.rules.reads.sql import in_lists, padded, read_as
 from connector.store.models import LedgerEntry
 
-_ROW_COLUMNS = tuple(
-    read_as(LedgerEntry.__mapper__.columns[f.name], f.name) for f in dataclasses.fields(EntryRow)
-)
+_ROW_COLUMNS = tuple(read_as(LedgerEntry.__mapper__.columns[f.name], f.name) for f in dataclasses.fields(EntryRow))
 _SOURCES = [f.name for f in dataclasses.fields(EntryRow)].index("sources")
 
 

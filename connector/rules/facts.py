@@ -22,25 +22,10 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TypeVar
 
+from connector.rules import records
 from connector.rules.program import Program
-from connector.rules.records import (
-    CreditNoteRecord,
-    DealRecord,
-    DisputeRecord,
-    InvoiceLineRecord,
-    InvoiceRecord,
-    LeadRecord,
-    MarketingCostRecord,
-    PartnerRecord,
-    PriceRecord,
-    ProductRecord,
-    ReferralRecord,
-    RefundRecord,
-    SubscriptionItemRecord,
-    SubscriptionRecord,
-)
 
-E = TypeVar("E", RefundRecord, DisputeRecord)  # a payment event that lands on an invoice
+E = TypeVar("E", records.RefundRecord, records.DisputeRecord)  # a payment event that lands on an invoice
 
 
 def visible(at: dt.datetime | None, as_of: dt.datetime) -> bool:
@@ -73,27 +58,27 @@ class Facts:
     per-customer aggregates), and the Stripe records of one batch of billing customers."""
 
     as_of: dt.datetime
-    partners: dict[str, PartnerRecord] = field(default_factory=dict)
-    partners_by_ref: dict[str, PartnerRecord] = field(default_factory=dict)
-    leads: list[LeadRecord] = field(default_factory=list)
-    referrals: list[ReferralRecord] = field(default_factory=list)
-    deals: list[DealRecord] = field(default_factory=list)
-    products: dict[str, ProductRecord] = field(default_factory=dict)
-    prices: dict[str, PriceRecord] = field(default_factory=dict)
+    partners: dict[str, records.PartnerRecord] = field(default_factory=dict)
+    partners_by_ref: dict[str, records.PartnerRecord] = field(default_factory=dict)
+    leads: list[records.LeadRecord] = field(default_factory=list)
+    referrals: list[records.ReferralRecord] = field(default_factory=list)
+    deals: list[records.DealRecord] = field(default_factory=list)
+    products: dict[str, records.ProductRecord] = field(default_factory=dict)
+    prices: dict[str, records.PriceRecord] = field(default_factory=dict)
     # global: when each Stripe customer's first paid invoice with money in it was paid
     first_paid: dict[str, dt.datetime] = field(default_factory=dict)
     # global: refunds a visible, non-void credit note lists (on any invoice)
-    subscriptions: dict[str, list[SubscriptionRecord]] = field(default_factory=lambda: defaultdict(list))
-    items: dict[str, list[SubscriptionItemRecord]] = field(default_factory=lambda: defaultdict(list))
-    invoices: dict[str, InvoiceRecord] = field(default_factory=dict)
-    invoices_by_customer: dict[str, list[InvoiceRecord]] = field(default_factory=lambda: defaultdict(list))
-    lines: dict[str, list[InvoiceLineRecord]] = field(default_factory=lambda: defaultdict(list))
-    credit_notes: dict[str, list[CreditNoteRecord]] = field(default_factory=lambda: defaultdict(list))
-    refunds: list[RefundRecord] = field(default_factory=list)
-    disputes: list[DisputeRecord] = field(default_factory=list)
+    subscriptions: dict[str, list[records.SubscriptionRecord]] = field(default_factory=lambda: defaultdict(list))
+    items: dict[str, list[records.SubscriptionItemRecord]] = field(default_factory=lambda: defaultdict(list))
+    invoices: dict[str, records.InvoiceRecord] = field(default_factory=dict)
+    invoices_by_customer: dict[str, list[records.InvoiceRecord]] = field(default_factory=lambda: defaultdict(list))
+    lines: dict[str, list[records.InvoiceLineRecord]] = field(default_factory=lambda: defaultdict(list))
+    credit_notes: dict[str, list[records.CreditNoteRecord]] = field(default_factory=lambda: defaultdict(list))
+    refunds: list[records.RefundRecord] = field(default_factory=list)
+    disputes: list[records.DisputeRecord] = field(default_factory=list)
     invoice_of_payment_intent: dict[str, str] = field(default_factory=dict)
     invoice_of_charge: dict[str, str] = field(default_factory=dict)
-    costs: dict[str, list[MarketingCostRecord]] = field(default_factory=lambda: defaultdict(list))
+    costs: dict[str, list[records.MarketingCostRecord]] = field(default_factory=lambda: defaultdict(list))
     credited_refund_ids: set[str] = field(default_factory=set)
     # per batch: the billing customers whose Stripe records are loaded
     customer_ids: frozenset[str] = frozenset()
@@ -105,8 +90,8 @@ class Facts:
     # global: per billing customer, its payments' intents and charges some refund or dispute names
     event_payments: dict[str, tuple[set[str], set[str]]] = field(default_factory=dict)
     earning_shares: dict[str, Fraction] = field(default_factory=dict)  # memo of netrevenue.earning_share
-    _refunds_by_invoice: dict[str, list[RefundRecord]] | None = None
-    _disputes_by_invoice: dict[str, list[DisputeRecord]] | None = None
+    _refunds_by_invoice: dict[str, list[records.RefundRecord]] | None = None
+    _disputes_by_invoice: dict[str, list[records.DisputeRecord]] | None = None
     _adjusted: set[str] | None = None
 
     def note(self, customer_id: str | None, at: dt.datetime | None, *, strict: bool = False) -> None:
@@ -121,11 +106,11 @@ class Facts:
         """Remember that qualification may change when as-of reaches `at`."""
         self.global_wake = earliest(self.global_wake, turns_at(at, self.as_of))
 
-    def is_paid(self, invoice: InvoiceRecord) -> bool:
+    def is_paid(self, invoice: records.InvoiceRecord) -> bool:
         """Paid by the as-of time (an invoice paid later was still open then)."""
         return invoice.status == "paid" and invoice.paid_at is not None and invoice.paid_at <= self.as_of
 
-    def paid_invoices(self, customer_id: str) -> list[InvoiceRecord]:
+    def paid_invoices(self, customer_id: str) -> list[records.InvoiceRecord]:
         """The customer's paid invoices in payment order (ties: id), as the ledger walks them.
 
         `is_paid` inlined, and sorted by a C key (a paid invoice has its `paid_at`): this runs for
@@ -153,22 +138,22 @@ class Facts:
         """
         return self.first_paid.get(customer_id)
 
-    def first_subscription(self, customer_id: str) -> SubscriptionRecord | None:
+    def first_subscription(self, customer_id: str) -> records.SubscriptionRecord | None:
         subs = self.subscriptions.get(customer_id, [])
         return min(subs, key=lambda s: (s.start_date or s.created or self.as_of, s.id), default=None)
 
-    def refunds_of(self, invoice_id: str) -> list[RefundRecord]:
+    def refunds_of(self, invoice_id: str) -> list[records.RefundRecord]:
         return self._refunds_index().get(invoice_id, [])
 
-    def disputes_of(self, invoice_id: str) -> list[DisputeRecord]:
+    def disputes_of(self, invoice_id: str) -> list[records.DisputeRecord]:
         return self._disputes_index().get(invoice_id, [])
 
-    def _refunds_index(self) -> dict[str, list[RefundRecord]]:
+    def _refunds_index(self) -> dict[str, list[records.RefundRecord]]:
         if self._refunds_by_invoice is None:
             self._refunds_by_invoice = self._by_invoice(self.refunds)
         return self._refunds_by_invoice
 
-    def _disputes_index(self) -> dict[str, list[DisputeRecord]]:
+    def _disputes_index(self) -> dict[str, list[records.DisputeRecord]]:
         if self._disputes_by_invoice is None:
             self._disputes_by_invoice = self._by_invoice(self.disputes)
         return self._disputes_by_invoice
@@ -181,7 +166,7 @@ class Facts:
                 out[inv.id].append(event)
         return out
 
-    def invoice_of(self, payment_intent: str | None, charge: str | None) -> InvoiceRecord | None:
+    def invoice_of(self, payment_intent: str | None, charge: str | None) -> records.InvoiceRecord | None:
         """Refunds and disputes name a payment, not an invoice: `invoice_payments` links them."""
         invoice_id = None
         if payment_intent:
@@ -220,5 +205,3 @@ class Needs:
 
 
 EVERYTHING = Needs()
-
-

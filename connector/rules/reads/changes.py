@@ -47,6 +47,7 @@ TRACKED = (
 )  # fmt: skip
 """The mirror tables the rules read; a change to any other table cannot change a result."""
 
+
 @dataclass
 class Changes:
     """The keys of what changed, in the rules' terms."""
@@ -154,4 +155,3 @@ def _column_of(session: Session, wanted: Any, by: Any, values: Iterable[Any]) ->
         out.update(session.scalars(select(wanted).where(by.in_(chunk))))
     out.discard(None)
     return out
-

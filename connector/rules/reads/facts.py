@@ -18,24 +18,9 @@ from sqlalchemy import ColumnElement, Label, and_, case, func, or_, select, unio
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Mapped, Session
 
+from connector.rules import records
 from connector.rules.facts import EVERYTHING, Facts, Needs, earliest, visible
 from connector.rules.reads.sql import IN_LIST, in_lists, read_as
-from connector.rules.records import (
-    CreditNoteRecord,
-    DealRecord,
-    DisputeRecord,
-    InvoiceLineRecord,
-    InvoiceRecord,
-    LeadRecord,
-    MarketingCostRecord,
-    PartnerRecord,
-    PriceRecord,
-    ProductRecord,
-    ReferralRecord,
-    RefundRecord,
-    SubscriptionItemRecord,
-    SubscriptionRecord,
-)
 from connector.store.models import (
     Base,
     CreditNote,
@@ -56,22 +41,23 @@ from connector.store.models import (
 )
 
 _TABLE_OF: dict[type[tuple[Any, ...]], type[Base]] = {
-    PartnerRecord: Partner,
-    LeadRecord: Lead,
-    ReferralRecord: Referral,
-    DealRecord: Deal,
-    ProductRecord: Product,
-    PriceRecord: Price,
-    SubscriptionRecord: Subscription,
-    SubscriptionItemRecord: SubscriptionItem,
-    InvoiceRecord: Invoice,
-    InvoiceLineRecord: InvoiceLine,
-    CreditNoteRecord: CreditNote,
-    RefundRecord: Refund,
-    DisputeRecord: Dispute,
-    MarketingCostRecord: MarketingCost,
+    records.PartnerRecord: Partner,
+    records.LeadRecord: Lead,
+    records.ReferralRecord: Referral,
+    records.DealRecord: Deal,
+    records.ProductRecord: Product,
+    records.PriceRecord: Price,
+    records.SubscriptionRecord: Subscription,
+    records.SubscriptionItemRecord: SubscriptionItem,
+    records.InvoiceRecord: Invoice,
+    records.InvoiceLineRecord: InvoiceLine,
+    records.CreditNoteRecord: CreditNote,
+    records.RefundRecord: Refund,
+    records.DisputeRecord: Dispute,
+    records.MarketingCostRecord: MarketingCost,
 }
 """Which table each record is read from (its fields name the table's column attributes)."""
+
 
 def load_global(session: Session, as_of: dt.datetime) -> Facts:
     """What spans customers: partners, submissions, catalogue, first purchases, credited refunds.
@@ -79,17 +65,17 @@ def load_global(session: Session, as_of: dt.datetime) -> Facts:
     The redacted `raw` payloads are left in the database: rules read canonical columns only.
     """
     f = Facts(as_of=as_of)
-    for p in _rows(session, PartnerRecord):
+    for p in _rows(session, records.PartnerRecord):
         f.partners[p.key] = p
         if p.partner_key:
             f.partners_by_ref.setdefault(p.partner_key, p)
-    f.leads = _visible_rows(f, _rows(session, LeadRecord))
-    f.referrals = _visible_rows(f, _rows(session, ReferralRecord))
-    f.deals = _visible_rows(f, _rows(session, DealRecord))
+    f.leads = _visible_rows(f, _rows(session, records.LeadRecord))
+    f.referrals = _visible_rows(f, _rows(session, records.ReferralRecord))
+    f.deals = _visible_rows(f, _rows(session, records.DealRecord))
     for deal in f.deals:
         f.note_global(deal.close_date)  # a won deal counts once signed (qualification.deal_won)
-    f.products = {x.id: x for x in _rows(session, ProductRecord)}
-    f.prices = {x.id: x for x in _rows(session, PriceRecord)}
+    f.products = {x.id: x for x in _rows(session, records.ProductRecord)}
+    f.prices = {x.id: x for x in _rows(session, records.PriceRecord)}
     f.first_paid = _first_paid(session, f)
     f.credited_refund_ids = _credited_refund_ids(session, f)
     f.event_payments = _event_payments(session)
@@ -119,7 +105,7 @@ def _event_payments(session: Session) -> dict[str, tuple[set[str], set[str]]]:
     return out
 
 
-R = TypeVar("R", LeadRecord, ReferralRecord, DealRecord)
+R = TypeVar("R", records.LeadRecord, records.ReferralRecord, records.DealRecord)
 
 
 def _visible_rows(f: Facts, rows: list[R]) -> list[R]:
@@ -228,16 +214,14 @@ def _columns(record: type[tuple[Any, ...]]) -> tuple[tuple[Label[Any], ...], Col
     return tuple(read_as(mapper.columns[name], name) for name in fields), mapper.primary_key[0]
 
 
-INVOICE_COLUMNS = InvoiceRecord._fields
+INVOICE_COLUMNS = records.InvoiceRecord._fields
 """The invoice attributes the rules read: all of them are in the index `ix_st_invoices_compute`
 (migration 0004), so a batch's invoices are read from the index alone, never from the table rows
 that carry the raw payloads (some 3 kB each: a page per invoice). An invoice in `Facts` has
 only these attributes."""
 
 
-def load_customers(
-    session: Session, base: Facts, customer_ids: Sequence[str], needs: Needs = EVERYTHING
-) -> Facts:
+def load_customers(session: Session, base: Facts, customer_ids: Sequence[str], needs: Needs = EVERYTHING) -> Facts:
     """`base`'s global facts plus the Stripe records of `customer_ids`, keeping what had happened by `as_of`.
 
     What is not there yet, or has not happened yet, is noted per customer (`Facts.wake`);
@@ -260,43 +244,59 @@ def load_customers(
         customer_ids=frozenset(customer_ids),
     )
     ids = sorted(customer_ids)
-    sub_ids = []
-    for sub in _rows_in(session, SubscriptionRecord, Subscription.customer_id, ids if needs.subscriptions else []):
-        sub_ids.append(sub.id)
-        start = sub.start_date or sub.created
-        if sub.customer_id and visible(start, as_of):
-            f.subscriptions[sub.customer_id].append(sub)
-        f.note(sub.customer_id, start)
-    for item in _rows_in(session, SubscriptionItemRecord, SubscriptionItem.subscription_id, sub_ids):
-        f.items[item.subscription_id].append(item)
-    customer_of: dict[str, str | None] = {}  # every invoice of the batch, visible or not
+    _load_subscriptions(session, f, ids if needs.subscriptions else [])
     invoiced = ids if needs.invoices else []  # the batch's invoices are read (and joined) by their customers
-    for inv in _rows_in(session, InvoiceRecord, Invoice.customer_id, invoiced):
-        customer_of[inv.id] = inv.customer_id
-        if visible(inv.created, as_of):
-            f.invoices[inv.id] = inv
-            if inv.customer_id:
-                f.invoices_by_customer[inv.customer_id].append(inv)
-        _note_invoice(f, inv)
+    customer_of = _load_invoices(session, f, invoiced)
     lined = invoiced if needs.lines else []
-    for line in _rows_in(session, InvoiceLineRecord, InvoiceLine.invoice_id, lined, via_invoice=True):
+    for line in _rows_in(session, records.InvoiceLineRecord, InvoiceLine.invoice_id, lined, via_invoice=True):
         f.lines[line.invoice_id].append(line)
     if not needs.adjustments:
         invoiced = []
-    for cn in _rows_in(session, CreditNoteRecord, CreditNote.invoice_id, invoiced, via_invoice=True):
-        if cn.invoice_id and cn.status != "void":
-            if visible(cn.created, as_of):
-                f.credit_notes[cn.invoice_id].append(cn)
-            f.note(customer_of.get(cn.invoice_id), cn.created)
+    _load_credit_notes(session, f, invoiced, customer_of)
     _load_payment_events(session, f, invoiced, customer_of)
-    for cost in _rows_in(session, MarketingCostRecord, MarketingCost.customer_id, ids if needs.costs else []):
+    for cost in _rows_in(session, records.MarketingCostRecord, MarketingCost.customer_id, ids if needs.costs else []):
         if visible(cost.date, as_of):
             f.costs[cost.customer_id].append(cost)
         f.note(cost.customer_id, cost.date)
     return f
 
 
-def _note_invoice(f: Facts, inv: InvoiceRecord) -> None:
+def _load_subscriptions(session: Session, f: Facts, customer_ids: list[str]) -> None:
+    """The customers' subscriptions that had started by as-of (the others wake them), and their items."""
+    sub_ids = []
+    for sub in _rows_in(session, records.SubscriptionRecord, Subscription.customer_id, customer_ids):
+        sub_ids.append(sub.id)
+        start = sub.start_date or sub.created
+        if sub.customer_id and visible(start, f.as_of):
+            f.subscriptions[sub.customer_id].append(sub)
+        f.note(sub.customer_id, start)
+    for item in _rows_in(session, records.SubscriptionItemRecord, SubscriptionItem.subscription_id, sub_ids):
+        f.items[item.subscription_id].append(item)
+
+
+def _load_invoices(session: Session, f: Facts, customer_ids: list[str]) -> dict[str, str | None]:
+    """The customers' invoices created by as-of; returns every invoice's customer, visible or not."""
+    customer_of: dict[str, str | None] = {}
+    for inv in _rows_in(session, records.InvoiceRecord, Invoice.customer_id, customer_ids):
+        customer_of[inv.id] = inv.customer_id
+        if visible(inv.created, f.as_of):
+            f.invoices[inv.id] = inv
+            if inv.customer_id:
+                f.invoices_by_customer[inv.customer_id].append(inv)
+        _note_invoice(f, inv)
+    return customer_of
+
+
+def _load_credit_notes(session: Session, f: Facts, customer_ids: list[str], customer_of: dict[str, str | None]) -> None:
+    """The non-void credit notes on the customers' invoices created by as-of (the others wake them)."""
+    for cn in _rows_in(session, records.CreditNoteRecord, CreditNote.invoice_id, customer_ids, via_invoice=True):
+        if cn.invoice_id and cn.status != "void":
+            if visible(cn.created, f.as_of):
+                f.credit_notes[cn.invoice_id].append(cn)
+            f.note(customer_of.get(cn.invoice_id), cn.created)
+
+
+def _note_invoice(f: Facts, inv: records.InvoiceRecord) -> None:
     """An invoice's times that as-of has not reached: created (visible), paid (paid, first purchase), and
     the due date of one still open then (a past-due gate closes once as-of is *past* it).
 
@@ -361,11 +361,11 @@ def _load_payment_events(
         if (named := f.event_payments.get(customer_id)) is not None:
             batch_pis.update(named[0])
             batch_charges.update(named[1])
-    refunds = _paid_through(session, RefundRecord, Refund, sorted(batch_pis), sorted(batch_charges))
-    disputes = _paid_through(session, DisputeRecord, Dispute, sorted(batch_pis), sorted(batch_charges))
+    refunds = _paid_through(session, records.RefundRecord, Refund, sorted(batch_pis), sorted(batch_charges))
+    disputes = _paid_through(session, records.DisputeRecord, Dispute, sorted(batch_pis), sorted(batch_charges))
     f.refunds = [r for r in refunds if r.status == "succeeded" and visible(r.created, as_of)]
     f.disputes = [d for d in disputes if visible(d.created, as_of)]
-    events: list[RefundRecord | DisputeRecord] = [*refunds, *disputes]
+    events: list[records.RefundRecord | records.DisputeRecord] = [*refunds, *disputes]
     pis = sorted({e.payment_intent for e in events if e.payment_intent})
     f.invoice_of_payment_intent = _first_invoice_by(session, InvoicePayment.payment_intent, pis)
     # a charge only places an event whose payment intent does not (rare): read just those
@@ -380,7 +380,7 @@ def _load_payment_events(
         f.note(customer, f.future_credits.get(e.id))  # a credit note listing the refund may appear later
 
 
-E = TypeVar("E", RefundRecord, DisputeRecord)
+E = TypeVar("E", records.RefundRecord, records.DisputeRecord)
 
 
 def _paid_through(
