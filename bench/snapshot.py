@@ -6,16 +6,19 @@ connector end to end through its command line only (``connector sandbox`` servin
 ``connector db upgrade``, ``connector sync --as-of``) and never imports ``connector.*`` itself. The
 same dump can therefore be taken of the commit before a refactor (another worktree, ``--repo``) and
 of the working tree after it, and the two compared. The CLI module is looked up the way either
-layout has it: ``python -m connector`` when the package has a ``__main__``, else ``connector.run.cli``,
-else ``connector.cli``.
+layout has it: ``connector/__main__.py`` when the package has one, else ``connector.run.cli``, else
+``connector.cli``. Every process runs with cwd and ``PYTHONPATH`` the checkout, and with the import hooks
+of an editable install of another checkout (the shared venv's ``__editable__`` finder) removed first, so
+it imports nothing but the checkout's own code (``_meta.json`` records which ``connector`` it imported).
 
 What is run, one after the other (two cores, shared):
 
 * every ``tests/scenarios/*.json`` and ``sandbox/scenarios/demo.json`` of the checkout: its sandbox,
   a fresh SQLite database, the program its ``expect.program`` names, one sync at its ``now``;
-* with ``--with-s``, the benchmark's S world (``bench.serve S --seed 1``, Consio): a sync at the
-  world's NOW, a second sync with no change, the benchmark's 1 % change (``bench.generate.change_set``
-  through ``/_sandbox/apply``) and an incremental sync at its time.
+* the benchmark's S world (``bench.serve S --seed 1``, as ``bench/run`` serves it) once per program
+  (``--s-programs``; ``--no-with-s`` leaves it out): a sync at the world's NOW, a second sync with no
+  change, the benchmark's 1 % change (``bench.generate.change_set`` through ``/_sandbox/apply``) and an
+  incremental sync at its time. About 80 s for the four programs on 2 cores, the scenarios 40 s.
 
 What is written, one canonical JSON file per scenario (rows sorted, one row per line, so that two
 dumps can also be read with ``diff``): every row of ``ledger_entries``, ``decisions``, ``findings`` and
@@ -28,7 +31,7 @@ sandbox's sequential reward keys (``rwd_0000000001``...) depend on thread timing
 Timings, the interpreter and the imported ``connector`` package path go to ``_meta.json``, which
 ``compare`` does not compare.
 
-    python -m bench.snapshot dump OUTDIR [--repo DIR] [--python PATH] [--with-s] [--only NAME ...]
+    python -m bench.snapshot dump OUTDIR [--repo DIR] [--python PATH] [--no-with-s] [--only NAME ...]
     python -m bench.snapshot compare DIR_A DIR_B
 
 ``compare`` prints ``identical`` or the differences (first rows of each) per scenario and exits 1 on
@@ -49,9 +52,11 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
+from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +66,8 @@ from sqlalchemy import MetaData, create_engine, select
 REPO = Path(__file__).resolve().parents[1]
 META = "_meta.json"
 FINGERPRINT_KEY = "snapshot-fingerprint-key"
-S_SIZE, S_SEED, S_PROGRAM = "S", 1, "consio"
+S_SIZE, S_SEED = "S", 1
+S_PROGRAMS = ("consio", "connectus", "netsource", "tech-consultant")
 SCENARIO_TIMEOUT = 600.0
 S_TIMEOUT = 1800.0
 SHOW_ROWS = 5
@@ -425,23 +431,24 @@ def run_scenario(checkout: Checkout, scenario: Path, workdir: Path) -> dict[str,
     return out
 
 
-def run_bench_world(checkout: Checkout, workdir: Path) -> dict[str, Any]:
+def run_bench_world(checkout: Checkout, workdir: Path, program: str) -> dict[str, Any]:
     """The benchmark's S world: sync at NOW, a no-change sync, the 1 % change, an incremental sync."""
     change = checkout.run(checkout.boot("change-set", S_SIZE, str(S_SEED)), timeout=300)
     if change.returncode != 0:
         raise SnapshotError(f"bench.generate.change_set failed: {_tail(change.stderr)}")
-    partial = change.stdout
-    changed_at = str(json.loads(partial)["now"])
+    change_doc = change.stdout
+    changed_at = str(json.loads(change_doc)["now"])
     now = "2026-06-30T00:00:00Z"  # bench.generate.NOW, the world's clock
     out: dict[str, Any] = {
-        "input": {"bench": S_SIZE, "seed": S_SEED, "change_set_sha256": hashlib.sha256(partial.encode()).hexdigest()},
-        "program": S_PROGRAM,
+        "input": {"bench": S_SIZE, "seed": S_SEED,
+                  "change_set_sha256": hashlib.sha256(change_doc.encode()).hexdigest()},
+        "program": program,
         "as_of": [now, now, changed_at],
     }
     db, costs = workdir / "connector.db", workdir / "marketing-costs.csv"
     steps: list[Step] = []
     with bench_sandbox(checkout, S_SIZE, S_SEED, costs, workdir) as base_url:
-        config = _write_config(workdir / "connector.toml", db, base_url, _program_file(checkout, S_PROGRAM), costs,
+        config = _write_config(workdir / "connector.toml", db, base_url, _program_file(checkout, program), costs,
                                workdir)
         args = ("--config", str(config))
         steps.append(_connector(checkout, workdir, "db upgrade", "db", "upgrade", *args, timeout=S_TIMEOUT))
@@ -450,7 +457,7 @@ def run_bench_world(checkout: Checkout, workdir: Path) -> dict[str, Any]:
                 steps.append(_connector(checkout, workdir, f"{label} --as-of {as_of}", "sync", *args, "--as-of",
                                         as_of, timeout=S_TIMEOUT))
         if steps[-1].exit_code == 0:
-            applied = httpx.post(f"{base_url}/_sandbox/apply", content=partial, timeout=300.0)
+            applied = httpx.post(f"{base_url}/_sandbox/apply", content=change_doc, timeout=300.0)
             applied.raise_for_status()
             steps.append(_connector(checkout, workdir, f"sync after the 1 % change --as-of {changed_at}", "sync",
                                     *args, "--as-of", changed_at, timeout=S_TIMEOUT))
@@ -486,31 +493,34 @@ def _save(path: Path, doc: dict[str, Any]) -> None:
     path.write_text(_render(doc) + "\n", encoding="utf-8")
 
 
-def dump(outdir: Path, checkout: Checkout, with_s: bool, only: list[str] | None) -> int:
+def dump(outdir: Path, checkout: Checkout, with_s: bool, s_programs: list[str], only: list[str] | None) -> int:
     found = checkout.probe()
     print(f"connector imported from {found['connector']} (CLI {found['cli_module']}: {found['cli']})", file=sys.stderr)
     if not Path(found["connector"]).resolve().is_relative_to(checkout.repo):
         print(f"error: {checkout.python} imports connector from outside {checkout.repo}", file=sys.stderr)
         return 2
-    jobs: list[tuple[str, Path | None]] = [(snapshot_name(checkout.repo, p), p) for p in scenario_files(checkout.repo)]
+    jobs: list[tuple[str, Callable[[Path], dict[str, Any]]]] = [
+        (snapshot_name(checkout.repo, p), partial(run_scenario, checkout, p)) for p in scenario_files(checkout.repo)
+    ]
     if with_s:
-        jobs.append((f"bench__{S_SIZE}", None))
+        jobs += [(f"bench__{S_SIZE}__{program}", partial(run_bench_world, checkout, program=program))
+                 for program in s_programs]
     if only:
-        jobs = [(name, path) for name, path in jobs if any(o in name for o in only)]
+        jobs = [(name, job) for name, job in jobs if any(o in name for o in only)]
     outdir.mkdir(parents=True, exist_ok=True)
     meta: dict[str, Any] = {
-        "repo": str(checkout.repo), "python": str(checkout.python), "imported": found, "with_s": with_s,
-        "started": dt.datetime.now(dt.UTC).isoformat(), "seconds": {}, "errors": {},
+        "repo": str(checkout.repo), "python": str(checkout.python), "imported": found,
+        "jobs": [name for name, _ in jobs], "started": dt.datetime.now(dt.UTC).isoformat(), "seconds": {}, "errors": {},
     }
     begun = time.perf_counter()
     failed = 0
-    for name, path in jobs:
+    for name, job in jobs:
         print(f"{name}", file=sys.stderr)
         started = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="snapshot-") as tmp:
             workdir = Path(tmp)
             try:
-                doc = run_scenario(checkout, path, workdir) if path is not None else run_bench_world(checkout, workdir)
+                doc = job(workdir)
             except (SnapshotError, httpx.HTTPError, subprocess.TimeoutExpired, OSError, ValueError) as exc:
                 failed += 1
                 doc = {"error": f"{type(exc).__name__}: {exc}".replace(str(workdir), "<workdir>")}
@@ -581,9 +591,18 @@ def _diff_rows(name: str, a: dict[str, Any], b: dict[str, Any]) -> list[str]:
 def compare_docs(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
     out: list[str] = []
     for field in sorted((set(a) | set(b)) - {"tables"}):
-        if a.get(field) != b.get(field):
-            out.append(f"  {field}: A {_short(a.get(field))}")
-            out.append(f"  {' ' * len(field)}  B {_short(b.get(field))}")
+        va, vb = a.get(field), b.get(field)
+        if va == vb:
+            continue
+        if isinstance(va, list) and isinstance(vb, list) and all(isinstance(v, dict) for v in [*va, *vb]):
+            empty: dict[str, Any] = {}
+            for i, (ea, eb) in enumerate(zip_longest(va, vb, fillvalue=empty)):
+                if ea != eb:  # the commands run: show only what differs of each
+                    what = {k: [ea.get(k), eb.get(k)] for k in sorted(set(ea) | set(eb)) if ea.get(k) != eb.get(k)}
+                    out.append(f"  {field}[{i}] {ea.get('command') or eb.get('command') or ''}: A/B {_short(what)}")
+            continue
+        out.append(f"  {field}: A {_short(va)}")
+        out.append(f"  {' ' * len(field)}  B {_short(vb)}")
     tables_a: dict[str, Any] = a.get("tables") or {}
     tables_b: dict[str, Any] = b.get("tables") or {}
     for name in sorted(set(tables_a) | set(tables_b)):
@@ -634,7 +653,10 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--repo", type=Path, default=REPO, help="the checkout to run (default: this one)")
     d.add_argument("--python", type=Path, default=None,
                    help="its interpreter (default: REPO/.venv/bin/python, else this one)")
-    d.add_argument("--with-s", action="store_true", help="also the benchmark's S world (a few minutes)")
+    d.add_argument("--with-s", action=argparse.BooleanOptionalAction, default=True,
+                   help="also the benchmark's S world, once per program (default; about 30 s each)")
+    d.add_argument("--s-programs", default=",".join(S_PROGRAMS),
+                   help=f"the programs run on the S world (default: {','.join(S_PROGRAMS)})")
     d.add_argument("--only", nargs="*", help="only the scenarios whose name contains one of these")
     c = commands.add_parser("compare", help="compare two dumps; exit 1 on any difference")
     c.add_argument("dir_a", type=Path)
@@ -647,7 +669,8 @@ def main(argv: list[str] | None = None) -> int:
     if python is None:
         venv = repo / ".venv" / "bin" / "python"
         python = venv if venv.exists() else Path(sys.executable)
-    return dump(args.outdir.resolve(), Checkout(repo, python.absolute()), args.with_s, args.only)
+    return dump(args.outdir.resolve(), Checkout(repo, python.absolute()), args.with_s,
+                [p for p in args.s_programs.split(",") if p], args.only)
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ from adapters.stripe import RESOURCES as STRIPE_RESOURCES
 from adapters.stripe import StripeClient, to_epoch_s
 from connector.config import ConfigError
 from connector.context import RunContext
-from connector.mapping.streams import MappedRecord, Mappings, RecordError, StreamMapping, load_mappings
+from connector.mapping import MappedRecord, Mappings, RecordError, StreamMapping, load_mappings
 from connector.store import models
 from connector.store.models import MarketingCost, RunStreamStat
 from connector.store.writes import load_cursor, quarantine, save_cursor, upsert_rows

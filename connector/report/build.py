@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import fields
+from typing import TypeVar
 
 from sqlalchemy import Engine, inspect, select
 from sqlalchemy.orm import Session
@@ -28,6 +30,7 @@ from connector.report.model import (
 from connector.store.models import Decision, Finding, LedgerEntry, Partner, Quarantine, Run, RunStreamStat
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_Row = TypeVar("_Row", RunInfo, SubmissionRow)
 
 
 class RunNotFound(LookupError):
@@ -35,7 +38,8 @@ class RunNotFound(LookupError):
 
 
 @contextmanager
-def _session(session_or_engine: Session | Engine) -> Iterator[Session]:
+def session_scope(session_or_engine: Session | Engine) -> Iterator[Session]:
+    """The caller's session as is, or a new one on an engine that is closed afterwards."""
     if isinstance(session_or_engine, Session):
         yield session_or_engine
         return
@@ -83,7 +87,7 @@ def entry_sort_key(e: EntryRow) -> tuple[str, str, dt.datetime, str]:
     return (e.partnership_key, e.customer_key or "", e.event_at or _EPOCH, e.entry_key)
 
 
-def _partner_row(p: Partner) -> PartnerRow:
+def partner_row(p: Partner) -> PartnerRow:
     # Only columns that are safe to show; `raw` is never read here.
     person = " ".join(x for x in (p.first_name, p.last_name) if x)
     return PartnerRow(
@@ -107,94 +111,91 @@ def _findings(session: Session, run_id: str) -> list[FindingRow]:
     return sorted(found, key=lambda f: (f.code, f.subject_key or "", f.detail or ""))
 
 
-def _load(session: Session, run: Run) -> Report:
-    info = RunInfo(
-        id=run.id,
-        kind=run.kind,
-        program=run.program,
-        as_of=run.as_of,
-        started_at=run.started_at,
-        finished_at=run.finished_at,
-        status=run.status,
-        error=run.error,
-    )
-    streams = [
-        StreamRow(s.stream, s.pulled, s.quarantined, s.pages, s.requests, s.retries)
-        for s in session.scalars(
-            select(RunStreamStat).where(RunStreamStat.run_id == run.id).order_by(RunStreamStat.stream)
-        )
+def _stream_rows(session: Session, run_id: str) -> list[StreamRow]:
+    stats = select(RunStreamStat).where(RunStreamStat.run_id == run_id).order_by(RunStreamStat.stream)
+    return [
+        StreamRow(s.stream, s.pulled, s.quarantined, s.pages, s.requests, s.retries) for s in session.scalars(stats)
     ]
+
+
+def _copied(row_type: type[_Row], source: object) -> _Row:
+    """A report row with each of its fields read from the same-named attribute of `source`."""
+    return row_type(**{f.name: getattr(source, f.name) for f in fields(row_type)})
+
+
+def _submissions(session: Session, program: str | None) -> list[SubmissionRow]:
+    """The program's decisions (every program's for a run without one), oldest submission first."""
     decisions = select(Decision)
+    if program is not None:
+        decisions = decisions.where(Decision.program == program)
+    rows = (_copied(SubmissionRow, d) for d in session.scalars(decisions))
+    return sorted(rows, key=lambda s: (s.submitted_at is None, s.submitted_at or _EPOCH, s.submission_key))
+
+
+def _entries(session: Session, program: str | None) -> list[EntryRow]:
+    """The program's ledger as it is now (every program's for a run without one)."""
     ledger = select(LedgerEntry)
-    if run.program is not None:
-        decisions = decisions.where(Decision.program == run.program)
-        ledger = ledger.where(LedgerEntry.program == run.program)
-    submissions = sorted(
-        (
-            SubmissionRow(
-                submission_key=d.submission_key,
-                submission_type=d.submission_type,
-                partner_key=d.partnership_key,
-                customer_key=d.customer_key,
-                decision=d.decision,
-                reason=d.reason,
-                submitted_at=d.submitted_at,
-                run_id=d.run_id,
-            )
-            for d in session.scalars(decisions)
-        ),
-        key=lambda s: (s.submitted_at is None, s.submitted_at or _EPOCH, s.submission_key),
-    )
-    entries = sorted((_entry_row(e) for e in session.scalars(ledger)), key=entry_sort_key)
-    quarantined = [
+    if program is not None:
+        ledger = ledger.where(LedgerEntry.program == program)
+    return sorted((_entry_row(e) for e in session.scalars(ledger)), key=entry_sort_key)
+
+
+def _quarantined(session: Session, run_id: str) -> list[QuarantineRow]:
+    rows = select(Quarantine).where(Quarantine.run_id == run_id).order_by(Quarantine.source, Quarantine.id)
+    return [
         QuarantineRow(source=q.source, id=q.source_id, error=q.error, created_at=q.created_at)
-        for q in session.scalars(
-            select(Quarantine).where(Quarantine.run_id == run.id).order_by(Quarantine.source, Quarantine.id)
-        )
+        for q in session.scalars(rows)
     ]
-    partner_keys = {e.partnership_key for e in entries} | {s.partner_key for s in submissions if s.partner_key}
-    partners = (
-        [_partner_row(p) for p in session.scalars(select(Partner).where(Partner.key.in_(partner_keys)))]
-        if partner_keys
-        else []
-    )
-    totals = compute_totals(entries)
-    return Report(
-        run=info,
-        streams=streams,
-        submissions=submissions,
-        entries=entries,
-        quarantined=quarantined,
-        findings=_findings(session, run.id),
-        partners=sorted(partners, key=lambda p: p.key),
-        notes=list(run.notes or []),
-        totals=totals,
-        checks=compute_checks(entries, totals),
-        monthly=monthly_commission(entries),
+
+
+def _partners(session: Session, keys: set[str]) -> list[PartnerRow]:
+    if not keys:
+        return []
+    partners = [partner_row(p) for p in session.scalars(select(Partner).where(Partner.key.in_(keys)))]
+    return sorted(partners, key=lambda p: p.key)
+
+
+def _with_figures(report: Report) -> Report:
+    """`report` with its totals, tie-out checks and monthly series computed from its entries."""
+    report.totals = compute_totals(report.entries)
+    report.checks = compute_checks(report.entries, report.totals)
+    report.monthly = monthly_commission(report.entries)
+    return report
+
+
+def _load(session: Session, run: Run) -> Report:
+    submissions = _submissions(session, run.program)
+    entries = _entries(session, run.program)
+    partner_keys = {e.partnership_key for e in entries} | {s.partnership_key for s in submissions if s.partnership_key}
+    return _with_figures(
+        Report(
+            run=_copied(RunInfo, run),
+            entries=entries,
+            streams=_stream_rows(session, run.id),
+            submissions=submissions,
+            quarantined=_quarantined(session, run.id),
+            findings=_findings(session, run.id),
+            partners=_partners(session, partner_keys),
+            notes=list(run.notes or []),
+        )
     )
 
 
 def build_report(session_or_engine: Session | Engine, run_id: str | None = None) -> Report:
     """The report of `run_id` (None or "latest": the most recently started run)."""
-    with _session(session_or_engine) as session:
+    with session_scope(session_or_engine) as session:
         return _load(session, _find_run(session, run_id))
 
 
 def restrict_to_partner(report: Report, partner_key: str) -> Report:
     """The same report cut down to one partner, its totals and checks recomputed."""
-    entries = [e for e in report.entries if e.partnership_key == partner_key]
-    totals = compute_totals(entries)
-    return Report(
-        run=report.run,
-        streams=[],
-        submissions=[s for s in report.submissions if s.partner_key == partner_key],
-        entries=entries,
-        quarantined=[],
-        findings=[f for f in report.findings if f.subject_key and partner_key in f.subject_key],
-        partners=[p for p in report.partners if p.key == partner_key],
-        notes=[],
-        totals=totals,
-        checks=compute_checks(entries, totals),
-        monthly=monthly_commission(entries),
-        partner_key=partner_key,
+    return _with_figures(
+        Report(
+            run=report.run,
+            entries=[e for e in report.entries if e.partnership_key == partner_key],
+            submissions=[s for s in report.submissions if s.partnership_key == partner_key],
+            findings=[f for f in report.findings if f.subject_key and partner_key in f.subject_key],
+            partners=[p for p in report.partners if p.key == partner_key],
+            partner_key=partner_key,
+        )
     )

@@ -7,7 +7,7 @@ what does not add up instead of just "mismatch".
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 
 from connector.money import commission_of, format_money, minor_exponent
@@ -51,20 +51,30 @@ def _group_mismatches(entries: list[EntryRow]) -> list[str]:
             by_group[e.group_key].append(e)
     problems: list[str] = []
     for _group_key, group in sorted(by_group.items()):
-        rates = {Decimal(e.rate) for e in group}
-        if len(rates) == 1:
-            expected = commission_of(sum(e.basis_minor for e in group), group[0].rate)
-            actual = sum(e.amount_minor for e in group)
-            if expected != actual:
-                keys = ", ".join(e.entry_key for e in group)
-                problems.append(f"{keys}: amount {actual} ≠ round(basis × {group[0].rate}) = {expected}")
-            continue
-        for e in group:
-            expected = commission_of(e.basis_minor, e.rate)
-            if expected != e.amount_minor:
-                problems.append(
-                    f"{e.entry_key}: amount {e.amount_minor} ≠ round({e.basis_minor} × {e.rate}) = {expected}"
-                )
+        if len({Decimal(e.rate) for e in group}) == 1:
+            problems.extend(_group_mismatch(group))
+        else:
+            problems.extend(_entry_mismatches(group))
+    return problems
+
+
+def _group_mismatch(group: list[EntryRow]) -> list[str]:
+    """A group at one rate: its amounts sum to the rounding of its summed basis."""
+    expected = commission_of(sum(e.basis_minor for e in group), group[0].rate)
+    actual = sum(e.amount_minor for e in group)
+    if expected == actual:
+        return []
+    keys = ", ".join(e.entry_key for e in group)
+    return [f"{keys}: amount {actual} ≠ round(basis × {group[0].rate}) = {expected}"]
+
+
+def _entry_mismatches(group: list[EntryRow]) -> list[str]:
+    """A group whose rate changed: each entry is checked on its own."""
+    problems: list[str] = []
+    for e in group:
+        expected = commission_of(e.basis_minor, e.rate)
+        if expected != e.amount_minor:
+            problems.append(f"{e.entry_key}: amount {e.amount_minor} ≠ round({e.basis_minor} × {e.rate}) = {expected}")
     return problems
 
 
@@ -95,72 +105,91 @@ def _rate_check(currency: str, entries: list[EntryRow], totals: CurrencyTotals) 
     return Check("net_revenue_times_rate", currency, statement, abs(difference) <= rounding_room)
 
 
+def _amount_check(currency: str, entries: list[EntryRow], totals: CurrencyTotals) -> Check:
+    problems = _group_mismatches(entries)
+    rated = len([e for e in entries if e.kind in RATED_KINDS])
+    return Check(
+        "entry_amount_is_basis_times_rate",
+        currency,
+        f"every commission and clawback amount = round_half_up(basis × rate) per entry group "
+        f"({rated} entries; capped clawbacks may be smaller)",
+        not problems,
+        tuple(problems),
+    )
+
+
+def _statuses_check(currency: str, entries: list[EntryRow], t: CurrencyTotals) -> Check:
+    def m(amount: int) -> str:
+        return format_money(amount, currency)
+
+    status_sum = t.scheduled_minor + t.held_minor + t.payable_minor + t.pushed_minor
+    unknown = sorted({e.status for e in entries} - {*OPEN_STATUSES, "reversed"})
+    return Check(
+        "statuses_add_up",
+        currency,
+        f"pushed {m(t.pushed_minor)} + held {m(t.held_minor)} + scheduled {m(t.scheduled_minor)} "
+        f"+ payable {m(t.payable_minor)} = {m(status_sum)}; total {m(t.total_minor)}",
+        status_sum == t.total_minor and not unknown,
+        tuple(f"unknown status {s}" for s in unknown),
+    )
+
+
+def _reversed_check(currency: str, entries: list[EntryRow], totals: CurrencyTotals) -> Check:
+    reversed_sums: dict[tuple[str, str | None], int] = defaultdict(int)
+    for e in entries:
+        if e.status == "reversed":
+            reversed_sums[(e.partnership_key, e.customer_key)] += e.amount_minor
+    by_partner_and_customer = sorted(reversed_sums.items(), key=lambda kv: (kv[0][0], kv[0][1] or ""))
+    unbalanced = tuple(f"{p}/{c}: reversed entries sum to {s}" for (p, c), s in by_partner_and_customer if s != 0)
+    return Check(
+        "reversed_pairs_sum_to_zero",
+        currency,
+        f"reversed entries sum to {format_money(totals.reversed_minor, currency)} "
+        "(0 expected, per partner and customer)",
+        not unbalanced and totals.reversed_minor == 0,
+        unbalanced,
+    )
+
+
+def _every_entry_of_status(
+    currency: str, entries: list[EntryRow], *, name: str, status: str, has: Callable[[EntryRow], object], claim: str
+) -> Check:
+    """Every entry of `status` satisfies `has`; the exceptions are the keys of those that do not."""
+    lacking = tuple(e.entry_key for e in entries if e.status == status and not has(e))
+    count = sum(1 for e in entries if e.status == status)
+    return Check(name, currency, f"{count} {status} entries all {claim}", not lacking, lacking)
+
+
+def _pushed_check(currency: str, entries: list[EntryRow], totals: CurrencyTotals) -> Check:
+    return _every_entry_of_status(
+        currency, entries, name="pushed_entries_have_reward_key", status="pushed",
+        has=lambda e: e.platform_reward_key, claim="carry the platform's reward key",
+    )
+
+
+def _held_check(currency: str, entries: list[EntryRow], totals: CurrencyTotals) -> Check:
+    return _every_entry_of_status(
+        currency, entries, name="held_entries_name_their_gate", status="held",
+        has=lambda e: e.reason, claim="name the gate that holds them",
+    )
+
+
+# Every tie-out of one currency, in the order the report lists them.
+_CHECKS: tuple[Callable[[str, list[EntryRow], CurrencyTotals], Check], ...] = (
+    _amount_check,
+    _rate_check,
+    _statuses_check,
+    _reversed_check,
+    _pushed_check,
+    _held_check,
+)
+
+
 def compute_checks(entries: list[EntryRow], totals: dict[str, CurrencyTotals]) -> list[Check]:
     checks: list[Check] = []
     for currency, t in totals.items():
         mine = [e for e in entries if e.currency == currency]
-        problems = _group_mismatches(mine)
-        checks.append(
-            Check(
-                "entry_amount_is_basis_times_rate",
-                currency,
-                f"every commission and clawback amount = round_half_up(basis × rate) per entry group "
-                f"({len([e for e in mine if e.kind in RATED_KINDS])} entries; capped clawbacks may be smaller)",
-                not problems,
-                tuple(problems),
-            )
-        )
-        checks.append(_rate_check(currency, mine, t))
-        def m(amount: int, currency: str = currency) -> str:
-            return format_money(amount, currency)
-
-        status_sum = t.scheduled_minor + t.held_minor + t.payable_minor + t.pushed_minor
-        unknown = sorted({e.status for e in mine} - {*OPEN_STATUSES, "reversed"})
-        checks.append(
-            Check(
-                "statuses_add_up",
-                currency,
-                f"pushed {m(t.pushed_minor)} + held {m(t.held_minor)} + scheduled {m(t.scheduled_minor)} "
-                f"+ payable {m(t.payable_minor)} = {m(status_sum)}; total {m(t.total_minor)}",
-                status_sum == t.total_minor and not unknown,
-                tuple(f"unknown status {s}" for s in unknown),
-            )
-        )
-        reversed_sums: dict[tuple[str, str | None], int] = defaultdict(int)
-        for e in mine:
-            if e.status == "reversed":
-                reversed_sums[(e.partnership_key, e.customer_key)] += e.amount_minor
-        unbalanced = tuple(f"{p}/{c}: reversed entries sum to {s}" for (p, c), s in sorted(
-            reversed_sums.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")) if s != 0)
-        checks.append(
-            Check(
-                "reversed_pairs_sum_to_zero",
-                currency,
-                f"reversed entries sum to {m(t.reversed_minor)} (0 expected, per partner and customer)",
-                not unbalanced and t.reversed_minor == 0,
-                unbalanced,
-            )
-        )
-        unkeyed = tuple(e.entry_key for e in mine if e.status == "pushed" and not e.platform_reward_key)
-        checks.append(
-            Check(
-                "pushed_entries_have_reward_key",
-                currency,
-                f"{sum(1 for e in mine if e.status == 'pushed')} pushed entries all carry the platform's reward key",
-                not unkeyed,
-                unkeyed,
-            )
-        )
-        ungated = tuple(e.entry_key for e in mine if e.status == "held" and not e.reason)
-        checks.append(
-            Check(
-                "held_entries_name_their_gate",
-                currency,
-                f"{sum(1 for e in mine if e.status == 'held')} held entries all name the gate that holds them",
-                not ungated,
-                ungated,
-            )
-        )
+        checks.extend(check(currency, mine, t) for check in _CHECKS)
     return checks
 
 

@@ -78,7 +78,7 @@ def report_dict(report: Report) -> dict[str, Any]:
         "streams": [asdict(s) for s in report.streams],
         "submissions": [
             {
-                "partner_key": s.partner_key,
+                "partner_key": s.partnership_key,
                 "submission_key": s.submission_key,
                 "customer_key": s.customer_key,
                 "decision": s.decision,

@@ -13,6 +13,7 @@ import io
 import json
 import re
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +23,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from connector.money import format_money
-from connector.report.build import _session
+from connector.report.build import session_scope
 from connector.store.models import Deal, Decision, LedgerEntry, Partner, Run
 
 _QUARTER = re.compile(r"^\s*(\d{4})\s*-?\s*Q([1-4])\s*$", re.IGNORECASE)
@@ -78,47 +79,54 @@ def _default_quarter(session: Session, program: str) -> Quarter:
     return Quarter.containing(as_of or dt.datetime.now(dt.UTC))
 
 
-def leaderboard(session_or_engine: Session | Engine, program: str, quarter: str | None = None) -> list[LeaderboardRow]:
-    """Ranked rows (ties share a rank); `quarter` like "2026-Q2", None = the latest run's."""
-    with _session(session_or_engine) as session:
-        period = Quarter.parse(quarter) if quarter else _default_quarter(session, program)
-        decisions = session.scalars(
-            select(Decision).where(Decision.program == program, Decision.decision == "qualified")
-        ).all()
-        close_dates = {
-            d.key: d.close_date
-            for d in session.scalars(select(Deal).where(Deal.key.in_([d.submission_key for d in decisions])))
-        } if decisions else {}
-        referrals: dict[str, list[Decision]] = defaultdict(list)
-        for d in decisions:
-            signed = close_dates.get(d.submission_key) or d.submitted_at
-            if d.partnership_key and signed is not None and period.start <= signed < period.end:
-                referrals[d.partnership_key].append(d)
-        if not referrals:
-            return []
-        entries = session.scalars(
-            select(LedgerEntry).where(LedgerEntry.program == program, LedgerEntry.partnership_key.in_(list(referrals)))
-        ).all()
-        names = {
-            p.key: p.company_name or " ".join(x for x in (p.first_name, p.last_name) if x) or None
-            for p in session.scalars(select(Partner).where(Partner.key.in_(list(referrals))))
-        }
-    rows: list[LeaderboardRow] = []
-    for partner_key, mine in referrals.items():
-        subjects = {d.submission_key for d in mine} | {d.customer_key for d in mine if d.customer_key}
-        row = LeaderboardRow(0, partner_key, names.get(partner_key), len(mine),
-                             referral_keys=sorted(d.submission_key for d in mine))
-        for e in entries:
-            if e.partnership_key != partner_key or e.customer_key not in subjects:
-                continue
-            bucket = row.bonus_minor if e.kind == "bonus" else row.commission_minor
-            bucket[e.currency] = bucket.get(e.currency, 0) + int(e.amount_minor)
-        rows.append(row)
+def _referrals_in(session: Session, program: str, period: Quarter) -> dict[str, list[Decision]]:
+    """Each partner's qualified referrals signed in `period` (the deal's close date, else the submission time)."""
+    decisions = session.scalars(
+        select(Decision).where(Decision.program == program, Decision.decision == "qualified")
+    ).all()
+    close_dates = {
+        d.key: d.close_date
+        for d in session.scalars(select(Deal).where(Deal.key.in_([d.submission_key for d in decisions])))
+    } if decisions else {}
+    referrals: dict[str, list[Decision]] = defaultdict(list)
+    for d in decisions:
+        signed = close_dates.get(d.submission_key) or d.submitted_at
+        if d.partnership_key and signed is not None and period.start <= signed < period.end:
+            referrals[d.partnership_key].append(d)
+    return referrals
+
+
+def _partner_names(session: Session, keys: list[str]) -> dict[str, str | None]:
+    return {
+        p.key: p.company_name or " ".join(x for x in (p.first_name, p.last_name) if x) or None
+        for p in session.scalars(select(Partner).where(Partner.key.in_(keys)))
+    }
+
+
+def _row(partner_key: str, name: str | None, mine: list[Decision], entries: Sequence[LedgerEntry]) -> LeaderboardRow:
+    """One partner's unranked row: its referrals and the ledger entries booked for them."""
+    subjects = {d.submission_key for d in mine} | {d.customer_key for d in mine if d.customer_key}
+    row = LeaderboardRow(0, partner_key, name, len(mine), referral_keys=sorted(d.submission_key for d in mine))
+    for e in entries:
+        if e.partnership_key != partner_key or e.customer_key not in subjects:
+            continue
+        bucket = row.bonus_minor if e.kind == "bonus" else row.commission_minor
+        bucket[e.currency] = bucket.get(e.currency, 0) + int(e.amount_minor)
+    return row
+
+
+def _main_currency(rows: list[LeaderboardRow]) -> str | None:
+    """The currency with the most commission (by absolute amount): the one ties are broken in."""
     totals: dict[str, int] = defaultdict(int)
     for row in rows:
         for currency, amount in row.commission_minor.items():
             totals[currency] += abs(amount)
-    main = max(sorted(totals), key=lambda c: totals[c]) if totals else None
+    return max(sorted(totals), key=lambda c: totals[c]) if totals else None
+
+
+def _rank(rows: list[LeaderboardRow]) -> list[LeaderboardRow]:
+    """Sorted by referrals, then commission in the main currency; equal scores share a rank."""
+    main = _main_currency(rows)
 
     def score(r: LeaderboardRow) -> tuple[int, int]:
         return (r.referrals, r.commission_minor.get(main, 0) if main else 0)
@@ -127,6 +135,20 @@ def leaderboard(session_or_engine: Session | Engine, program: str, quarter: str 
     for i, row in enumerate(rows):
         row.rank = rows[i - 1].rank if i and score(rows[i - 1]) == score(row) else i + 1
     return rows
+
+
+def leaderboard(session_or_engine: Session | Engine, program: str, quarter: str | None = None) -> list[LeaderboardRow]:
+    """Ranked rows (ties share a rank); `quarter` like "2026-Q2", None = the latest run's."""
+    with session_scope(session_or_engine) as session:
+        period = Quarter.parse(quarter) if quarter else _default_quarter(session, program)
+        referrals = _referrals_in(session, program, period)
+        if not referrals:
+            return []
+        entries = session.scalars(
+            select(LedgerEntry).where(LedgerEntry.program == program, LedgerEntry.partnership_key.in_(list(referrals)))
+        ).all()
+        names = _partner_names(session, list(referrals))
+    return _rank([_row(key, names.get(key), mine, entries) for key, mine in referrals.items()])
 
 
 def _money_list(amounts: dict[str, int]) -> str:

@@ -43,7 +43,7 @@ class StreamRow:
 class SubmissionRow:
     submission_key: str
     submission_type: str
-    partner_key: str | None
+    partnership_key: str | None  # the JSON form names it `partner_key`
     customer_key: str | None
     decision: str
     reason: str | None

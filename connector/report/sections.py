@@ -45,7 +45,7 @@ def _entry_cells(e: EntryRow) -> list[Cell]:
     ]
 
 
-def report_sections(report: Report) -> list[Section]:
+def _run_section(report: Report) -> Section:
     run = report.run
     run_rows: list[list[Cell]] = [
         ["id", run.id], ["kind", run.kind], ["program", run.program], ["status", run.status],
@@ -54,8 +54,13 @@ def report_sections(report: Report) -> list[Section]:
     ]
     if report.partner_key:
         run_rows.append(["partner_key", report.partner_key])
+    return Section("run", ["field", "value"], run_rows)
+
+
+def _totals_section(report: Report) -> Section:
+    """Per currency: each sum as money for people, then as minor units for machines."""
     money_fields = [f for f in TOTAL_FIELDS if f.endswith("_minor")]
-    totals = Section(
+    return Section(
         "totals",
         ["currency", *[f.removesuffix("_minor") for f in money_fields], *money_fields, "entries"],
         [
@@ -64,9 +69,12 @@ def report_sections(report: Report) -> list[Section]:
             for cur, t in report.totals.items()
         ],
     )
+
+
+def report_sections(report: Report) -> list[Section]:
     return [
-        Section("run", ["field", "value"], run_rows),
-        totals,
+        _run_section(report),
+        _totals_section(report),
         Section(
             "checks",
             ["name", "currency", "holds", "statement", "exceptions"],
@@ -81,7 +89,7 @@ def report_sections(report: Report) -> list[Section]:
         Section(
             "submissions",
             ["submitted_at", "submission_key", "submission_type", "partner_key", "customer_key", "decision", "reason"],
-            [[s.submitted_at, s.submission_key, s.submission_type, s.partner_key, s.customer_key, s.decision,
+            [[s.submitted_at, s.submission_key, s.submission_type, s.partnership_key, s.customer_key, s.decision,
               s.reason] for s in report.submissions],
         ),
         Section("entries", ENTRY_COLUMNS, [_entry_cells(e) for e in report.entries]),

@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from connector.report.build import _partner_row, _session, build_report, restrict_to_partner
+from connector.report.build import build_report, partner_row, restrict_to_partner, session_scope
 from connector.report.model import Report
 from connector.store.models import Partner
 
@@ -19,12 +19,12 @@ class PartnerNotFound(LookupError):
 
 
 def partner_statement(session_or_engine: Session | Engine, partner_key: str, run_id: str | None = None) -> Report:
-    with _session(session_or_engine) as session:
+    with session_scope(session_or_engine) as session:
         statement = restrict_to_partner(build_report(session, run_id), partner_key)
         if not statement.partners:
             partner = session.get(Partner, partner_key)
             if partner is not None:
-                statement.partners.append(_partner_row(partner))
+                statement.partners.append(partner_row(partner))
     if not statement.partners and not statement.entries and not statement.submissions:
         raise PartnerNotFound(f"no partner {partner_key}")
     return statement

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import io
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
 from connector.money import format_money, iso_utc
-from connector.report.model import ALL_STATUSES, Report
+from connector.report.model import ALL_STATUSES, Check, CurrencyTotals, Report
+
+# Status lines the summary always shows, even at zero: what finance looks for first.
+_ALWAYS_SHOWN_STATUSES = ("held", "pushed")
 
 
 def summary_of(report: Report) -> Table:
@@ -21,30 +26,38 @@ def summary_of(report: Report) -> Table:
     table.add_column("value", justify="right")
     table.add_row("run status", run.status)
     table.add_row("as of", iso_utc(run.as_of) or "—", end_section=True)
-    for currency, t in report.totals.items():
-        table.add_row(f"net revenue ({currency})", format_money(t.net_revenue_minor, currency))
-        table.add_row(f"commission ({currency})", format_money(t.commission_minor, currency))
-        if t.bonus_minor:
-            table.add_row(f"bonus ({currency})", format_money(t.bonus_minor, currency))
-        for status in ALL_STATUSES:
-            amount = getattr(t, f"{status}_minor")
-            if amount or status in ("held", "pushed"):
-                table.add_row(f"  {status} ({currency})", format_money(amount, currency))
-        table.add_row(f"total ({currency})", format_money(t.total_minor, currency), end_section=True)
-    decisions = Counter(s.decision for s in report.submissions)
-    for decision, count in sorted(decisions.items()):
-        table.add_row(f"submissions {decision}", str(count))
-    statuses = Counter(e.status for e in report.entries)
-    for status, count in sorted(statuses.items()):
-        table.add_row(f"entries {status}", str(count))
+    for currency, totals in report.totals.items():
+        _add_currency_rows(table, currency, totals)
+    _add_counts(table, "submissions", Counter(s.decision for s in report.submissions))
+    _add_counts(table, "entries", Counter(e.status for e in report.entries))
     table.add_row("quarantined", str(len(report.quarantined)))
-    failing = [c for c in report.checks if not c.holds]
-    verdict = Text("all hold", style="green") if not failing else Text(f"{len(failing)} FAIL", style="bold red")
-    table.add_row("checks", verdict)
+    table.add_row("checks", _verdict(report))
     return table
 
 
-def _section(title: str, columns: list[str], rows: list[list[str]]) -> Table:
+def _add_currency_rows(table: Table, currency: str, t: CurrencyTotals) -> None:
+    table.add_row(f"net revenue ({currency})", format_money(t.net_revenue_minor, currency))
+    table.add_row(f"commission ({currency})", format_money(t.commission_minor, currency))
+    if t.bonus_minor:
+        table.add_row(f"bonus ({currency})", format_money(t.bonus_minor, currency))
+    for status in ALL_STATUSES:
+        amount = getattr(t, f"{status}_minor")
+        if amount or status in _ALWAYS_SHOWN_STATUSES:
+            table.add_row(f"  {status} ({currency})", format_money(amount, currency))
+    table.add_row(f"total ({currency})", format_money(t.total_minor, currency), end_section=True)
+
+
+def _add_counts(table: Table, label: str, counts: Counter[str]) -> None:
+    for value, count in sorted(counts.items()):
+        table.add_row(f"{label} {value}", str(count))
+
+
+def _verdict(report: Report) -> Text:
+    failing = [c for c in report.checks if not c.holds]
+    return Text("all hold", style="green") if not failing else Text(f"{len(failing)} FAIL", style="bold red")
+
+
+def _section(title: str, columns: tuple[str, ...], rows: list[list[str]]) -> Table:
     table = Table(title=title, title_justify="left", show_lines=False)
     for column in columns:
         table.add_column(column, overflow="fold")
@@ -53,64 +66,93 @@ def _section(title: str, columns: list[str], rows: list[list[str]]) -> Table:
     return table
 
 
+def _stream_rows(report: Report) -> list[list[str]]:
+    return [
+        [s.stream, str(s.pulled), str(s.quarantined), str(s.pages), str(s.requests), str(s.retries)]
+        for s in report.streams
+    ]
+
+
+def _check_rows(report: Report) -> list[list[str]]:
+    return [[c.name, c.currency or "", "yes" if c.holds else "NO", _statement(c)] for c in report.checks]
+
+
+def _statement(check: Check) -> str:
+    """The check's statement with each exception on a line of its own."""
+    return check.statement + "".join(f"\n  ! {x}" for x in check.exceptions)
+
+
+def _submission_rows(report: Report) -> list[list[str]]:
+    return [
+        [iso_utc(s.submitted_at) or "", s.submission_key, s.partnership_key or "", s.customer_key or "", s.decision,
+         s.reason or ""]
+        for s in report.submissions
+    ]
+
+
+def _entry_rows(report: Report) -> list[list[str]]:
+    return [
+        [e.partnership_key, e.customer_key or "", e.kind, format_money(e.basis_minor, e.currency), e.rate,
+         format_money(e.amount_minor, e.currency), e.status, e.reason or "", " ".join(e.sources),
+         e.platform_reward_key or ""]
+        for e in report.entries
+    ]
+
+
+def _last4(value: str | None) -> str:
+    return f"…{value}" if value else "—"
+
+
+def _partner_rows(report: Report) -> list[list[str]]:
+    return [
+        [p.key, p.name or "", p.group_slug or "", p.country or "", p.tax_form or "", _last4(p.tax_id_last4),
+         _last4(p.bank_last4)]
+        for p in report.partners
+    ]
+
+
+def _quarantine_rows(report: Report) -> list[list[str]]:
+    return [[q.source, q.id or "", q.error] for q in report.quarantined]
+
+
+def _finding_rows(report: Report) -> list[list[str]]:
+    return [[f.code, f.subject_key or "", f.detail or ""] for f in report.findings]
+
+
+def _note_rows(report: Report) -> list[list[str]]:
+    return [[n] for n in report.notes]
+
+
+@dataclass(frozen=True)
+class _TextSection:
+    title: str
+    columns: tuple[str, ...]
+    rows: Callable[[Report], list[list[str]]]
+    shown_when_empty: bool = False
+
+
+# The sections after the summary, in the order they print.
+_SECTIONS = (
+    _TextSection("Pulled per stream", ("stream", "pulled", "quarantined", "pages", "requests", "retries"),
+                 _stream_rows),
+    _TextSection("Checks", ("check", "currency", "holds", "statement"), _check_rows, shown_when_empty=True),
+    _TextSection("Submissions", ("submitted", "submission", "partner", "customer", "decision", "reason"),
+                 _submission_rows, shown_when_empty=True),
+    _TextSection("Entries", ("partner", "customer", "kind", "basis", "rate", "amount", "status", "reason", "sources",
+                             "reward"), _entry_rows, shown_when_empty=True),
+    _TextSection("Partners", ("partner", "name", "group", "country", "tax form", "tax id", "bank"), _partner_rows),
+    _TextSection("Quarantined", ("source", "id", "error"), _quarantine_rows),
+    _TextSection("Findings", ("code", "subject", "detail"), _finding_rows),
+    _TextSection("Run notes", ("note",), _note_rows),
+)
+
+
 def report_tables(report: Report) -> Group:
     parts: list[Table] = [summary_of(report)]
-    if report.streams:
-        parts.append(
-            _section(
-                "Pulled per stream",
-                ["stream", "pulled", "quarantined", "pages", "requests", "retries"],
-                [[s.stream, str(s.pulled), str(s.quarantined), str(s.pages), str(s.requests), str(s.retries)]
-                 for s in report.streams],
-            )
-        )
-    parts.append(
-        _section(
-            "Checks",
-            ["check", "currency", "holds", "statement"],
-            [[c.name, c.currency or "", "yes" if c.holds else "NO",
-              c.statement + "".join(f"\n  ! {x}" for x in c.exceptions)] for c in report.checks],
-        )
-    )
-    parts.append(
-        _section(
-            "Submissions",
-            ["submitted", "submission", "partner", "customer", "decision", "reason"],
-            [[iso_utc(s.submitted_at) or "", s.submission_key, s.partner_key or "", s.customer_key or "",
-              s.decision, s.reason or ""] for s in report.submissions],
-        )
-    )
-    parts.append(
-        _section(
-            "Entries",
-            ["partner", "customer", "kind", "basis", "rate", "amount", "status", "reason", "sources", "reward"],
-            [[e.partnership_key, e.customer_key or "", e.kind, format_money(e.basis_minor, e.currency), e.rate,
-              format_money(e.amount_minor, e.currency), e.status, e.reason or "", " ".join(e.sources),
-              e.platform_reward_key or ""] for e in report.entries],
-        )
-    )
-    if report.partners:
-        parts.append(
-            _section(
-                "Partners",
-                ["partner", "name", "group", "country", "tax form", "tax id", "bank"],
-                [[p.key, p.name or "", p.group_slug or "", p.country or "", p.tax_form or "",
-                  f"…{p.tax_id_last4}" if p.tax_id_last4 else "—", f"…{p.bank_last4}" if p.bank_last4 else "—"]
-                 for p in report.partners],
-            )
-        )
-    if report.quarantined:
-        parts.append(
-            _section("Quarantined", ["source", "id", "error"],
-                     [[q.source, q.id or "", q.error] for q in report.quarantined])
-        )
-    if report.findings:
-        parts.append(
-            _section("Findings", ["code", "subject", "detail"],
-                     [[f.code, f.subject_key or "", f.detail or ""] for f in report.findings])
-        )
-    if report.notes:
-        parts.append(_section("Run notes", ["note"], [[n] for n in report.notes]))
+    for section in _SECTIONS:
+        rows = section.rows(report)
+        if rows or section.shown_when_empty:
+            parts.append(_section(section.title, section.columns, rows))
     return Group(*parts)
 
 

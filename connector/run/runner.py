@@ -11,8 +11,10 @@ import datetime as dt
 import logging
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import make_url
@@ -21,9 +23,12 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from connector.config import ConfigError, Settings
 from connector.context import ProgressHook, RunContext, RunKind
 from connector.push.outbox import PushResult, push
-from connector.run.lock import run_lock
+from connector.run.lock import RunLockHandle, run_lock
 from connector.store.db import ensure_schema_ready, make_engine, ping, session_factory, transaction
 from connector.store.models import LedgerEntry, Run
+
+if TYPE_CHECKING:
+    from connector.rules.program import Program
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +115,31 @@ def _pulled_counts(stats: Any) -> dict[str, int]:
     return out
 
 
+def _window(kind: RunKind, since: dt.datetime | None, until: dt.datetime | None) -> tuple[
+    dt.datetime | None, dt.datetime | None
+]:
+    """The backfill window `[since, until)` in UTC; a `ConfigError` if it is missing or empty."""
+    if kind == "backfill" and since is None:
+        raise ConfigError("backfill needs --since")
+    since, until = _as_utc(since), _as_utc(until)
+    if since is not None and until is not None and until <= since:
+        raise ConfigError("backfill window is empty: --until must be after --since")
+    return since, until
+
+
+@contextmanager
+def _engine_for(settings: Settings, engine: Engine | None) -> Iterator[Engine]:
+    """The caller's engine as is, or one opened for this run and disposed after it."""
+    if engine is not None:
+        yield engine
+        return
+    owned = open_engine(settings)
+    try:
+        yield owned
+    finally:
+        owned.dispose()
+
+
 def run_once(
     settings: Settings,
     *,
@@ -131,81 +161,90 @@ def run_once(
     """
     from connector.rules.program import load_program
 
-    if kind == "backfill" and since is None:
-        raise ConfigError("backfill needs --since")
-    since, until = _as_utc(since), _as_utc(until)
-    if since is not None and until is not None and until <= since:
-        raise ConfigError("backfill window is empty: --until must be after --since")
+    since, until = _window(kind, since, until)
     program = load_program(settings.program.file)
-    owned = engine is None
-    if engine is None:
-        engine = open_engine(settings)
+    with _engine_for(settings, engine) as run_engine, run_lock(run_engine, settings.lock.ttl_seconds) as lock:
+        sessions = session_factory(run_engine)
+        started = dt.datetime.now(dt.UTC)
+        clock = time.monotonic()
+        ctx = RunContext(
+            settings=settings,
+            engine=run_engine,
+            sessions=sessions,
+            run_id=str(uuid.uuid4()),
+            kind=kind,
+            as_of=_as_utc(as_of) or started,
+            since=since,
+            until=until,
+            progress=progress,
+        )
+        outcome = _record_start(ctx, program.name, started)
+        _run_stages(ctx, program, lock, outcome, full=full)
+        _record_success(ctx, outcome, clock)
+        return outcome
+
+
+def _record_start(ctx: RunContext, program: str, started: dt.datetime) -> RunOutcome:
+    """The `running` run row, committed before any stage, so a crash still leaves a trace."""
+    with transaction(ctx.sessions) as session:
+        session.add(
+            Run(id=ctx.run_id, kind=ctx.kind, program=program, as_of=ctx.as_of, started_at=started,
+                status="running", notes=[])
+        )
+    log.info("run started", extra={"run_id": ctx.run_id, "kind": ctx.kind, "program": program,
+                                   "as_of": ctx.as_of.isoformat()})
+    return RunOutcome(ctx.run_id, ctx.kind, program, ctx.as_of, started, None, "running")
+
+
+def _run_stages(ctx: RunContext, program: Program, lock: RunLockHandle, outcome: RunOutcome, *, full: bool) -> None:
+    """Pull, compute, push, refreshing the lock between them; a failure marks the run failed
+    with the stage's name and raises `RunFailed`.
+
+    The stages are looked up at call time (`pull`, `compute` in their modules, `push` here),
+    so the bench's stage clock and the tests can wrap them.
+    """
+    stage = "pull"
     try:
-        with run_lock(engine, settings.lock.ttl_seconds) as lock:
-            sessions = session_factory(engine)
-            started = dt.datetime.now(dt.UTC)
-            clock = time.monotonic()
-            ctx = RunContext(
-                settings=settings,
-                engine=engine,
-                sessions=sessions,
-                run_id=str(uuid.uuid4()),
-                kind=kind,
-                as_of=_as_utc(as_of) or started,
-                since=since,
-                until=until,
-                progress=progress,
-            )
-            with transaction(sessions) as session:
-                session.add(
-                    Run(id=ctx.run_id, kind=kind, program=program.name, as_of=ctx.as_of, started_at=started,
-                        status="running", notes=[])
-                )
-            log.info("run started", extra={"run_id": ctx.run_id, "kind": kind, "program": program.name,
-                                           "as_of": ctx.as_of.isoformat()})
-            outcome = RunOutcome(ctx.run_id, kind, program.name, ctx.as_of, started, None, "running")
-            stage = "pull"
-            try:
-                from connector.ledger.compute import compute
-                from connector.pull.sync import pull
+        from connector.ledger.compute import compute
+        from connector.pull.sync import pull
 
-                outcome.pulled = _pulled_counts(pull(ctx))
-                lock.refresh()
-                stage = "compute"
-                # a scheduled sync recomputes only what can have changed; backfill and demo run full
-                outcome.compute = compute(ctx, program, incremental=kind == "sync" and not full)
-                lock.refresh()
-                stage = "push"
-                outcome.push = push(ctx, program)
-            except Exception as exc:
-                message = f"{stage} failed: {_first_line(exc)}"
-                _finish(sessions, ctx, "failed", message)
-                log.error("run failed", extra={"run_id": ctx.run_id, "stage": stage, "error": message},
-                          exc_info=log.isEnabledFor(logging.DEBUG))
-                raise RunFailed(message, run_id=ctx.run_id) from exc
-            outcome.finished_at = _finish(sessions, ctx, "succeeded", None)
-            outcome.status = "succeeded"
-            outcome.notes = list(ctx.notes)
-            outcome.duration_seconds = time.monotonic() - clock
-            with sessions() as session:
-                outcome.entries_appended = session.scalar(
-                    select(func.count()).select_from(LedgerEntry).where(LedgerEntry.created_run_id == ctx.run_id)
-                ) or 0
-            log.info("run succeeded", extra={
-                "run_id": ctx.run_id, "duration_s": round(outcome.duration_seconds, 3),
-                "pulled": sum(outcome.pulled.values()), "entries_appended": outcome.entries_appended,
-                "pushed": outcome.push.pushed if outcome.push else 0,
-            })
-            return outcome
-    finally:
-        if owned:
-            engine.dispose()
+        outcome.pulled = _pulled_counts(pull(ctx))
+        lock.refresh()
+        stage = "compute"
+        # a scheduled sync recomputes only what can have changed; backfill and demo run full
+        outcome.compute = compute(ctx, program, incremental=ctx.kind == "sync" and not full)
+        lock.refresh()
+        stage = "push"
+        outcome.push = push(ctx, program)
+    except Exception as exc:
+        message = f"{stage} failed: {_first_line(exc)}"
+        _finish(ctx, "failed", message)
+        log.error("run failed", extra={"run_id": ctx.run_id, "stage": stage, "error": message},
+                  exc_info=log.isEnabledFor(logging.DEBUG))
+        raise RunFailed(message, run_id=ctx.run_id) from exc
 
 
-def _finish(sessions: Any, ctx: RunContext, status: str, error: str | None) -> dt.datetime:
+def _record_success(ctx: RunContext, outcome: RunOutcome, clock: float) -> None:
+    """Mark the run succeeded and complete `outcome` (`clock`: `time.monotonic()` at the start)."""
+    outcome.finished_at = _finish(ctx, "succeeded", None)
+    outcome.status = "succeeded"
+    outcome.notes = list(ctx.notes)
+    outcome.duration_seconds = time.monotonic() - clock
+    with ctx.sessions() as session:
+        outcome.entries_appended = session.scalar(
+            select(func.count()).select_from(LedgerEntry).where(LedgerEntry.created_run_id == ctx.run_id)
+        ) or 0
+    log.info("run succeeded", extra={
+        "run_id": ctx.run_id, "duration_s": round(outcome.duration_seconds, 3),
+        "pulled": sum(outcome.pulled.values()), "entries_appended": outcome.entries_appended,
+        "pushed": outcome.push.pushed if outcome.push else 0,
+    })
+
+
+def _finish(ctx: RunContext, status: str, error: str | None) -> dt.datetime:
     finished = dt.datetime.now(dt.UTC)
     try:
-        with transaction(sessions) as session:
+        with transaction(ctx.sessions) as session:
             run = session.get(Run, ctx.run_id)
             if run is not None:
                 run.status = status

@@ -15,8 +15,8 @@ from sqlalchemy import Engine
 
 from adapters.files import read_marketing_costs
 from connector.config import ConfigError, Settings
+from connector.mapping import MISSING, PACKAGE_DIR, FieldSpec, RecordError, load_mappings, read_path
 from connector.mapping.privacy import fingerprint, last4, redact_payload
-from connector.mapping.streams import MISSING, PACKAGE_DIR, FieldSpec, RecordError, load_mappings, read_path
 from connector.money import UnknownCurrency, minor_exponent
 from connector.pull.sync import pull
 from sandbox.server import SandboxServer
