@@ -71,13 +71,13 @@ class StageClock:
 
 def _install_stage_clock() -> StageClock:
     import connector.ledger.compute
-    import connector.pull.sync
+    import connector.pull
     import connector.run.runner
 
     clock = StageClock()
     # the names the runner calls each stage by
     for stage, module, name in (
-        ("pull", connector.pull.sync, "pull"),
+        ("pull", connector.pull, "pull"),
         ("compute", connector.ledger.compute, "compute"),
         ("push", connector.run.runner, "push"),
     ):

@@ -14,6 +14,7 @@ from adapters.http.errors import (  # noqa: E402
     ConnectorHttpError,
     CursorRejected,
     RecordNotFound,
+    RetriesExhausted,
     UpstreamError,
 )
 from adapters.http.pagination import CursorPaginator, Page, paginate  # noqa: E402
@@ -27,6 +28,7 @@ __all__ = [
     "Page",
     "RecordNotFound",
     "RequestCounter",
+    "RetriesExhausted",
     "UpstreamError",
     "paginate",
     "sleep",

@@ -27,7 +27,14 @@ from tenacity import (
     wait_random,
 )
 
-from adapters.http.errors import AuthError, RecordNotFound, RetryableHttpError, UpstreamError
+from adapters.http.errors import (
+    AuthError,
+    ConnectorHttpError,
+    RecordNotFound,
+    RetriesExhausted,
+    RetryableHttpError,
+    UpstreamError,
+)
 from adapters.http.policy import RETRYABLE_TRANSPORT_ERRORS, Action, action_for_status, retry_after_seconds
 from connector.config import HttpSettings
 
@@ -212,23 +219,24 @@ class HttpClient:
             why = f"{type(last).__name__}: {last}" if last is not None else "unknown error"
             if isinstance(last, httpx.TransportError):  # say where, so a wrong base_url is obvious
                 why += f" (at {httpx.URL(self._url(path)).netloc.decode()})"
-            raise UpstreamError(
-                f"{self.api_name} {method} {path}: gave up after {attempts} attempt(s): {why}"
+            raise RetriesExhausted(
+                f"{self.api_name} {method} {path}: gave up after {attempts} attempt(s): {why}",
+                response=last.response if isinstance(last, ConnectorHttpError) else None,
             ) from None
 
     def _interpret(self, method: str, path: str, response: httpx.Response, parse: Callable[[str], T]) -> T:
         action = action_for_status(response.status_code)
         status = response.status_code
         if action is Action.FAIL_AUTH:
-            raise AuthError(f"{self.api_name} rejected the API keys ({status})")
+            raise AuthError(f"{self.api_name} rejected the API keys ({status})", response=response)
         if action is Action.RETRY:
             wait = retry_after_seconds(response, self.settings.retry_after_max_seconds)
-            raise RetryableHttpError(f"HTTP {status}", retry_after=wait)
+            raise RetryableHttpError(f"HTTP {status}", response=response, retry_after=wait)
         if action is Action.NOT_FOUND:
-            raise RecordNotFound(f"{self.api_name} {method} {path}: 404 {_short_body(response)}", status=status)
+            raise RecordNotFound(f"{self.api_name} {method} {path}: 404 {_short_body(response)}", response=response)
         if action is Action.FAIL:
             raise UpstreamError(
-                f"{self.api_name} {method} {path} failed: {status} {_short_body(response)}", status=status
+                f"{self.api_name} {method} {path} failed: {status} {_short_body(response)}", response=response
             )
         try:
             return parse(response.text)

@@ -94,10 +94,11 @@ def paginate(
             body, clean = http.get_json_checked(path, params=params, counter=counter)
         except (RecordNotFound, UpstreamError) as exc:
             cursor = params.get(paginator.cursor_param)
-            if cursor is not None and exc.status in (400, 404):
-                raise CursorRejected(f"{exc} (cursor {paginator.cursor_param}={cursor})", status=exc.status) from None
+            if cursor is not None and exc.status_code in (400, 404):
+                rejected = f"{exc} (cursor {paginator.cursor_param}={cursor})"
+                raise CursorRejected(rejected, response=exc.response) from None
             if isinstance(exc, RecordNotFound):
-                raise UpstreamError(str(exc), status=exc.status) from None
+                raise UpstreamError(str(exc), response=exc.response) from None
             raise
         items, has_more = extract(body)
         pages += 1

@@ -26,6 +26,8 @@ from typing import Any
 
 from sqlalchemy import Column, String, Table
 
+from adapters.partnerstack.streams import STREAMS as PARTNERSTACK_STREAMS
+from adapters.stripe.streams import STREAMS as STRIPE_STREAMS
 from connector.config import ConfigError, Settings
 from connector.mapping.convert import CONVERTERS
 from connector.mapping.model import ChildSpec, FieldSpec, Mappings, StreamMapping
@@ -41,20 +43,9 @@ _STREAM_KEYS = frozenset({"table", "fields", "sensitive", "redact", "children"})
 _CHILD_KEYS = frozenset({"table", "items", "fields"})
 _TEXT_CAP = 10_000  # a Text column still refuses a runaway value
 
-# Streams each source's mapping file must describe, so a missing one fails at start.
+# Streams each source's mapping file must describe, so a missing one fails at start (declared by each adapter).
 REQUIRED_STREAMS: dict[str, tuple[str, ...]] = {
-    "partnerstack": ("groups", "partnerships", "customers", "leads", "deals", "rewards", "transactions"),
-    "stripe": (
-        "products",
-        "prices",
-        "customers",
-        "subscriptions",
-        "invoices",
-        "credit_notes",
-        "refunds",
-        "disputes",
-        "invoice_payments",
-    ),
+    streams[0].source: tuple(s.name for s in streams) for streams in (PARTNERSTACK_STREAMS, STRIPE_STREAMS)
 }
 
 # The columns a table needs to hold each sensitive kind's presence, last four and fingerprint.

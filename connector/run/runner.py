@@ -206,7 +206,7 @@ def _run_stages(ctx: RunContext, program: Program, lock: RunLockHandle, outcome:
     stage = "pull"
     try:
         from connector.ledger.compute import compute
-        from connector.pull.sync import pull
+        from connector.pull import pull
 
         outcome.pulled = _pulled_counts(pull(ctx))
         lock.refresh()

@@ -18,7 +18,7 @@ from connector.config import ConfigError, Settings
 from connector.mapping import MISSING, PACKAGE_DIR, FieldSpec, RecordError, load_mappings, read_path
 from connector.mapping.privacy import fingerprint, last4, redact_payload
 from connector.money import UnknownCurrency, minor_exponent
-from connector.pull.sync import pull
+from connector.pull import pull
 from sandbox.server import SandboxServer
 from tests.pull.conftest import MakeCtx, sandbox_settings
 from tests.pull.scenarios import consio
@@ -156,7 +156,7 @@ def test_a_seller_with_other_field_names_changes_only_a_mapping_file(
 def test_json_safe_keeps_clean_payloads_and_cleans_the_rest() -> None:
     from decimal import Decimal
 
-    from connector.pull.sync import json_safe
+    from connector.pull import json_safe
 
     clean = {"id": "in_1", "amount": 100, "rate": Decimal("0.20"), "name": "Ünïcode ok", "lines": [{"a": None}]}
     assert json_safe(clean) is clean  # nothing to fix: not rebuilt

@@ -10,9 +10,10 @@ import httpx
 import pytest
 from sqlalchemy import Engine, func, select, text
 
-import connector.pull.sync as sync
+import connector.pull as sync
+import connector.pull.pages as pages
 from adapters.http import AuthError
-from connector.pull.sync import pull
+from connector.pull import pull
 from connector.store.db import json_dumps
 from connector.store.models import Quarantine, RunStreamStat, SyncCursor
 from sandbox.server import SandboxServer
@@ -27,7 +28,7 @@ def _dump(engine: Engine) -> str:
     """Every row of every table as text: what a reader of the database could see."""
     out = []
     with engine.connect() as conn:
-        for name in sorted(sync.models.Base.metadata.tables):
+        for name in sorted(pages.models.Base.metadata.tables):
             out += [json_dumps(dict(r._mapping)) for r in conn.execute(text(f"SELECT * FROM {name}"))]
     return "\n".join(out)
 
@@ -162,7 +163,7 @@ def test_killed_run_resumes_to_the_same_store(
     scenario = big(partners=260, invoices=60)
     with SandboxServer(scenario) as srv:
         settings = sandbox_settings(srv, database_url, partnerstack={"page_size": 50}, stripe={"page_size": 10})
-        real = sync.upsert_rows
+        real = pages.upsert_rows
         calls = {"n": 0}
 
         def flaky(*args: Any, **kw: Any) -> int:
@@ -171,17 +172,17 @@ def test_killed_run_resumes_to_the_same_store(
                 raise RuntimeError("killed")
             return real(*args, **kw)
 
-        monkeypatch.setattr(sync, "upsert_rows", flaky)
+        monkeypatch.setattr(pages, "upsert_rows", flaky)
         with pytest.raises(RuntimeError, match="killed"):
             pull(make_ctx(settings))
-        monkeypatch.setattr(sync, "upsert_rows", real)
+        monkeypatch.setattr(pages, "upsert_rows", real)
         with engine.connect() as conn:
             assert (conn.scalar(select(func.count()).select_from(SyncCursor)) or 0) >= 1
         pull(make_ctx(settings))
         resumed = store_snapshot(engine)
         requests_total = _stats(srv)["total"]
     with engine.begin() as conn:
-        for table in reversed(sync.models.Base.metadata.sorted_tables):
+        for table in reversed(pages.models.Base.metadata.sorted_tables):
             conn.execute(table.delete())
     clean = _clean_store(database_url, scenario, make_ctx, engine)
     assert resumed == clean
@@ -200,7 +201,7 @@ def test_faulty_upstream_ends_with_the_same_store(
     assert sum(injected.values()) > 0 and sum(s.retries for s in stats.values()) >= sum(injected.values()) - 1
     assert no_sleep  # backoff happened, through the patched sleep
     with engine.begin() as conn:
-        for table in reversed(sync.models.Base.metadata.sorted_tables):
+        for table in reversed(pages.models.Base.metadata.sorted_tables):
             conn.execute(table.delete())
     assert faulted == _clean_store(database_url, scenario, make_ctx, engine)
 
@@ -234,7 +235,7 @@ def test_bad_records_are_quarantined_and_the_rest_is_unchanged(
     assert stats["stripe.invoices"].quarantined == 3
     assert "999-99-9999" not in _dump(engine)
     with engine.begin() as conn:
-        for table in reversed(sync.models.Base.metadata.sorted_tables):
+        for table in reversed(pages.models.Base.metadata.sorted_tables):
             conn.execute(table.delete())
     with SandboxServer(scenario) as srv:
         pull(make_ctx(sandbox_settings(srv, database_url, finance={"marketing_costs_file": costs_csv(scenario)})))

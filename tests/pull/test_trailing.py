@@ -11,10 +11,10 @@ import httpx
 import pytest
 from sqlalchemy import Engine, func, select, text
 
-import connector.pull.sync as sync
+import connector.pull.pages as pages
 from adapters.partnerstack import to_epoch_ms
 from connector.config import ConfigError, load_settings
-from connector.pull.sync import pull
+from connector.pull import pull
 from connector.store.db import json_dumps
 from connector.store.models import PlatformReward, SyncCursor
 from sandbox.server import SandboxServer
@@ -138,7 +138,7 @@ def test_a_crash_inside_the_new_read_resumes_without_loss_or_reread(
         settings = sandbox_settings(srv, database_url, partnerstack={"page_size": 2})
         pull(make_ctx(settings, as_of=NOW))
         pushed = _push(srv, 5)  # newest first: pushed[4], pushed[3], ... then rwd_4
-        real = sync.upsert_rows
+        real = pages.upsert_rows
         reward_pages = {"n": 0}
 
         def crash_on_second_reward_page(session: Any, model: Any, rows: Any) -> int:
@@ -148,7 +148,7 @@ def test_a_crash_inside_the_new_read_resumes_without_loss_or_reread(
                     raise RuntimeError("killed")
             return real(session, model, rows)
 
-        monkeypatch.setattr(sync, "upsert_rows", crash_on_second_reward_page)
+        monkeypatch.setattr(pages, "upsert_rows", crash_on_second_reward_page)
         ps_gets.clear()
         with pytest.raises(RuntimeError, match="killed"):
             pull(make_ctx(settings, as_of=NOW + HOUR))
@@ -162,7 +162,7 @@ def test_a_crash_inside_the_new_read_resumes_without_loss_or_reread(
         assert saved["pass"] == {"kind": "new", "cursor": pushed[1], "newest": {"key": pushed[1],
                                                                               "created": to_epoch_ms(NOW)}}
 
-        monkeypatch.setattr(sync, "upsert_rows", real)
+        monkeypatch.setattr(pages, "upsert_rows", real)
         ps_gets.clear()
         stats = pull(make_ctx(settings, as_of=NOW + HOUR))
         assert _rewards(ps_gets) == [

@@ -50,7 +50,7 @@ def test_scenario_from_canonical_rows(engine: Engine, name: str) -> None:
 
 def _pull_available() -> bool:
     try:
-        import connector.pull.sync  # noqa: F401
+        import connector.pull  # noqa: F401
         import sandbox.server  # noqa: F401
         from sandbox.costs import write_costs_csv  # noqa: F401
     except ImportError:
@@ -61,7 +61,7 @@ def _pull_available() -> bool:
 @pytest.mark.skipif(not _pull_available(), reason="the pull or the sandbox server is not there yet")
 @pytest.mark.parametrize("name", sorted(n for n in AVAILABLE if n != "consio-example"))
 def test_scenario_end_to_end_through_the_pull(database_url: str, engine: Engine, tmp_path: Path, name: str) -> None:
-    from connector.pull.sync import pull
+    from connector.pull import pull
     from sandbox.costs import write_costs_csv
     from sandbox.scenario import load_scenario as sandbox_scenario
     from sandbox.server import SandboxServer

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-import connector.pull.sync
+import connector.pull
 from connector.config import ConfigError
 from connector.run.cli import app, parse_time
 from connector.run.lock import acquire
@@ -124,14 +124,14 @@ def test_two_concurrent_syncs_one_exits_3(
 ) -> None:
     config = config_for(tmp_path, database_url, sandbox)
     in_pull, release = threading.Event(), threading.Event()
-    real_pull = connector.pull.sync.pull
+    real_pull = connector.pull.pull
 
     def slow_pull(ctx: Any) -> Any:
         in_pull.set()
         assert release.wait(timeout=30)
         return real_pull(ctx)
 
-    monkeypatch.setattr(connector.pull.sync, "pull", slow_pull)
+    monkeypatch.setattr(connector.pull, "pull", slow_pull)
     first: dict[str, Any] = {}
     thread = threading.Thread(target=lambda: first.setdefault("outcome", run_once(
         make_settings(database_url, sandbox), as_of=AS_OF)))
@@ -227,7 +227,7 @@ def test_failed_run_is_recorded_and_raised(database_url: str, engine: Engine, mo
     def broken(_ctx: Any) -> Any:
         raise RuntimeError("disk on fire\nsecond line")
 
-    monkeypatch.setattr(connector.pull.sync, "pull", broken)
+    monkeypatch.setattr(connector.pull, "pull", broken)
     with pytest.raises(RunFailed, match="^pull failed: disk on fire$"):
         run_once(make_settings(database_url, None), as_of=AS_OF)
     with Session(engine) as session:

@@ -15,6 +15,8 @@ import pytest
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
+import adapters.partnerstack.rewards as rewards_mod
+import connector.push.lanes as lanes_mod
 import connector.push.outbox as push_mod
 from connector.run.runner import RunFailed, run_once
 from connector.store.models import LedgerEntry
@@ -89,7 +91,7 @@ def test_interrupted_push_resumes_to_exactly_once(
 ) -> None:
     settings = make_settings(database_url, sandbox)
     monkeypatch.setattr(push_mod, "BATCH_SIZE", batch_size)
-    real_send = push_mod._send
+    real_send = lanes_mod._send
     inner_send = crash_once(real_send, after=after) if target == "_send" else real_send
     sent_keys: list[str] = []
 
@@ -97,7 +99,7 @@ def test_interrupted_push_resumes_to_exactly_once(
         sent_keys.append(key)
         return inner_send(client, payload, key)
 
-    monkeypatch.setattr(push_mod, "_send", recording_send)
+    monkeypatch.setattr(lanes_mod, "_send", recording_send)
     if target != "_send":
         monkeypatch.setattr(push_mod, target, crash_once(getattr(push_mod, target), after=after))
 
@@ -120,7 +122,7 @@ def test_interrupted_push_resumes_to_exactly_once(
         assert outcome.push.recovered == 1  # found on the platform, not sent again
         assert outcome.push.pushed == 2
     # Every attempt for one entry carried the same idempotency key, derived from the entry key.
-    assert set(sent_keys) == {push_mod.idempotency_key(e.entry_key) for e in entries(engine)}
+    assert set(sent_keys) == {lanes_mod.idempotency_key(e.entry_key) for e in entries(engine)}
     resent = 2 if (target == "_send" and not after) else 1
     assert max(Counter(sent_keys).values()) == resent
 
@@ -139,7 +141,7 @@ def test_rejected_reward_stays_payable_with_the_reason(
     database_url: str, engine: Engine, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings = make_settings(database_url, sandbox)
-    real_build = push_mod.build_payload
+    real_build = rewards_mod.build_payload
 
     def unknown_partner_for_clawback(session: Session, entry: LedgerEntry, *args: Any) -> dict[str, Any]:
         payload = real_build(session, entry, *args)
@@ -148,7 +150,7 @@ def test_rejected_reward_stays_payable_with_the_reason(
             payload.pop("customer_key", None)
         return payload
 
-    monkeypatch.setattr(push_mod, "build_payload", unknown_partner_for_clawback)
+    monkeypatch.setattr(rewards_mod, "build_payload", unknown_partner_for_clawback)
     outcome = run_once(settings, as_of=AS_OF)
 
     assert outcome.push is not None and (outcome.push.pushed, outcome.push.failed) == (2, 1)
@@ -158,7 +160,7 @@ def test_rejected_reward_stays_payable_with_the_reason(
     assert clawback.note is not None and clawback.note.startswith("push rejected: ") and "400" in clawback.note
     assert len(platform_rewards(sandbox)) == 2
 
-    monkeypatch.setattr(push_mod, "build_payload", real_build)
+    monkeypatch.setattr(rewards_mod, "build_payload", real_build)
     run_once(settings, as_of=AS_OF)
     assert_each_pushed_once(engine, sandbox)
     assert entries(engine)[0].note is None
@@ -176,14 +178,14 @@ def test_changed_body_under_the_same_key_fails_loudly(
             .where(LedgerEntry.entry_key == first.entry_key)
             .values(status="payable", push_state=None, platform_reward_key=None)
         )
-    real_build = push_mod.build_payload
+    real_build = rewards_mod.build_payload
 
     def changed(*args: Any) -> dict[str, Any]:
         payload = real_build(*args)
         payload["description"] += " (edited)"
         return payload
 
-    monkeypatch.setattr(push_mod, "build_payload", changed)
+    monkeypatch.setattr(rewards_mod, "build_payload", changed)
     monkeypatch.setattr(push_mod, "_recover_interrupted", lambda *a: set())
     with pytest.raises(RunFailed, match="409"):
         run_once(settings, as_of=AS_OF)
@@ -196,5 +198,5 @@ def test_embedded_entry_keys_are_found_in_any_field() -> None:
         "metadata": {"entry_key": "b"},
         "description": "referral-connector: commission consio [entry:c|x#0]",
     }
-    assert push_mod.embedded_entry_keys(reward) == {"a", "b", "c|x#0"}
-    assert push_mod.idempotency_key("k") == push_mod.idempotency_key("k") != push_mod.idempotency_key("k2")
+    assert rewards_mod.embedded_entry_keys(reward) == {"a", "b", "c|x#0"}
+    assert lanes_mod.idempotency_key("k") == lanes_mod.idempotency_key("k") != lanes_mod.idempotency_key("k2")

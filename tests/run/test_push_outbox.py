@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import Engine, delete
 from sqlalchemy.orm import Session, sessionmaker
 
-from connector.push.outbox import _outbox_pages
+from connector.push.pages import outbox_pages as _outbox_pages
 from connector.store.models import LedgerEntry
 
 BASE = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)

@@ -28,7 +28,7 @@ def preload() -> None:
     import sqlalchemy.dialects.sqlite  # noqa: F401
 
     import connector.ledger.compute
-    import connector.pull.sync
+    import connector.pull
     import connector.push.outbox
     import connector.report
     import connector.run.cli

@@ -1,0 +1,174 @@
+"""Every Stripe stream, declared once, and the cursors of the two ways they are read.
+
+A first run (or one whose saved event is past retention) reads each stream in `created`
+windows (`WindowsCursor`, one per stream, tied to the read's `epoch`); later runs read
+`/v1/events` since the saved event (`EventsCursor`) and route each event's object to the
+stream whose `event_object` it is. Lists are `{"object": "list", "data": [...], "has_more"}`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+from adapters.streams import CURSOR_VERSION, Stream, as_int, as_str, cursor_version, versioned
+
+# What Stripe embeds only in part, completed from a sub-list before the object is mapped.
+Embedded = Literal["invoice_lines", "subscription_items"]
+
+
+@dataclass(frozen=True)
+class StripeStream(Stream):
+    source: ClassVar[str] = "stripe"
+    path: str  # the list endpoint under /v1
+    event_object: str  # the `object` of an event's `data.object` that carries this stream's records
+    # filters the list needs to return everything (Stripe hides canceled subscriptions otherwise)
+    list_filters: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    embedded: Embedded | None = None
+
+
+STREAMS: tuple[StripeStream, ...] = (
+    StripeStream("products", "products", "product"),
+    StripeStream("prices", "prices", "price"),
+    StripeStream("customers", "customers", "customer"),
+    StripeStream("subscriptions", "subscriptions", "subscription", {"status": "all"}, "subscription_items"),
+    StripeStream("invoices", "invoices", "invoice", embedded="invoice_lines"),
+    StripeStream("credit_notes", "credit_notes", "credit_note"),
+    StripeStream("refunds", "refunds", "refund"),
+    StripeStream("disputes", "disputes", "dispute"),
+    StripeStream("invoice_payments", "invoice_payments", "invoice_payment"),
+)
+
+EVENTS_PATH = "events"
+EVENTS_STREAM = "stripe.events"  # the event log's cursor and statistics
+
+
+# ---------------------------------------------------------------- `created` windows
+
+
+@dataclass(frozen=True)
+class WindowProgress:
+    """One window: `"done"`, or `{"after": id}` (the last object written, to resume after)."""
+
+    after: str | None = None
+    done: bool = False
+
+    def to_json(self) -> Any:
+        return "done" if self.done else {"after": self.after}
+
+    @classmethod
+    def from_json(cls, raw: Any) -> WindowProgress:
+        if raw == "done":
+            return cls(done=True)
+        return cls(after=as_str(raw.get("after"))) if isinstance(raw, dict) else cls()
+
+
+@dataclass(frozen=True)
+class HeadPage:
+    """The first page of the whole range is written; `bound` is where the windows below it start
+    (None: that page was all there is)."""
+
+    bound: int | None
+
+
+@dataclass(frozen=True)
+class WindowsCursor:
+    """`{"epoch": id, "windows": {"head": {"bound": s}, "<lo>:<hi>": progress, ...}}`.
+
+    A cursor of another `epoch` belongs to an earlier read and is ignored.
+    """
+
+    epoch: str | None
+    head: HeadPage | None = None  # None: the head page is not read yet
+    windows: Mapping[str, WindowProgress] = field(default_factory=dict)
+    version: int = CURSOR_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        windows: dict[str, Any] = {} if self.head is None else {"head": {"bound": self.head.bound}}
+        windows.update({label: progress.to_json() for label, progress in self.windows.items()})
+        return versioned({"epoch": self.epoch, "windows": windows}, self.version)
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any], stream: str = "stripe") -> WindowsCursor:
+        cursor_version(raw, stream)
+        saved = raw.get("windows")
+        saved = saved if isinstance(saved, dict) else {}
+        head = saved.get("head")
+        return cls(
+            epoch=as_str(raw.get("epoch")),
+            head=HeadPage(as_int(head.get("bound"))) if isinstance(head, dict) else None,
+            windows={label: WindowProgress.from_json(p) for label, p in saved.items() if label != "head"},
+        )
+
+
+# ---------------------------------------------------------------- the event log
+
+
+@dataclass(frozen=True)
+class EventPosition:
+    """An event (id and created second): the last one applied, or the newest when a full read began."""
+
+    id: str | None
+    created: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "created": self.created}
+
+    @classmethod
+    def from_json(cls, raw: Any) -> EventPosition | None:
+        return cls(as_str(raw.get("id")), as_int(raw.get("created"))) if isinstance(raw, dict) else None
+
+
+@dataclass(frozen=True)
+class FullRead:
+    """A windows read in progress: its `epoch`, the event to continue from after it, since when it reads."""
+
+    epoch: str
+    pending: EventPosition | None
+    since: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        pending = self.pending.to_json() if self.pending is not None else None
+        return {"epoch": self.epoch, "pending": pending, "since": self.since}
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> FullRead:
+        return cls(str(raw.get("epoch")), EventPosition.from_json(raw.get("pending")), as_int(raw.get("since")))
+
+
+@dataclass(frozen=True)
+class EventsCursor:
+    """`{"position": event}` between runs; `{"position": ..., "full": {...}}` while a windows read is under way."""
+
+    position: EventPosition | None = None
+    full: FullRead | None = None
+    version: int = CURSOR_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"position": self.position.to_json() if self.position is not None else None}
+        if self.full is not None:
+            body["full"] = self.full.to_json()
+        return versioned(body, self.version)
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any], stream: str = EVENTS_STREAM) -> EventsCursor:
+        cursor_version(raw, stream)
+        full = raw.get("full")
+        position = EventPosition.from_json(raw.get("position"))
+        return cls(position, FullRead.from_json(full) if isinstance(full, dict) else None)
+
+
+__all__ = [
+    "EVENTS_PATH",
+    "EVENTS_STREAM",
+    "STREAMS",
+    "Embedded",
+    "EventPosition",
+    "EventsCursor",
+    "FullRead",
+    "HeadPage",
+    "StripeStream",
+    "WindowProgress",
+    "WindowsCursor",
+]

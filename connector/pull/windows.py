@@ -1,0 +1,155 @@
+"""Reading one Stripe stream by `created` windows: the first page of the range, then windows below it.
+
+The first page of the whole range comes first: a small stream ends there. A bigger one is
+split below that page into `created` windows fetched concurrently and written from this
+thread; with an `epoch` (a sync's full read, not a backfill) every write saves the position.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from adapters.stripe import StripeClient, StripeStream, WindowsCursor, to_epoch_s
+from adapters.stripe.streams import HeadPage, WindowProgress
+from connector.pull.context import PullContext
+from connector.pull.fanin import Task, run_concurrently_batched
+from connector.pull.pages import read_cursor, transaction
+from connector.store.writes import save_cursor
+
+Window = tuple[str, dict[str, Any]]  # label ("<lo>:<hi>", saved in the cursor) and its `created` filter
+
+
+def created_windows(since: int | None, until: int, size: int, open_tail_after: int) -> list[Window]:
+    """`created` windows of `size` seconds covering [since, until), newest first.
+
+    No `since` ends, after `open_tail_after` windows, in one open tail (everything older).
+    """
+    out: list[Window] = []
+    hi = until
+    if since is None:
+        for _ in range(open_tail_after):
+            out.append((f"{hi - size}:{hi}", {"created[gte]": hi - size, "created[lt]": hi}))
+            hi -= size
+        out.append((f":{hi}", {"created[lt]": hi}))
+        return out
+    while hi > since:
+        lo = max(since, hi - size)
+        out.append((f"{lo}:{hi}", {"created[gte]": lo, "created[lt]": hi}))
+        hi = lo
+    return out
+
+
+class WindowRead:
+    """Reads `stream` created in [since, until) into the store."""
+
+    def __init__(
+        self,
+        pull: PullContext,
+        client: StripeClient,
+        stream: StripeStream,
+        since: int | None,
+        until: int | None,
+        epoch: str | None,
+    ) -> None:
+        self.pull = pull
+        self.ctx = pull.ctx
+        self.client = client
+        self.stream = stream
+        self.since = since
+        self.until = until
+        self.epoch = epoch
+        self.stats = pull.stat(stream.key)
+        self.cursor = self._saved_cursor()
+
+    def _saved_cursor(self) -> WindowsCursor:
+        """The saved progress of this read (same `epoch`); a backfill keeps none."""
+        if self.epoch is not None:
+            saved = WindowsCursor.from_json(read_cursor(self.ctx, self.stream.key), self.stream.key)
+            if saved.epoch == self.epoch:
+                return saved
+        return WindowsCursor(self.epoch)
+
+    def run(self) -> None:
+        if self.cursor.head is None:
+            self._read_head_page()
+        assert self.cursor.head is not None
+        if self.cursor.head.bound is not None:
+            self._read_windows(self.cursor.head.bound)
+
+    def _read_head_page(self) -> None:
+        params = {"created[gte]": self.since, "created[lt]": self.until}
+        first, has_more = self.client.list_page(self.stream.path, params, counter=self.stats.counter)
+        items = self.client.complete(self.stream, first, counter=self.stats.counter)
+        bound = self._bound_below(items) if has_more else None
+        with transaction(self.ctx) as session:
+            self.pull.writer.write(session, self.stream.key, items, self.stats)
+            self.cursor = dataclasses.replace(self.cursor, head=HeadPage(bound))
+            self._save(session)
+        self.pull.page_written(self.stream.key)
+
+    def _bound_below(self, items: list[Any]) -> int:
+        """Everything older than the head page's oldest second is still to read."""
+        created = [i.get("created") for i in items if isinstance(i, dict)]
+        numbers = [c for c in created if isinstance(c, int) and not isinstance(c, bool)]
+        return min(numbers) + 1 if numbers else (self.until or to_epoch_s(self.ctx.as_of) + 86_400)
+
+    def _read_windows(self, bound: int) -> None:
+        settings = self.ctx.settings.stripe
+        windows = created_windows(
+            self.since, bound, settings.backfill_window_days * 86_400, max(2, settings.concurrency * 2)
+        )
+        tasks = [self._fetch_task(label, query) for label, query in self._unfinished(windows)]
+        workers = settings.concurrency
+        for batch in run_concurrently_batched(tasks, workers, max_batch=2 * workers):
+            self._write_batch(batch)
+
+    def _unfinished(self, windows: list[Window]) -> list[Window]:
+        """The windows still to read, each resuming after the last object it wrote."""
+        out = []
+        for label, params in windows:
+            done = self.cursor.windows.get(label)
+            if done is not None and done.done:
+                continue
+            query = dict(params)
+            if done is not None and done.after:
+                query["starting_after"] = done.after
+            out.append((label, query))
+        return out
+
+    def _fetch_task(self, label: str, params: dict[str, Any]) -> Task:
+        client, stream, counter = self.client, self.stream, self.stats.counter
+
+        def task(emit: Callable[[Any], None]) -> None:
+            for page in client.iter_list(stream.path, params, counter=counter):
+                emit((label, client.complete(stream, page, counter=counter), False))
+            emit((label, [], True))
+
+        return task
+
+    def _write_batch(self, batch: list[tuple[str, list[Any], bool]]) -> None:
+        """The pages of a batch and the position after them, in one transaction."""
+        progress = dict(self.cursor.windows)
+        with transaction(self.ctx) as session:
+            for label, page, finished in batch:
+                if page:
+                    self.pull.writer.write(session, self.stream.key, page, self.stats)
+                    last = page[-1].get("id") if isinstance(page[-1], dict) else None
+                    progress[label] = WindowProgress(after=last)
+                if finished:
+                    progress[label] = WindowProgress(done=True)
+            self.cursor = dataclasses.replace(self.cursor, windows=progress)
+            self._save(session)
+        for _, page, _ in batch:
+            if page:
+                self.pull.page_written(self.stream.key)
+
+    def _save(self, session: Session) -> None:
+        if self.epoch is not None:
+            save_cursor(session, self.stream.key, self.cursor.to_json())
+
+
+__all__ = ["WindowRead", "created_windows"]

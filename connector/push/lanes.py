@@ -1,0 +1,126 @@
+"""Step 2 of the outbox: a batch's requests, one lane per partner, and what each answer means.
+
+Each request carries an idempotency key derived from the entry key, the same on every attempt,
+so a request repeated after a crash or a lost answer cannot create a second reward. Whether the
+platform refused a request or its outcome is unknown is read from the HTTP status the error
+carries, never from its message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from adapters.http.errors import AuthError, ConnectorHttpError, RetriesExhausted
+from connector.push.destination import Destination
+from connector.push.results import Answer, Outgoing, Progress
+
+# The name the push has always logged under, so log queries keep matching "reward rejected".
+log = logging.getLogger("connector.push.outbox")
+
+
+class PushConflict(Exception):
+    """409 on a create: the same idempotency key came with a different body. A bug: stop."""
+
+
+def idempotency_key(entry_key: str) -> str:
+    """Stable across attempts, runs and hosts: the entry key is the ledger's primary key."""
+    return hashlib.sha256(entry_key.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class BatchOutcome:
+    """What the lanes of one batch got: the answers, the entries no lane reached, the first failure."""
+
+    answers: list[Answer]
+    unsent: list[str]
+    error: BaseException | None
+
+
+@dataclass
+class _Lane:
+    """One partner's entries of a batch and what became of them."""
+
+    items: list[Outgoing]
+    answers: list[Answer] = field(default_factory=list)
+    in_doubt: str | None = None  # the entry whose request failed with an unknown outcome
+    error: BaseException | None = None
+
+
+def _by_partner(outgoing: list[Outgoing]) -> list[list[Outgoing]]:
+    """A batch split per partner, each lane still in event order."""
+    lanes: dict[str, list[Outgoing]] = {}
+    for item in outgoing:
+        lanes.setdefault(item.partner_key, []).append(item)
+    return list(lanes.values())
+
+
+def send_batch(
+    destination: Destination, outgoing: list[Outgoing], pool: ThreadPoolExecutor | None, progress: Progress
+) -> BatchOutcome:
+    """Send a batch, partners in parallel, each partner's entries one after another in event order.
+
+    The first failure stops every lane after its current entry. The entry whose request failed
+    stays out of `unsent` (the platform may have it); what no lane reached is `unsent`, so a
+    stopped run does not leave a whole batch for recovery to check.
+    """
+    stop = threading.Event()
+
+    def run_lane(lane: _Lane) -> None:
+        for item in lane.items:
+            if stop.is_set():
+                return
+            try:
+                lane.answers.append(_send_one(destination, item))
+            except BaseException as exc:  # recorded by the caller, then raised
+                lane.in_doubt, lane.error = item.entry_key, exc
+                stop.set()
+                return
+            progress.step()
+
+    lanes = [_Lane(items) for items in _by_partner(outgoing)]
+    if pool is None or len(lanes) == 1:
+        for lane in lanes:
+            run_lane(lane)
+    else:
+        for future in [pool.submit(run_lane, lane) for lane in lanes]:
+            future.result()
+    answers = [a for lane in lanes for a in lane.answers]
+    settled = {a.outgoing.entry_key for a in answers} | {lane.in_doubt for lane in lanes if lane.in_doubt}
+    unsent = [o.entry_key for o in outgoing if o.entry_key not in settled]
+    errors = [lane.error for lane in lanes if lane.error is not None]
+    return BatchOutcome(answers, unsent, errors[0] if errors else None)
+
+
+def _send(destination: Destination, body: dict[str, Any], key: str) -> dict[str, Any]:
+    """The request itself (its own function so tests can interrupt around it)."""
+    return destination.send(body, key)
+
+
+def _refused(exc: ConnectorHttpError) -> bool:
+    """The platform turned the request down outright (a 4xx, not after retries): nothing was created."""
+    status = exc.status_code
+    return status is not None and 400 <= status < 500 and not isinstance(exc, RetriesExhausted)
+
+
+def _send_one(destination: Destination, item: Outgoing) -> Answer:
+    """One request: the platform's key, or a 4xx rejection; anything else raises (its outcome is unknown)."""
+    try:
+        answer = _send(destination, item.body, idempotency_key(item.entry_key))
+    except AuthError:
+        raise
+    except ConnectorHttpError as exc:
+        if exc.status_code == 409:
+            raise PushConflict(
+                f"{destination.name} answered 409 for entry {item.entry_key}: the reward body changed under the "
+                "same idempotency key (a bug; nothing was sent twice)"
+            ) from exc
+        if not _refused(exc):
+            raise  # unknown outcome: the entry stays `sending` and the next run recovers it
+        log.warning("reward rejected", extra={"entry_key": item.entry_key, "status": exc.status_code})
+        return Answer(item, rejection=str(exc))
+    return Answer(item, platform_key=destination.platform_key(answer))
