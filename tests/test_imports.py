@@ -62,7 +62,7 @@ CHILD = textwrap.dedent(
 
 def test_every_module_imports_first_on_its_own() -> None:
     modules = project_modules()
-    assert "connector.ledger.book" in modules and "adapters.stripe" in modules
+    assert "connector.ledger.store" in modules and "adapters.stripe" in modules
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
         [sys.executable, "-c", CHILD, *modules], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300

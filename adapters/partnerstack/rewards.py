@@ -35,13 +35,13 @@ class RewardsApi(Protocol):
 
 def build_payload(session: Session, entry: LedgerEntry, program: Program, prefix: str) -> dict[str, Any]:
     """The create-reward body; deterministic, since a changed body under one key is a 409."""
-    partner = session.get(Partner, entry.partner_key)
+    partner = session.get(Partner, entry.partnership_key)
     deal_based = "deals" in program.submissions.sources
     what = f"{entry.kind} {entry.program}"
     payload: dict[str, Any] = {
         "amount": entry.amount_minor,
         "currency": entry.currency,
-        "partnership_key": entry.partner_key,
+        "partnership_key": entry.partnership_key,
         "external_key": entry.entry_key,
         "metadata": {
             "entry_key": entry.entry_key,
@@ -91,7 +91,7 @@ def _preload(session: Session, entries: Sequence[LedgerEntry]) -> list[Any]:
 
     Returns the loaded objects: the identity map holds them weakly, the caller keeps them alive.
     """
-    partners = {e.partner_key for e in entries}
+    partners = {e.partnership_key for e in entries}
     customers = {e.customer_key for e in entries if e.customer_key}
     loaded: list[Any] = list(session.scalars(select(Partner).where(Partner.key.in_(partners))))
     if customers:

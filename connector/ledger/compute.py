@@ -19,35 +19,25 @@ import datetime as dt
 import gc
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from connector.context import RunContext
-from connector.ledger.book import LedgerResult, entries_of_customers, ledger_customer_keys, reconcile_entries
+from connector.ledger.entries import LedgerResult
+from connector.ledger.reconcile import reconcile_entries
+from connector.ledger.store import customers_of_partnerships, entries_of_customers, ledger_customer_keys
+from connector.rules import reads
+from connector.rules.facts import Facts, Needs, earliest
 from connector.rules.gates import GatePolicy
 from connector.rules.kinds import RuleFinding, desired_entries
 from connector.rules.program import Program
-from connector.rules.qualification import Verdict, build_submissions, qualify
-from connector.rules.reads.changes import Changes, adopt_unstamped, advance_clock, changes_since
-from connector.rules.reads.facts import Needs, earliest, load_customers, load_global
-from connector.rules.reads.sql import padded
-from connector.rules.reads.state import (
-    DecisionChanges,
-    decision_counts,
-    due_customers,
-    previous_findings,
-    program_digest,
-    replace_rechecks,
-    save_state,
-    stored_decisions,
-    write_decisions,
-)
+from connector.rules.qualification import Submission, Verdict, build_submissions, qualify
 from connector.store.db import transaction
-from connector.store.models import ComputeState, Finding, LedgerEntry
+from connector.store.models import ComputeState, Finding
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +58,10 @@ class ComputeResult:
 
 
 def _decision_rows(program: Program, verdicts: list[Verdict], run_id: str) -> Iterator[dict[str, object]]:
-    """One row per verdict, made as `write_decisions` reads them (it keeps only the changed ones)."""
+    """One row per verdict, made as `write_decisions` reads them (it keeps only the changed ones).
+
+    Keyed by the table's column names (`upsert_rows` writes table rows): `partner_key` is the
+    column of `Decision.partnership_key`."""
     return (
         {
             "program": program.name,
@@ -96,19 +89,19 @@ def compute_in(session: Session, ctx: RunContext, program: Program, *, increment
     `incremental` asks for the incremental pass; it runs full when it cannot be sure (see the
     module docstring), and `ComputeResult.mode` says which ran.
     """
-    clock = advance_clock(session)
+    clock = reads.advance_clock(session)
     tick = 1 if clock is None else clock
-    digest = program_digest(program)
+    digest = reads.program_digest(program)
     state = session.get(ComputeState, program.name)
     reason = _full_reason(state, ctx.as_of, digest) if incremental else "full pass requested"
     if reason is None and clock is None:
         reason = "the change clock was reset"
-    changes: Changes | None = None
+    changes: reads.Changes | None = None
     due: set[str | None] = set()
     if reason is None:
         assert state is not None
-        changes = changes_since(session, state.mark)
-        due = due_customers(session, program.name, ctx.as_of)
+        changes = reads.changes_since(session, state.mark)
+        due = reads.due_customers(session, program.name, ctx.as_of)
         if changes.catalogue:
             reason = "products or prices changed"
     if reason is None and state is not None and changes is not None and _nothing_to_do(state, ctx.as_of, changes, due):
@@ -120,8 +113,8 @@ def compute_in(session: Session, ctx: RunContext, program: Program, *, increment
         result.mode, result.full_reason = ("incremental", None) if reason is None else ("full", reason)
     if result.mode == "full" and incremental:
         log.info("compute ran full", extra={"program": program.name, "reason": reason})
-    adopt_unstamped(session, tick)
-    save_state(
+    reads.adopt_unstamped(session, tick)
+    reads.save_state(
         session, program.name, mark=tick, as_of=ctx.as_of, digest=digest, recheck_at=recheck_at, run_id=ctx.run_id
     )
     session.flush()
@@ -157,25 +150,49 @@ def _full_reason(state: ComputeState | None, as_of: dt.datetime, digest: str) ->
     return None
 
 
-def _nothing_to_do(state: ComputeState, as_of: dt.datetime, changes: Changes, due: set[str | None]) -> bool:
+def _nothing_to_do(state: ComputeState, as_of: dt.datetime, changes: reads.Changes, due: set[str | None]) -> bool:
     return not changes.any and not due and (state.recheck_at is None or state.recheck_at > as_of)
 
 
 def _unchanged(session: Session, ctx: RunContext, program: Program, state: ComputeState) -> ComputeResult:
     """Nothing changed and no time has come: the decisions stand, the findings carry over to this run."""
-    decisions, rejected = decision_counts(session, program.name)
-    findings = _sorted(previous_findings(session, program.name, state.run_id))
+    decisions, rejected = reads.decision_counts(session, program.name)
+    findings = _sorted(reads.previous_findings(session, program.name, state.run_id))
     _write_findings(session, ctx.run_id, program.name, findings)
     return ComputeResult(
         program=program.name, decisions=decisions, rejected_reasons=rejected, findings=findings, mode="incremental"
     )
 
 
+@dataclass
+class _Qualified:
+    """The global half of a pass: every submission's verdict, and what the batches share."""
+
+    facts: Facts  # the global facts (no customer's Stripe records)
+    verdicts: list[Verdict]
+    decided: reads.DecisionChanges  # the decisions this pass changed
+    billing_of: dict[str, str]  # customer key -> billing customer, of every submission that has both
+    qualified: list[Verdict] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.qualified = [v for v in self.verdicts if v.decision == "qualified"]
+
+
+@dataclass
+class _Booked:
+    """What booking the batches left: the ledger's differences, the findings, the recheck times."""
+
+    ledger: LedgerResult = field(default_factory=LedgerResult)
+    findings: list[RuleFinding] = field(default_factory=list)
+    wake: dict[str | None, dt.datetime] = field(default_factory=dict)
+    batch_of: dict[str | None, int] = field(default_factory=dict)  # customer key -> its batch
+
+
 def _pass(
     session: Session,
     ctx: RunContext,
     program: Program,
-    changes: Changes | None,
+    changes: reads.Changes | None,
     due: set[str | None],
     previous_run: str | None,
 ) -> tuple[ComputeResult, dt.datetime | None]:
@@ -186,69 +203,16 @@ def _pass(
     and reconciled one batch of billing customers at a time, so memory is bounded by the
     batch. Every group of the ledger belongs to one customer, so batching changes nothing.
     """
-    facts = load_global(session, ctx.as_of)
-    submissions = build_submissions(facts, program)
-    facts.leads, facts.referrals = [], []  # the submissions keep what the rules need of them
-    verdicts = qualify(submissions, facts, program)
-    del submissions
-    gc.freeze()  # the global facts and the verdicts live through the pass (see `_heap_frozen`)
-    decided = write_decisions(
-        session, program.name, _decision_rows(program, verdicts, ctx.run_id), stored_decisions(session, program.name)
-    )
-    billing_of = {
-        v.submission.customer_key: v.submission.billing_customer_id
-        for v in verdicts
-        if v.submission.customer_key and v.submission.billing_customer_id
-    }
-    scope = None if changes is None else _affected(session, program, verdicts, billing_of, changes, decided, due)
-    now = dt.datetime.now(dt.UTC)
-    ledger = LedgerResult()
-    findings: list[RuleFinding] = []
-    qualified = [v for v in verdicts if v.decision == "qualified"]
-    global_entries = None
-    if program.commission.basis == "deal_value":  # needs only global facts; tiers span all deals
-        kinds = desired_entries(program, facts, qualified)
-        global_entries, findings = kinds.entries, list(kinds.findings)
-    batches = list(_customer_batches(billing_of, qualified, session, program.name, BATCH_SIZE, scope))
-    batch_of = {key: n for n, keys in enumerate(batches) for key in keys}
-    subs_of: dict[int, list[Verdict]] = defaultdict(list)  # per batch, in submission order
-    for v in qualified:
-        if (n := batch_of.get(v.submission.customer_key)) is not None:
-            subs_of[n].append(v)
-    wake: dict[str | None, dt.datetime] = {}
-    needs = Needs.of(program)
-    partner_gates: dict[str, str | None] = {}  # judged once per pass, shared by the batches
-    for n, keys in enumerate(batches):
-        batch = subs_of.pop(n, [])
-        billing_ids = sorted(
-            {billing_of[k] for k in keys if k in billing_of}
-            | {v.submission.billing_customer_id for v in batch if v.submission.billing_customer_id}
-        )
-        batch_facts = load_customers(session, facts, billing_ids, needs)
-        if global_entries is None:
-            kinds = desired_entries(program, batch_facts, batch)
-            entries, more = kinds.entries, kinds.findings
-            findings.extend(more)
-        else:
-            entries = [e for e in global_entries if batch_of.get(e.customer_key) == n]
-        reconcile_entries(
-            session, program.name, entries_of_customers(session, program.name, keys), entries,
-            GatePolicy(program, batch_facts, billing_of, partner_gates), run_id=ctx.run_id, now=now, result=ledger,
-        )  # fmt: skip
-        for key in keys:
-            billing = billing_of.get(key) if key is not None else None
-            at = earliest(ledger.wake.pop(key, None), batch_facts.wake.get(billing) if billing else None)
-            if at is not None:
-                wake[key] = at
-        del batch_facts, entries
-    replace_rechecks(session, program.name, None if scope is None else batch_of.keys(), wake)
-    if scope is not None and global_entries is None and previous_run is not None:
-        # the other customers' findings stand as the last compute wrote them
-        redone = {v.submission.key for v in verdicts if v.submission.customer_key in batch_of} | decided.keys
-        kept = previous_findings(session, program.name, previous_run)
-        findings.extend(f for f in kept if f.subject_key not in redone)
+    q = _qualify_all(session, ctx, program)
+    scope = None if changes is None else _affected(session, program, q, changes, due)
+    booked = _book(session, ctx, program, q, scope)
+    reads.replace_rechecks(session, program.name, None if scope is None else booked.batch_of.keys(), booked.wake)
+    findings = booked.findings
+    if scope is not None and program.commission.basis != "deal_value" and previous_run is not None:
+        findings.extend(_findings_kept(session, program, q, booked, previous_run))
     findings = _sorted(findings)
     _write_findings(session, ctx.run_id, program.name, findings)
+    verdicts, ledger = q.verdicts, booked.ledger
     result = ComputeResult(
         program=program.name,
         decisions=dict(Counter(v.decision for v in verdicts)),
@@ -258,42 +222,118 @@ def _pass(
         statuses_changed=ledger.statuses_changed,
         reversed=ledger.reversed,
         findings=findings,
-        customers_recomputed=len(batch_of),
+        customers_recomputed=len(booked.batch_of),
     )
-    return result, facts.global_wake
+    return result, q.facts.global_wake
+
+
+def _qualify_all(session: Session, ctx: RunContext, program: Program) -> _Qualified:
+    """Read the global facts, qualify every submission and write the decisions that changed."""
+    facts = reads.load_global(session, ctx.as_of)
+    submissions = build_submissions(facts, program)
+    facts.leads, facts.referrals = [], []  # the submissions keep what the rules need of them
+    verdicts = qualify(submissions, facts, program)
+    del submissions
+    gc.freeze()  # the global facts and the verdicts live through the pass (see `_heap_frozen`)
+    stored = reads.stored_decisions(session, program.name)
+    decided = reads.write_decisions(session, program.name, _decision_rows(program, verdicts, ctx.run_id), stored)
+    billing_of = {
+        v.submission.customer_key: v.submission.billing_customer_id
+        for v in verdicts
+        if v.submission.customer_key and v.submission.billing_customer_id
+    }
+    return _Qualified(facts, verdicts, decided, billing_of)
+
+
+def _book(session: Session, ctx: RunContext, program: Program, q: _Qualified, scope: set[str | None] | None) -> _Booked:
+    """Compute and reconcile the customers in `scope` (all without), one batch of billing customers at a time."""
+    booked = _Booked()
+    global_entries = None
+    if program.commission.basis == "deal_value":  # needs only global facts; tiers span all deals
+        kinds = desired_entries(program, q.facts, q.qualified)
+        global_entries, booked.findings = kinds.entries, list(kinds.findings)
+    batches = list(_customer_batches(q.billing_of, q.qualified, session, program.name, BATCH_SIZE, scope))
+    booked.batch_of = {key: n for n, keys in enumerate(batches) for key in keys}
+    subs_of: dict[int, list[Verdict]] = defaultdict(list)  # per batch, in submission order
+    for v in q.qualified:
+        if (n := booked.batch_of.get(v.submission.customer_key)) is not None:
+            subs_of[n].append(v)
+    needs = Needs.of(program)
+    partner_gates: dict[str, str | None] = {}  # judged once per pass, shared by the batches
+    now = dt.datetime.now(dt.UTC)
+    for n, keys in enumerate(batches):
+        batch = subs_of.pop(n, [])
+        billing_ids = sorted(
+            {q.billing_of[k] for k in keys if k in q.billing_of}
+            | {v.submission.billing_customer_id for v in batch if v.submission.billing_customer_id}
+        )
+        batch_facts = reads.load_customers(session, q.facts, billing_ids, needs)
+        if global_entries is None:
+            kinds = desired_entries(program, batch_facts, batch)
+            entries = kinds.entries
+            booked.findings.extend(kinds.findings)
+        else:
+            entries = [e for e in global_entries if booked.batch_of.get(e.customer_key) == n]
+        reconcile_entries(
+            session, program.name, entries_of_customers(session, program.name, keys), entries,
+            GatePolicy(program, batch_facts, q.billing_of, partner_gates), run_id=ctx.run_id, now=now,
+            result=booked.ledger,
+        )  # fmt: skip
+        _note_batch_wake(booked, keys, q.billing_of, batch_facts)
+        del batch_facts, entries
+    return booked
+
+
+def _note_batch_wake(booked: _Booked, keys: set[str | None], billing_of: dict[str, str], batch_facts: Facts) -> None:
+    """Each customer's recheck time: its earliest scheduled entry falling due, or a record's time coming."""
+    for key in keys:
+        billing = billing_of.get(key) if key is not None else None
+        at = earliest(booked.ledger.wake.pop(key, None), batch_facts.wake.get(billing) if billing else None)
+        if at is not None:
+            booked.wake[key] = at
+
+
+def _findings_kept(
+    session: Session, program: Program, q: _Qualified, booked: _Booked, previous_run: str
+) -> list[RuleFinding]:
+    """The other customers' findings stand as the last compute wrote them."""
+    redone = {v.submission.key for v in q.verdicts if v.submission.customer_key in booked.batch_of}
+    redone |= q.decided.keys
+    return [f for f in reads.previous_findings(session, program.name, previous_run) if f.subject_key not in redone]
 
 
 def _affected(
-    session: Session,
-    program: Program,
-    verdicts: list[Verdict],
-    billing_of: dict[str, str],
-    changes: Changes,
-    decided: DecisionChanges,
-    due: set[str | None],
+    session: Session, program: Program, q: _Qualified, changes: reads.Changes, due: set[str | None]
 ) -> set[str | None]:
     """The customer keys whose entries can differ from what the ledger holds; a superset is safe."""
-    scope: set[str | None] = set(due) | decided.customers
-    for v in verdicts:
-        s = v.submission
-        if (
-            (s.partner is not None and s.partner.key in changes.partners)
-            or s.key in changes.leads
-            or s.key in changes.referrals
-            or s.key in changes.deals
-            or (s.referral_key is not None and s.referral_key in changes.referrals)
-            or (s.billing_customer_id is not None and s.billing_customer_id in changes.billing_ids)
-        ):
-            scope.add(s.customer_key)
+    scope: set[str | None] = set(due) | q.decided.customers
+    scope.update(v.submission.customer_key for v in q.verdicts if _touched(v.submission, changes))
     if changes.partners:  # gates and rates are the partner's: every customer it has entries for
-        scope |= _ledger_customers_of(session, program.name, changes.partners)
+        scope |= customers_of_partnerships(session, program.name, changes.partners)
     if program.commission.basis == "deal_value":  # a partner's tier counts all its deals: take them all
-        partners = set(decided.partners)
-        partners.update(v.submission.partner.key for v in verdicts if v.submission.partner and _in(v, scope))
-        scope.update(v.submission.customer_key for v in verdicts if v.submission.partner and _partner(v) in partners)
-    billing = changes.billing_ids | {billing_of[k] for k in scope if k is not None and k in billing_of}
-    scope.update(k for k, b in billing_of.items() if b in billing)  # whole billing customers, as a full pass batches
+        scope |= _customers_of_same_partners(q, scope)
+    billing = changes.billing_ids | {q.billing_of[k] for k in scope if k is not None and k in q.billing_of}
+    scope.update(k for k, b in q.billing_of.items() if b in billing)  # whole billing customers, as a full pass batches
     return scope
+
+
+def _touched(s: Submission, changes: reads.Changes) -> bool:
+    """A record the submission is made of changed since the last compute."""
+    return (
+        (s.partner is not None and s.partner.key in changes.partners)
+        or s.key in changes.leads
+        or s.key in changes.referrals
+        or s.key in changes.deals
+        or (s.referral_key is not None and s.referral_key in changes.referrals)
+        or (s.billing_customer_id is not None and s.billing_customer_id in changes.billing_ids)
+    )
+
+
+def _customers_of_same_partners(q: _Qualified, scope: set[str | None]) -> set[str | None]:
+    """Every customer of a partner that has a customer in `scope` or a changed decision."""
+    partners = set(q.decided.partners)
+    partners.update(v.submission.partner.key for v in q.verdicts if v.submission.partner and _in(v, scope))
+    return {v.submission.customer_key for v in q.verdicts if v.submission.partner and _partner(v) in partners}
 
 
 def _in(v: Verdict, scope: set[str | None]) -> bool:
@@ -302,19 +342,6 @@ def _in(v: Verdict, scope: set[str | None]) -> bool:
 
 def _partner(v: Verdict) -> str | None:
     return v.submission.partner.key if v.submission.partner else None
-
-
-def _ledger_customers_of(session: Session, program: str, partners: Collection[str]) -> set[str | None]:
-    keys = sorted(partners)
-    out: set[str | None] = set()
-    for i in range(0, len(keys), 500):
-        stmt = (
-            select(LedgerEntry.customer_key)
-            .where(LedgerEntry.program == program, LedgerEntry.partner_key.in_(padded(keys[i : i + 500])))
-            .distinct()
-        )
-        out.update(session.scalars(stmt))
-    return out
 
 
 def _sorted(findings: list[RuleFinding]) -> list[RuleFinding]:

@@ -122,7 +122,7 @@ def _mark_sending(ctx: RunContext, entry_keys: list[str], destination: Destinati
             entry.push_state = "sending"
             entry.push_attempts = (entry.push_attempts or 0) + 1
         return [
-            Outgoing(e.entry_key, e.partner_key, e.currency, e.amount_minor, body)
+            Outgoing(e.entry_key, e.partnership_key, e.currency, e.amount_minor, body)
             for e, body in zip(batch, bodies, strict=True)
         ]
 

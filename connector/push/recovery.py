@@ -27,7 +27,7 @@ def find_landed(ctx: RunContext, destination: Destination, program: str) -> list
     with ctx.sessions() as session:
         pending = session.execute(
             select(
-                LedgerEntry.entry_key, LedgerEntry.created_at, LedgerEntry.partner_key,
+                LedgerEntry.entry_key, LedgerEntry.created_at, LedgerEntry.partnership_key,
                 LedgerEntry.currency, LedgerEntry.amount_minor,
             ).where(*payable(program), LedgerEntry.push_state == "sending")
         ).all()  # fmt: skip
@@ -39,6 +39,6 @@ def find_landed(ctx: RunContext, destination: Destination, program: str) -> list
     answers = []
     for key, platform_key in destination.find_pushed(wanted.keys(), since).items():
         row = wanted[key]
-        known = Outgoing(key, row.partner_key, row.currency, row.amount_minor, {})
+        known = Outgoing(key, row.partnership_key, row.currency, row.amount_minor, {})
         answers.append(Answer(known, platform_key=platform_key))
     return answers

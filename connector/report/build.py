@@ -63,7 +63,7 @@ def _entry_row(e: LedgerEntry) -> EntryRow:
     return EntryRow(
         entry_key=e.entry_key,
         group_key=e.group_key,
-        partner_key=e.partner_key,
+        partnership_key=e.partnership_key,
         customer_key=e.customer_key,
         kind=e.kind,
         basis_minor=int(e.basis_minor),
@@ -75,6 +75,7 @@ def _entry_row(e: LedgerEntry) -> EntryRow:
         sources=tuple(e.sources or ()),
         event_at=e.event_at,
         payable_at=e.payable_at,
+        push_state=e.push_state,
         platform_reward_key=e.platform_reward_key,
         pushed_at=e.pushed_at,
         created_run_id=e.created_run_id,
@@ -83,7 +84,7 @@ def _entry_row(e: LedgerEntry) -> EntryRow:
 
 
 def entry_sort_key(e: EntryRow) -> tuple[str, str, dt.datetime, str]:
-    return (e.partner_key, e.customer_key or "", e.event_at or _EPOCH, e.entry_key)
+    return (e.partnership_key, e.customer_key or "", e.event_at or _EPOCH, e.entry_key)
 
 
 def partner_row(p: Partner) -> PartnerRow:
@@ -165,7 +166,7 @@ def _with_figures(report: Report) -> Report:
 def _load(session: Session, run: Run) -> Report:
     submissions = _submissions(session, run.program)
     entries = _entries(session, run.program)
-    partner_keys = {e.partner_key for e in entries} | {s.partner_key for s in submissions if s.partner_key}
+    partner_keys = {e.partnership_key for e in entries} | {s.partnership_key for s in submissions if s.partnership_key}
     return _with_figures(
         Report(
             run=_copied(RunInfo, run),
@@ -191,8 +192,8 @@ def restrict_to_partner(report: Report, partner_key: str) -> Report:
     return _with_figures(
         Report(
             run=report.run,
-            entries=[e for e in report.entries if e.partner_key == partner_key],
-            submissions=[s for s in report.submissions if s.partner_key == partner_key],
+            entries=[e for e in report.entries if e.partnership_key == partner_key],
+            submissions=[s for s in report.submissions if s.partnership_key == partner_key],
             findings=[f for f in report.findings if f.subject_key and partner_key in f.subject_key],
             partners=[p for p in report.partners if p.key == partner_key],
             partner_key=partner_key,

@@ -138,7 +138,7 @@ def _reversed_check(currency: str, entries: list[EntryRow], totals: CurrencyTota
     reversed_sums: dict[tuple[str, str | None], int] = defaultdict(int)
     for e in entries:
         if e.status == "reversed":
-            reversed_sums[(e.partner_key, e.customer_key)] += e.amount_minor
+            reversed_sums[(e.partnership_key, e.customer_key)] += e.amount_minor
     by_partner_and_customer = sorted(reversed_sums.items(), key=lambda kv: (kv[0][0], kv[0][1] or ""))
     unbalanced = tuple(f"{p}/{c}: reversed entries sum to {s}" for (p, c), s in by_partner_and_customer if s != 0)
     return Check(

@@ -27,7 +27,7 @@ TOTAL_FIELDS = (
 def entry_dict(e: EntryRow) -> dict[str, Any]:
     return {
         "entry_key": e.entry_key,
-        "partner_key": e.partner_key,
+        "partner_key": e.partnership_key,
         "customer_key": e.customer_key,
         "kind": e.kind,
         "basis_minor": e.basis_minor,
@@ -78,7 +78,7 @@ def report_dict(report: Report) -> dict[str, Any]:
         "streams": [asdict(s) for s in report.streams],
         "submissions": [
             {
-                "partner_key": s.partner_key,
+                "partner_key": s.partnership_key,
                 "submission_key": s.submission_key,
                 "customer_key": s.customer_key,
                 "decision": s.decision,

@@ -91,8 +91,8 @@ def _referrals_in(session: Session, program: str, period: Quarter) -> dict[str, 
     referrals: dict[str, list[Decision]] = defaultdict(list)
     for d in decisions:
         signed = close_dates.get(d.submission_key) or d.submitted_at
-        if d.partner_key and signed is not None and period.start <= signed < period.end:
-            referrals[d.partner_key].append(d)
+        if d.partnership_key and signed is not None and period.start <= signed < period.end:
+            referrals[d.partnership_key].append(d)
     return referrals
 
 
@@ -108,7 +108,7 @@ def _row(partner_key: str, name: str | None, mine: list[Decision], entries: Sequ
     subjects = {d.submission_key for d in mine} | {d.customer_key for d in mine if d.customer_key}
     row = LeaderboardRow(0, partner_key, name, len(mine), referral_keys=sorted(d.submission_key for d in mine))
     for e in entries:
-        if e.partner_key != partner_key or e.customer_key not in subjects:
+        if e.partnership_key != partner_key or e.customer_key not in subjects:
             continue
         bucket = row.bonus_minor if e.kind == "bonus" else row.commission_minor
         bucket[e.currency] = bucket.get(e.currency, 0) + int(e.amount_minor)
@@ -145,7 +145,7 @@ def leaderboard(session_or_engine: Session | Engine, program: str, quarter: str 
         if not referrals:
             return []
         entries = session.scalars(
-            select(LedgerEntry).where(LedgerEntry.program == program, LedgerEntry.partner_key.in_(list(referrals)))
+            select(LedgerEntry).where(LedgerEntry.program == program, LedgerEntry.partnership_key.in_(list(referrals)))
         ).all()
         names = _partner_names(session, list(referrals))
     return _rank([_row(key, names.get(key), mine, entries) for key, mine in referrals.items()])

@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from connector.ledger.entries import EntryRow as EntryRow  # the ledger's own row type, shown as read
+
 # Entry statuses that together make up a currency's total (reversed pairs sum to 0).
 OPEN_STATUSES = ("scheduled", "held", "payable", "pushed")
 ALL_STATUSES = (*OPEN_STATUSES, "reversed")
@@ -41,34 +43,12 @@ class StreamRow:
 class SubmissionRow:
     submission_key: str
     submission_type: str
-    partner_key: str | None
+    partnership_key: str | None  # the JSON form names it `partner_key`
     customer_key: str | None
     decision: str
     reason: str | None
     submitted_at: dt.datetime | None
     run_id: str | None
-
-
-@dataclass(frozen=True)
-class EntryRow:
-    entry_key: str
-    group_key: str
-    partner_key: str
-    customer_key: str | None
-    kind: str
-    basis_minor: int
-    rate: str
-    amount_minor: int
-    currency: str
-    status: str
-    reason: str | None
-    sources: tuple[str, ...]
-    event_at: dt.datetime | None
-    payable_at: dt.datetime | None
-    platform_reward_key: str | None
-    pushed_at: dt.datetime | None
-    created_run_id: str | None
-    pushed_run_id: str | None
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ ENTRY_COLUMNS = [
 
 def _entry_cells(e: EntryRow) -> list[Cell]:
     return [
-        e.partner_key, e.customer_key, e.event_at, e.entry_key, e.kind, e.basis_minor,
+        e.partnership_key, e.customer_key, e.event_at, e.entry_key, e.kind, e.basis_minor,
         Money(e.basis_minor, e.currency), e.rate, e.amount_minor, Money(e.amount_minor, e.currency), e.currency,
         e.status, e.reason, " ".join(e.sources), e.payable_at, e.platform_reward_key, e.pushed_at, e.created_run_id,
     ]
@@ -89,7 +89,7 @@ def report_sections(report: Report) -> list[Section]:
         Section(
             "submissions",
             ["submitted_at", "submission_key", "submission_type", "partner_key", "customer_key", "decision", "reason"],
-            [[s.submitted_at, s.submission_key, s.submission_type, s.partner_key, s.customer_key, s.decision,
+            [[s.submitted_at, s.submission_key, s.submission_type, s.partnership_key, s.customer_key, s.decision,
               s.reason] for s in report.submissions],
         ),
         Section("entries", ENTRY_COLUMNS, [_entry_cells(e) for e in report.entries]),

@@ -84,7 +84,7 @@ def _statement(check: Check) -> str:
 
 def _submission_rows(report: Report) -> list[list[str]]:
     return [
-        [iso_utc(s.submitted_at) or "", s.submission_key, s.partner_key or "", s.customer_key or "", s.decision,
+        [iso_utc(s.submitted_at) or "", s.submission_key, s.partnership_key or "", s.customer_key or "", s.decision,
          s.reason or ""]
         for s in report.submissions
     ]
@@ -92,7 +92,7 @@ def _submission_rows(report: Report) -> list[list[str]]:
 
 def _entry_rows(report: Report) -> list[list[str]]:
     return [
-        [e.partner_key, e.customer_key or "", e.kind, format_money(e.basis_minor, e.currency), e.rate,
+        [e.partnership_key, e.customer_key or "", e.kind, format_money(e.basis_minor, e.currency), e.rate,
          format_money(e.amount_minor, e.currency), e.status, e.reason or "", " ".join(e.sources),
          e.platform_reward_key or ""]
         for e in report.entries

@@ -11,16 +11,16 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 
-from connector.ledger.book import Placement
+from connector.rules.desired import Placement
+from connector.rules.facts import Facts
 from connector.rules.program import Program
-from connector.rules.reads.facts import Facts
-from connector.store.models import Partner
+from connector.rules.records import PartnerRecord
 
 # an account number with its routing number, or an IBAN ("account_only" lacks the routing number)
 BANK_DETAILS_COMPLETE = ("account", "iban")
 
 
-def is_entity(partner: Partner) -> bool:
+def is_entity(partner: PartnerRecord) -> bool:
     """An entity has a company name, a website, or a business type other than individual."""
     business = (partner.business_type or "").strip().casefold()
     return bool(partner.company_name or partner.company_website or (business and business != "individual"))
@@ -30,7 +30,7 @@ def _form(value: str | None) -> str:
     return re.sub(r"[^A-Z0-9]", "", (value or "").upper())
 
 
-def required_tax_form(partner: Partner) -> str | None:
+def required_tax_form(partner: PartnerRecord) -> str | None:
     """W-9 for US partners, W-8BEN-E for non-US entities, W-8BEN for non-US individuals."""
     country = (partner.country or "").strip().upper()
     if not country:
@@ -40,12 +40,12 @@ def required_tax_form(partner: Partner) -> str | None:
     return "W-8BEN-E" if is_entity(partner) else "W-8BEN"
 
 
-def tax_form_ok(partner: Partner) -> bool:
+def tax_form_ok(partner: PartnerRecord) -> bool:
     needed = required_tax_form(partner)
     return needed is not None and _form(partner.tax_form) == _form(needed) and bool(partner.tax_id_present)
 
 
-def application_complete(partner: Partner, required: list[str]) -> bool:
+def application_complete(partner: PartnerRecord, required: list[str]) -> bool:
     for name in required:
         if name == "company_website" and not is_entity(partner):
             continue
@@ -55,7 +55,7 @@ def application_complete(partner: Partner, required: list[str]) -> bool:
     return True
 
 
-def partner_gate(program: Program, partner: Partner | None) -> str | None:
+def partner_gate(program: Program, partner: PartnerRecord | None) -> str | None:
     """The first failing partner gate, or None."""
     if partner is None:
         return None
@@ -110,20 +110,20 @@ class GatePolicy:
             self._past_due[billing] = past_due(self.facts, billing)
         return "customer_past_due" if self._past_due[billing] else None
 
-    def partner_gate(self, partner_key: str) -> str | None:
-        if partner_key not in self._partner_gate:
-            self._partner_gate[partner_key] = partner_gate(self.program, self.facts.partners.get(partner_key))
-        return self._partner_gate[partner_key]
+    def partner_gate(self, partnership_key: str) -> str | None:
+        if partnership_key not in self._partner_gate:
+            self._partner_gate[partnership_key] = partner_gate(self.program, self.facts.partners.get(partnership_key))
+        return self._partner_gate[partnership_key]
 
-    def gate(self, partner_key: str, customer_key: str | None) -> str | None:
-        return self.partner_gate(partner_key) or self.customer_gate(customer_key)
+    def gate(self, partnership_key: str, customer_key: str | None) -> str | None:
+        return self.partner_gate(partnership_key) or self.customer_gate(customer_key)
 
     def __call__(
-        self, partner_key: str, customer_key: str | None, payable_at: dt.datetime | None, pending: str | None
+        self, partnership_key: str, customer_key: str | None, payable_at: dt.datetime | None, pending: str | None
     ) -> Placement:
         if payable_at is None and pending:
             return Placement("scheduled", pending)
         if payable_at is not None and payable_at > self.as_of:
             return Placement("scheduled", "payable_after")
-        gate = self.gate(partner_key, customer_key)
+        gate = self.gate(partnership_key, customer_key)
         return Placement("held", gate) if gate else Placement("payable", None)

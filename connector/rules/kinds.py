@@ -16,20 +16,32 @@ from decimal import Decimal
 from fractions import Fraction
 from functools import partial
 
-from connector.ledger.book import DesiredEntry, Note, group_key, note_text
 from connector.money import commission, round_half_up
+from connector.rules.desired import DesiredEntry, Note, group_key, note_text
+from connector.rules.facts import Facts
 from connector.rules.netrevenue import adjustments, invoice_basis, item_earns
 from connector.rules.program import Program
 from connector.rules.qualification import Submission, Verdict
-from connector.rules.reads.facts import Facts
+from connector.rules.records import (
+    InvoiceRecord,
+    MarketingCostRecord,
+    PartnerRecord,
+    SubscriptionItemRecord,
+    SubscriptionRecord,
+)
 from connector.rules.schedule import add_months, at_midnight, end_of_month_after
-from connector.store.models import Partner, Subscription, SubscriptionItem
 
 PERIODS_PER_YEAR = {"day": 365, "week": 52, "month": 12, "year": 1}
 
 
 @dataclass(frozen=True)
 class RuleFinding:
+    """Something a rule noticed but could not pay on (e.g. `rate_unknown`), as the rules return it.
+
+    Not the `connector.store.models.Finding` table: compute writes each pass's rule findings
+    there, one row per run, and reads the last run's back as `RuleFinding`s.
+    """
+
     subject_key: str
     code: str
     detail: str
@@ -41,7 +53,7 @@ class KindOutput:
     findings: list[RuleFinding]
 
 
-def group_rate(program: Program, partner: Partner) -> Decimal | None:
+def group_rate(program: Program, partner: PartnerRecord) -> Decimal | None:
     slug = partner.group_slug or ""
     return program.rates.by_group.get(slug, program.rates.default)
 
@@ -76,7 +88,7 @@ def _entry(
     assert sub.partner is not None
     return DesiredEntry(
         group_key=group_key(program.name, sub.partner.key, sub.customer_key, kind, source),
-        partner_key=sub.partner.key,
+        partnership_key=sub.partner.key,
         customer_key=sub.customer_key,
         kind=kind,
         basis=basis,
@@ -92,7 +104,7 @@ class _Entries:
 
     A full pass makes an entry per commissioned invoice (over 100,000 at M): the group key's
     prefix, the rate as a ratio of integers and a plain positional constructor saved most of
-    the cost of making each. The group key is `ledger.group_key`'s, by construction.
+    the cost of making each. The group key is `rules.desired.group_key`'s, by construction.
     """
 
     __slots__ = ("_prefix", "_partner", "_customer", "_rate")
@@ -118,6 +130,8 @@ class _Entries:
 
 
 def net_revenue_entries(program: Program, facts: Facts, sub: Submission) -> Iterator[DesiredEntry | RuleFinding]:
+    """A commission on each paid invoice in the commission period, a clawback on each of its adjustments,
+    and one on each marketing cost (when the program counts them)."""
     assert sub.partner is not None and sub.billing_customer_id is not None
     rate = group_rate(program, sub.partner)
     if rate is None:
@@ -138,31 +152,47 @@ def net_revenue_entries(program: Program, facts: Facts, sub: Submission) -> Iter
             continue
         if c.paid_in_full and inv.amount_remaining != 0:
             continue
-        basis = invoice_basis(facts, program, inv)
-        if basis.numerator <= 0:  # basis <= 0 (a Fraction's denominator is positive), without Fraction's compare
+        yield from _invoice_entries(program, facts, entries, inv, paid_at, rate, inv.id in adjusted)
+    if c.marketing_costs:
+        yield from _cost_entries(facts.costs.get(sub.billing_customer_id, []), end, entries, rate)
+
+
+def _invoice_entries(
+    program: Program, facts: Facts, entries: _Entries, inv: InvoiceRecord, paid_at: dt.datetime, rate: Decimal,
+    adjusted: bool,
+) -> Iterator[DesiredEntry]:  # fmt: skip
+    """The commission on one paid invoice with a positive basis, then a clawback on each of its
+    adjustments (only an `adjusted` invoice has any)."""
+    basis = invoice_basis(facts, program, inv)
+    if basis.numerator <= 0:  # basis <= 0 (a Fraction's denominator is positive), without Fraction's compare
+        return
+    yield entries.make(
+        "commission", inv.id, basis, inv.currency, (inv.id,), paid_at,
+        partial(_invoice_note, inv.id, inv.amount_paid, inv.tax, basis, rate),
+    )  # fmt: skip
+    if not adjusted:  # most invoices: nothing followed them
+        return
+    for adj in adjustments(facts, program, inv, basis):
+        yield entries.make(
+            "clawback", adj.source_id, adj.basis, inv.currency, (adj.source_id, inv.id), adj.at,
+            partial(_adjustment_note, adj.what, adj.source_id, inv.id, adj.basis, rate),
+        )  # fmt: skip
+
+
+def _cost_entries(
+    costs: list[MarketingCostRecord], end: dt.datetime | None, entries: _Entries, rate: Decimal
+) -> Iterator[DesiredEntry]:
+    """A clawback on each marketing cost dated before the commission period ends."""
+    for cost in costs:
+        if end is not None and cost.date >= end:
             continue
         yield entries.make(
-            "commission", inv.id, basis, inv.currency, (inv.id,), paid_at,
-            partial(_invoice_note, inv.id, inv.amount_paid, inv.tax, basis, rate),
+            "clawback", cost.id, Fraction(-cost.amount), cost.currency, (cost.id,), at_midnight(cost.date),
+            partial(_cost_note, cost.note or cost.id, cost.amount, rate),
         )  # fmt: skip
-        if inv.id not in adjusted:  # most invoices: nothing followed them
-            continue
-        for adj in adjustments(facts, program, inv, basis):
-            yield entries.make(
-                "clawback", adj.source_id, adj.basis, inv.currency, (adj.source_id, inv.id), adj.at,
-                partial(_adjustment_note, adj.what, adj.source_id, inv.id, adj.basis, rate),
-            )  # fmt: skip
-    if c.marketing_costs:
-        for cost in facts.costs.get(sub.billing_customer_id, []):
-            if end is not None and cost.date >= end:
-                continue
-            yield entries.make(
-                "clawback", cost.id, Fraction(-cost.amount), cost.currency, (cost.id,), at_midnight(cost.date),
-                partial(_cost_note, cost.note or cost.id, cost.amount, rate),
-            )  # fmt: skip
 
 
-# Notes are formatted only for an entry that is appended (`ledger.note_text`): a recompute mostly appends nothing.
+# Notes are formatted only for an entry that is appended (`desired.note_text`): a recompute mostly appends nothing.
 
 
 def _invoice_note(invoice_id: str, amount_paid: int, tax: int, basis: Fraction, rate: Decimal) -> str:
@@ -187,7 +217,7 @@ def _show(value: Fraction) -> str:
 # ---------------------------------------------------------------- 12-month contract value
 
 
-def _periods_in_year(item: SubscriptionItem) -> Fraction:
+def _periods_in_year(item: SubscriptionItemRecord) -> Fraction:
     if item.interval is None or item.price_type == "one_time":
         return Fraction(1)  # a one-time item is billed once
     per_year = PERIODS_PER_YEAR.get(item.interval)
@@ -197,7 +227,7 @@ def _periods_in_year(item: SubscriptionItem) -> Fraction:
 
 
 def contract_value_12m(
-    program: Program, facts: Facts, subscription: Subscription, subject: str
+    program: Program, facts: Facts, subscription: SubscriptionRecord, subject: str
 ) -> tuple[Fraction, list[RuleFinding]]:
     """Σ unit_amount × quantity × billing periods in 12 months over the items that count."""
     value = Fraction(0)
@@ -313,7 +343,7 @@ def floor_at_zero(entries: list[DesiredEntry]) -> list[DesiredEntry]:
     far = dt.datetime.max.replace(tzinfo=dt.UTC)
     by_customer: dict[tuple[str, str | None, str], list[DesiredEntry]] = defaultdict(list)
     for e in entries:
-        by_customer[(e.partner_key, e.customer_key, e.currency)].append(e)
+        by_customer[(e.partnership_key, e.customer_key, e.currency)].append(e)
     out: list[DesiredEntry] = []
     for group in by_customer.values():
         total = 0

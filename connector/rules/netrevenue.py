@@ -12,10 +12,16 @@ import datetime as dt
 from dataclasses import dataclass
 from fractions import Fraction
 
+from connector.rules.facts import Facts
 from connector.rules.program import Program
-from connector.rules.reads.facts import Facts
+from connector.rules.records import (
+    CreditNoteRecord,
+    InvoiceLineRecord,
+    InvoiceRecord,
+    ProductRecord,
+    SubscriptionItemRecord,
+)
 from connector.rules.schedule import add_months
-from connector.store.models import CreditNote, Invoice, InvoiceLine, Product, SubscriptionItem
 
 
 @dataclass(frozen=True)
@@ -27,13 +33,13 @@ class Adjustment:
 
 
 def _category(facts: Facts, product_id: str | None, price_id: str | None) -> str | None:
-    product: Product | None = facts.products.get(product_id) if product_id else None
+    product: ProductRecord | None = facts.products.get(product_id) if product_id else None
     if product is None and price_id and (price := facts.prices.get(price_id)) is not None and price.product_id:
         product = facts.products.get(price.product_id)
     return product.category if product is not None else None
 
 
-def line_earns(facts: Facts, program: Program, line: InvoiceLine) -> bool:
+def line_earns(facts: Facts, program: Program, line: InvoiceLineRecord) -> bool:
     c = program.commission
     if _category(facts, line.product_id, line.price_id) in c.excluded_categories:
         return False
@@ -43,7 +49,7 @@ def line_earns(facts: Facts, program: Program, line: InvoiceLine) -> bool:
     return True
 
 
-def item_earns(facts: Facts, program: Program, item: SubscriptionItem) -> bool:
+def item_earns(facts: Facts, program: Program, item: SubscriptionItemRecord) -> bool:
     c = program.commission
     if _category(facts, item.product_id, item.price_id) in c.excluded_categories:
         return False
@@ -55,7 +61,7 @@ def item_earns(facts: Facts, program: Program, item: SubscriptionItem) -> bool:
     return True
 
 
-def earning_share(facts: Facts, program: Program, invoice: Invoice) -> Fraction:
+def earning_share(facts: Facts, program: Program, invoice: InvoiceRecord) -> Fraction:
     """The part of the invoice (by line amount) that earns; an invoice without lines earns whole.
 
     Memoised per invoice on the facts (the basis and each adjustment ask for it; the program
@@ -76,7 +82,7 @@ def _every_line_earns(program: Program) -> bool:
     return not c.excluded_categories and not c.earning_price_types
 
 
-def _earning_share(facts: Facts, program: Program, invoice: Invoice) -> Fraction:
+def _earning_share(facts: Facts, program: Program, invoice: InvoiceRecord) -> Fraction:
     if _every_line_earns(program):
         return _WHOLE  # the share is 1 whatever the lines
     lines = facts.lines.get(invoice.id, [])
@@ -87,7 +93,7 @@ def _earning_share(facts: Facts, program: Program, invoice: Invoice) -> Fraction
     return Fraction(earning, total)
 
 
-def invoice_basis(facts: Facts, program: Program, invoice: Invoice) -> Fraction:
+def invoice_basis(facts: Facts, program: Program, invoice: InvoiceRecord) -> Fraction:
     """amount_paid − tax, times the earning share, capped after the term by the contract-change rule."""
     net = invoice.amount_paid - invoice.tax
     if program.contract_change is None and _every_line_earns(program):
@@ -121,7 +127,7 @@ def original_contract(facts: Facts, program: Program, customer_id: str) -> tuple
     return add_months(start, term), monthly
 
 
-def _post_payment_amount(cn: CreditNote, invoice: Invoice) -> tuple[Fraction, Fraction]:
+def _post_payment_amount(cn: CreditNoteRecord, invoice: InvoiceRecord) -> tuple[Fraction, Fraction]:
     """(post-payment total incl. tax, the same excl. tax) of a credit note; pre-payment is outside amount_paid."""
     none = Fraction(0), Fraction(0)
     if cn.type == "pre_payment":
@@ -134,7 +140,7 @@ def _post_payment_amount(cn: CreditNote, invoice: Invoice) -> tuple[Fraction, Fr
     return Fraction(cn.total), Fraction(cn.total_excluding_tax)
 
 
-def adjustments(facts: Facts, program: Program, invoice: Invoice, basis: Fraction) -> list[Adjustment]:
+def adjustments(facts: Facts, program: Program, invoice: InvoiceRecord, basis: Fraction) -> list[Adjustment]:
     """Negative bases that follow a commissioned invoice: credit notes, refunds, lost disputes."""
     out: list[Adjustment] = []
     credit_notes = facts.credit_notes.get(invoice.id)

@@ -101,8 +101,8 @@ class Partner(Tracked, Base):
     """A PartnerStack partnership with its application: what the gates check."""
 
     __tablename__ = "ps_partners"
-    key: Mapped[str] = mapped_column(primary_key=True)  # part_…
-    partner_key: Mapped[str | None] = mapped_column(index=True)  # referral key
+    key: Mapped[str] = mapped_column(primary_key=True)  # part_…: the partnership key entries and decisions name
+    partner_key: Mapped[str | None] = mapped_column(index=True)  # the referral key (leads and customers name it)
     email: Mapped[str | None]
     first_name: Mapped[str | None]
     last_name: Mapped[str | None]
@@ -175,7 +175,13 @@ class Referral(Tracked, Base):
 
 
 class PlatformReward(Base):
-    """A reward as the platform lists it: what push matches against after a crash."""
+    """A reward as PartnerStack lists it, mirrored by pull (the trailing `rewards` stream) so the store
+    holds what the platform says it owes next to what the ledger pushed.
+
+    Push never reads this table: after a crash it asks the platform live which rewards exist
+    (`connector.push.outbox`), since a mirror can be a pull behind. `partner_key` is the column as
+    the platform names it.
+    """
 
     __tablename__ = "ps_rewards"
     key: Mapped[str] = mapped_column(primary_key=True)
@@ -435,7 +441,7 @@ class Decision(Base):
     program: Mapped[str] = mapped_column(String(64), primary_key=True)
     submission_key: Mapped[str] = mapped_column(primary_key=True)
     submission_type: Mapped[str] = mapped_column(String(16))  # lead | deal | customer
-    partner_key: Mapped[str | None]  # partnership key part_…
+    partnership_key: Mapped[str | None] = mapped_column("partner_key")  # part_… (the column keeps its name)
     customer_key: Mapped[str | None]
     decision: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(String(64))
@@ -446,7 +452,7 @@ class Decision(Base):
 class LedgerEntry(Base):
     """Append-only: amounts never change; only status (and push bookkeeping) moves forward.
 
-    `group_key` is the deterministic key of what the entry pays for (program, partner,
+    `group_key` is the deterministic key of what the entry pays for (program, partnership,
     customer, source event). A recompute that finds a different amount for a group
     appends a correction entry with the difference; the entries of a group sum to the
     amount the program promises.
@@ -457,7 +463,7 @@ class LedgerEntry(Base):
     group_key: Mapped[str] = mapped_column(String(200), index=True)
     seq: Mapped[int] = mapped_column(Integer, default=0)
     program: Mapped[str] = mapped_column(String(64))
-    partner_key: Mapped[str]
+    partnership_key: Mapped[str] = mapped_column("partner_key")  # part_… (the column keeps its name)
     customer_key: Mapped[str | None]
     kind: Mapped[str] = mapped_column(String(16))  # commission | bonus | clawback
     basis_minor: Mapped[int] = money()
@@ -479,7 +485,7 @@ class LedgerEntry(Base):
     note: Mapped[str | None] = mapped_column(Text)
 
 
-Index("ix_ledger_program_partner", LedgerEntry.program, LedgerEntry.partner_key)
+Index("ix_ledger_program_partner", LedgerEntry.program, LedgerEntry.partnership_key)
 # compute reconciles the ledger one batch of customers at a time (customer_key IN ...)
 Index("ix_ledger_program_customer", LedgerEntry.program, LedgerEntry.customer_key)
 # push pages the payable entries in event order by keyset (connector.push.outbox._outbox_pages)

@@ -51,7 +51,7 @@ def outcome(url: str) -> Outcome:
             return (
                 tuple((e.entry_key, e.group_key, e.kind, e.basis_minor, e.rate, e.amount_minor, e.currency,
                        e.status, e.reason) for e in entries),
-                tuple((d.submission_key, d.partner_key, d.customer_key, d.decision, d.reason) for d in decisions),
+                tuple((d.submission_key, d.partnership_key, d.customer_key, d.decision, d.reason) for d in decisions),
             )
     finally:
         engine.dispose()

@@ -57,7 +57,7 @@ def entry(
         group_key=key,
         seq=0,
         program=program,
-        partner_key=partner,
+        partnership_key=partner,
         customer_key=customer,
         kind=kind,
         basis_minor=basis,
@@ -113,19 +113,19 @@ def seed_consio(engine: Engine) -> None:
                         group_slug="elite", country="JP", tax_form=None, tax_id_present=False,
                         bank_kind="iban", bank_last4="3000", raw=_secret_raw()),
                 Decision(program="consio", submission_key="lead_acme_ada", submission_type="lead",
-                         partner_key="part_ada", customer_key="cust_acme", decision="qualified", reason=None,
+                         partnership_key="part_ada", customer_key="cust_acme", decision="qualified", reason=None,
                          submitted_at=t("2026-01-05T10:00:00Z"), run_id=RUN_ID),
                 Decision(program="consio", submission_key="lead_acme_bob", submission_type="lead",
-                         partner_key="part_bob", customer_key=None, decision="rejected", reason="duplicate_lead",
+                         partnership_key="part_bob", customer_key=None, decision="rejected", reason="duplicate_lead",
                          submitted_at=t("2026-01-08T09:00:00Z"), run_id=RUN_ID),
                 Decision(program="consio", submission_key="cust_tokyo", submission_type="customer",
-                         partner_key="part_bob", customer_key="cust_tokyo", decision="qualified", reason=None,
+                         partnership_key="part_bob", customer_key="cust_tokyo", decision="qualified", reason=None,
                          submitted_at=t("2026-01-08T09:00:00Z"), run_id=RUN_ID),
                 Decision(program="consio", submission_key="lead_open", submission_type="lead",
-                         partner_key="part_ada", customer_key=None, decision="open", reason="not_converted",
+                         partnership_key="part_ada", customer_key=None, decision="open", reason="not_converted",
                          submitted_at=None, run_id=RUN_ID),
                 Decision(program="netsource", submission_key="lead_other", submission_type="lead",
-                         partner_key="part_ada", customer_key=None, decision="qualified", reason=None,
+                         partnership_key="part_ada", customer_key=None, decision="qualified", reason=None,
                          submitted_at=t("2026-01-01T00:00:00Z"), run_id=RUN_ID),
                 entry(f"{g}|commission|in_A1", basis=100000, amount=20000, status="pushed", reward="rwd_1",
                       event_at="2026-02-03T00:00:00Z"),
@@ -177,7 +177,7 @@ def seed_tech_consultant(engine: Engine) -> None:
             created = t(closed) - dt.timedelta(days=10)
             s.add(Deal(key=deal, partner_key=partner, stage="closed won", amount=commission * 20, currency="usd",
                        close_date=t(closed), created_at=created, raw={}))
-            s.add(Decision(program=program, submission_key=deal, submission_type="deal", partner_key=partner,
+            s.add(Decision(program=program, submission_key=deal, submission_type="deal", partnership_key=partner,
                            customer_key=deal, decision="qualified", submitted_at=created, run_id="run-tc"))
             s.add(entry(f"{program}|{partner}|{deal}|commission|{deal}", program=program, partner=partner,
                         customer=deal, basis=commission * 20, rate="0.05", amount=commission, status="scheduled",
@@ -189,6 +189,6 @@ def seed_tech_consultant(engine: Engine) -> None:
         # Signed in the quarter but rejected: not a successful referral.
         s.add(Deal(key="deal_c4", partner_key="part_c", stage="closed won", amount=10**9, currency="usd",
                    close_date=t("2026-05-20T00:00:00Z"), created_at=t("2026-01-01T00:00:00Z"), raw={}))
-        s.add(Decision(program=program, submission_key="deal_c4", submission_type="deal", partner_key="part_c",
+        s.add(Decision(program=program, submission_key="deal_c4", submission_type="deal", partnership_key="part_c",
                        customer_key="deal_c4", decision="rejected", reason="contract_window_expired",
                        submitted_at=t("2026-01-01T00:00:00Z"), run_id="run-tc"))

@@ -23,7 +23,7 @@ def check_submissions(engine: Engine, expect: dict[str, Any]) -> None:
     assert set(got) == set(want), f"submissions differ: {sorted(got)} vs {sorted(want)}"
     for key, s in want.items():
         d = got[key]
-        assert (d.decision, d.reason, d.partner_key) == (s["decision"], s["reason"], s["partner_key"]), key
+        assert (d.decision, d.reason, d.partnership_key) == (s["decision"], s["reason"], s["partner_key"]), key
 
 
 def check_entries(engine: Engine, expect: dict[str, Any]) -> None:
@@ -37,10 +37,10 @@ def check_entries(engine: Engine, expect: dict[str, Any]) -> None:
 
     got = entries(engine, expect["program"])
     actual = sorted(
-        (e.partner_key, e.customer_key, e.kind, e.amount_minor, e.currency, e.status, tuple(e.sources)) for e in got
+        (e.partnership_key, e.customer_key, e.kind, e.amount_minor, e.currency, e.status, tuple(e.sources)) for e in got
     )
     assert actual == sorted(expected_row(e) for e in expect["entries"])
-    by_source = {(e.partner_key, e.kind, tuple(e.sources)): e for e in got}
+    by_source = {(e.partnership_key, e.kind, tuple(e.sources)): e for e in got}
     for e in expect["entries"]:
         entry = by_source[(e["partner_key"], e["kind"], tuple(costs.get(s, s) for s in e["sources"]))]
         if "reason" in e:
@@ -60,10 +60,10 @@ def check_findings(engine: Engine, expect: dict[str, Any]) -> None:
 def check_totals(engine: Engine, expect: dict[str, Any]) -> None:
     totals: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for e in entries(engine, expect["program"]):
-        totals[e.partner_key][e.currency] += e.amount_minor
+        totals[e.partnership_key][e.currency] += e.amount_minor
     assert {p: dict(c) for p, c in totals.items()} == expect["totals_by_partner"]
     for partner, gate in expect.get("held", {}).items():
-        mine = [e for e in entries(engine, expect["program"]) if e.partner_key == partner]
+        mine = [e for e in entries(engine, expect["program"]) if e.partnership_key == partner]
         assert mine and all(e.status == "held" and e.reason == gate for e in mine)
 
 

@@ -86,7 +86,7 @@ def _run(engine: Engine, prog: str, as_of: str, run_id: str, *, incremental: boo
 def _ledger(engine: Engine) -> list[tuple[Any, ...]]:
     with session_factory(engine)() as s:
         return [
-            (e.entry_key, e.program, e.partner_key, e.customer_key, e.kind, e.basis_minor, e.rate, e.amount_minor,
+            (e.entry_key, e.program, e.partnership_key, e.customer_key, e.kind, e.basis_minor, e.rate, e.amount_minor,
              e.currency, e.status, e.reason, list(e.sources), e.event_at, e.payable_at, e.created_run_id, e.note,
              e.push_state)
             for e in s.scalars(select(LedgerEntry).order_by(LedgerEntry.entry_key))
@@ -96,7 +96,7 @@ def _ledger(engine: Engine) -> list[tuple[Any, ...]]:
 def _decisions(engine: Engine) -> list[tuple[Any, ...]]:
     with session_factory(engine)() as s:
         return [
-            (d.program, d.submission_key, d.submission_type, d.partner_key, d.customer_key, d.decision, d.reason,
+            (d.program, d.submission_key, d.submission_type, d.partnership_key, d.customer_key, d.decision, d.reason,
              d.submitted_at, d.run_id)
             for d in s.scalars(select(Decision).order_by(Decision.program, Decision.submission_key))
         ]  # fmt: skip

@@ -80,7 +80,7 @@ def _insert(engine: Engine, rows: list[tuple[type[DeclarativeBase], dict[str, An
 def _customer_totals(engine: Engine) -> dict[tuple[str, str | None, str], int]:
     totals: dict[tuple[str, str | None, str], int] = defaultdict(int)
     for e in entries(engine):
-        totals[(e.partner_key, e.customer_key, e.currency)] += e.amount_minor
+        totals[(e.partnership_key, e.customer_key, e.currency)] += e.amount_minor
     return totals
 
 

@@ -23,7 +23,7 @@ BASE = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
 
 def _entry(key: str, program: str, status: str, event_at: dt.datetime | None, created_at: dt.datetime) -> LedgerEntry:
     return LedgerEntry(
-        entry_key=key, group_key=key, program=program, partner_key="p1", customer_key="c1", kind="commission",
+        entry_key=key, group_key=key, program=program, partnership_key="p1", customer_key="c1", kind="commission",
         basis_minor=1000, rate="0.1", amount_minor=100, currency="USD", status=status, sources=[],
         event_at=event_at, created_at=created_at,
     )

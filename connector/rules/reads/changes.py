@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session
 
-from connector.rules.reads.sql import padded
+from connector.rules.reads.sql import in_lists
 from connector.store.models import (
     ChangeClock,
     CreditNote,
@@ -46,8 +46,6 @@ TRACKED = (
     CreditNote, Refund, Dispute, InvoicePayment, MarketingCost,
 )  # fmt: skip
 """The mirror tables the rules read; a change to any other table cannot change a result."""
-
-_CHUNK = 500  # values per IN (...) list
 
 
 @dataclass
@@ -135,8 +133,8 @@ def changes_since(session: Session, mark: int) -> Changes:
             out.rows += 1
             intents.add(pi)
             charges.add(charge)
-    for chunk in _chunks(sorted(refund_ids)):
-        stmt = select(Refund.payment_intent, Refund.charge).where(Refund.id.in_(padded(chunk)))
+    for chunk in in_lists(sorted(refund_ids)):
+        stmt = select(Refund.payment_intent, Refund.charge).where(Refund.id.in_(chunk))
         for pi, charge in session.execute(stmt):
             intents.add(pi)
             charges.add(charge)
@@ -153,12 +151,7 @@ def changes_since(session: Session, mark: int) -> Changes:
 def _column_of(session: Session, wanted: Any, by: Any, values: Iterable[Any]) -> set[Any]:
     """`wanted` of the rows whose `by` is one of `values` (None values skipped)."""
     out: set[Any] = set()
-    for chunk in _chunks(sorted(v for v in values if v is not None)):
-        out.update(session.scalars(select(wanted).where(by.in_(padded(chunk)))))
+    for chunk in in_lists(sorted(v for v in values if v is not None)):
+        out.update(session.scalars(select(wanted).where(by.in_(chunk))))
     out.discard(None)
     return out
-
-
-def _chunks(values: list[Any]) -> Iterable[list[Any]]:
-    for i in range(0, len(values), _CHUNK):
-        yield values[i : i + _CHUNK]

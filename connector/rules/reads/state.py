@@ -21,12 +21,11 @@ from sqlalchemy.orm import Session
 
 from connector.rules.kinds import RuleFinding
 from connector.rules.program import Program
-from connector.rules.reads.sql import padded
+from connector.rules.reads.sql import in_lists
 from connector.store.models import ComputeRecheck, ComputeState, Decision, Finding
 from connector.store.writes import upsert_rows
 
 NO_CUSTOMER = ""  # the recheck key of entries without a customer key (the column is part of the key)
-_CHUNK = 500
 
 # What a decision row says, compared to decide whether it changed.
 DecisionKey = tuple[str, str | None, str | None, str, str | None, dt.datetime | None]
@@ -36,7 +35,7 @@ DecisionKey = tuple[str, str | None, str | None, str, str | None, dt.datetime | 
 def _code_digest() -> str:
     """The rules' own source: a deployment that changes how money is computed recomputes everything."""
     core = Path(__file__).resolve().parents[2]  # connector/
-    files = sorted(core.glob("rules/**/*.py")) + sorted(core.glob("ledger/*.py")) + [core / "money.py"]
+    files = sorted(core.glob("rules/**/*.py")) + sorted(core.glob("ledger/**/*.py")) + [core / "money.py"]
     h = hashlib.sha256()
     for path in files:
         h.update(path.relative_to(core).as_posix().encode())
@@ -82,12 +81,9 @@ def replace_rechecks(
     if keys is None:
         session.execute(delete(ComputeRecheck).where(ComputeRecheck.program == program))
     else:
-        stored = sorted(_stored(k) for k in keys)
-        for i in range(0, len(stored), _CHUNK):
+        for chunk in in_lists(sorted(_stored(k) for k in keys)):
             session.execute(
-                delete(ComputeRecheck).where(
-                    ComputeRecheck.program == program, ComputeRecheck.customer_key.in_(padded(stored[i : i + _CHUNK]))
-                )
+                delete(ComputeRecheck).where(ComputeRecheck.program == program, ComputeRecheck.customer_key.in_(chunk))
             )
     rows = [{"program": program, "customer_key": _stored(k), "recheck_at": at} for k, at in wake.items()]
     if rows:
@@ -116,7 +112,7 @@ class DecisionChanges:
 
 def stored_decisions(session: Session, program: str) -> dict[str, DecisionKey]:
     stmt = select(
-        Decision.submission_key, Decision.submission_type, Decision.partner_key, Decision.customer_key,
+        Decision.submission_key, Decision.submission_type, Decision.partnership_key, Decision.customer_key,
         Decision.decision, Decision.reason, Decision.submitted_at,
     ).where(Decision.program == program)  # fmt: skip
     return {row[0]: tuple(row[1:]) for row in session.execute(stmt)}  # type: ignore[misc]
@@ -148,8 +144,7 @@ def write_decisions(
         customers.add(stored[key][2])
         partners.add(stored[key][1])
     upsert_rows(session, Decision, changed)
-    for i in range(0, len(gone), _CHUNK):
-        chunk = padded(gone[i : i + _CHUNK])
+    for chunk in in_lists(gone):
         session.execute(delete(Decision).where(Decision.program == program, Decision.submission_key.in_(chunk)))
     return DecisionChanges(
         frozenset([str(r["submission_key"]) for r in changed] + gone), frozenset(customers), frozenset(partners)
