@@ -57,7 +57,7 @@ def build_like_the_dockerfile(stage_name: str, tmp_path: Path) -> Path:
                 shutil.copy2(origin, src / origin.name)
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "install", ".", "--quiet", "--no-cache-dir", "--no-deps",
-         "--no-build-isolation", "--no-index", f"--prefix={prefix}"],
+         "--no-build-isolation", "--no-index", "--ignore-installed", f"--prefix={prefix}"],
         cwd=src, capture_output=True, text=True, timeout=180,
         env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_WARN_SCRIPT_LOCATION": "1"},
     )
