@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
 import pytest
 import stripe
 from sandbox_testkit import STRIPE_KEY, ps_client, stripe_client
-from starlette.testclient import TestClient
 
 from sandbox.app import create_app
 from sandbox.ratelimit import RateLimiter, RateLimits, endpoint_of
@@ -109,10 +109,13 @@ def test_server_and_app_factory_take_the_limits(world: dict[str, Any]) -> None:
         assert info["rate_limits"] == {"global_rps": 50, "endpoint_rps": 25}
     state = State(load_scenario(world))
     app = create_app(state, RateLimits(endpoint_rps=1))
-    with TestClient(app) as http:
+
+    async def two() -> list[int]:
         headers = {"Authorization": f"Bearer {STRIPE_KEY}"}
-        assert http.get("/stripe/v1/customers", headers=headers).status_code == 200
-        assert http.get("/stripe/v1/customers", headers=headers).status_code == 429
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sbx") as http:
+            return [(await http.get("/stripe/v1/customers", headers=headers)).status_code for _ in range(2)]
+
+    assert asyncio.run(two()) == [200, 429]
     with pytest.raises(ValueError):
         RateLimits(global_rps=0)
 
