@@ -285,6 +285,13 @@ def sandbox(
         str | None, typer.Option("--partnerstack-keys", help="Accept only this PUBLIC:SECRET pair.")
     ] = None,
     costs_csv: Annotated[Path | None, typer.Option("--costs-csv", help="Write finance's cost file here.")] = None,
+    event_api_version: Annotated[
+        str | None, typer.Option("--event-api-version", help="Render Stripe events in this API version (2024-06-20).")
+    ] = None,
+    rate_limit: Annotated[float | None, typer.Option("--rate-limit", help="Requests a second per API.")] = None,
+    rate_limit_endpoint: Annotated[
+        float | None, typer.Option("--rate-limit-endpoint", help="Requests a second per endpoint.")
+    ] = None,
 ) -> None:
     """Serve a scenario as PartnerStack and Stripe APIs on loopback until stopped."""
     from sandbox.server import serve as serve_sandbox
@@ -295,7 +302,8 @@ def sandbox(
         _fail(EXIT_USAGE, "--partnerstack-keys must be PUBLIC:SECRET")
     setup_logging("INFO", "auto")
     try:
-        serve_sandbox(scenario, host, port, faults, stripe_key, partnerstack_keys, costs_csv)
+        serve_sandbox(scenario, host, port, faults, stripe_key, partnerstack_keys, costs_csv,
+                      event_api_version, rate_limit, rate_limit_endpoint)
     except ValueError as exc:  # a scenario or fault spec that does not load
         _fail(EXIT_USAGE, str(exc).splitlines()[0] if str(exc) else "bad scenario")
     except KeyboardInterrupt:
