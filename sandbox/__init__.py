@@ -26,12 +26,18 @@ def cli_entry(
     stripe_key: str | None = None,
     partnerstack_keys: str | None = None,
     costs_csv: str | Path | None = None,
+    event_api_version: str | None = None,
+    rate_limit: float | None = None,
+    rate_limit_endpoint: float | None = None,
 ) -> None:
-    """What ``connector sandbox`` runs: serve ``scenario`` until interrupted.
+    """What ``connector sandbox`` (and ``python -m sandbox``) runs: serve ``scenario`` until interrupted.
 
-    ``partnerstack_keys`` is ``"PUBLIC:SECRET"`` as typed on the command line.
+    ``partnerstack_keys`` is ``"PUBLIC:SECRET"`` as typed on the command line; ``event_api_version``
+    is the Stripe version events are rendered in (``2024-06-20`` = pre-basil); ``rate_limit`` and
+    ``rate_limit_endpoint`` are requests per second per API and per endpoint (off when ``None``).
     """
     from .server import parse_partnerstack_keys, serve
 
     keys: Any = parse_partnerstack_keys(partnerstack_keys)
-    serve(scenario, host, port, faults, stripe_key, keys, costs_csv)
+    serve(scenario, host, port, faults, stripe_key, keys, costs_csv, event_api_version, rate_limit,
+          rate_limit_endpoint)

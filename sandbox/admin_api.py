@@ -73,17 +73,27 @@ class AdminRoutes:
         return json_response(200, {"data": data, "count": len(data)})
 
     async def stats(self, request: Request) -> Response:
-        """Request counts per path (and ``total``) and injected faults per kind."""
+        """Request counts per path (and ``total``), injected faults per kind, rate-limit 429s per API.
+
+        ``requests`` counts every API request per API, ``rate_limited`` those answered 429 by the rate
+        limits (``ratelimit.py``; faults are under ``faults``), ``rate_limited_share`` their ratio.
+        """
         with self.state.lock:
             stats = dict(self.state.stats)
             faults = dict(self.state.fault_stats)
-        return json_response(200, {"total": stats.pop("total", 0), "paths": stats, "faults": faults})
+            requests = {api: self.state.api_requests[api] for api in ("stripe", "partnerstack")}
+            limited = {api: self.state.rate_limited[api] for api in ("stripe", "partnerstack")}
+        share = {api: (limited[api] / requests[api] if requests[api] else 0.0) for api in requests}
+        return json_response(200, {"total": stats.pop("total", 0), "paths": stats, "faults": faults,
+                                   "requests": requests, "rate_limited": limited, "rate_limited_share": share})
 
     async def reset_stats(self, request: Request) -> Response:
         """Zero the counters."""
         with self.state.lock:
             self.state.stats.clear()
             self.state.fault_stats.clear()
+            self.state.api_requests.clear()
+            self.state.rate_limited.clear()
         return await self.stats(request)
 
     async def info(self, request: Request) -> Response:
@@ -95,6 +105,9 @@ class AdminRoutes:
                 "now": iso_from_ms(self.state.now_ms),
                 "now_ms": self.state.now_ms,
                 "faults": plan.spec.text() if plan is not None else None,
+                "event_api_version": self.state.event_api_version,
+                "rate_limits": {"global_rps": self.state.rate_limits.global_rps,
+                                "endpoint_rps": self.state.rate_limits.endpoint_rps},
                 "endless": sorted(self.state.endless),
                 "repeat_cursor": sorted(self.state.repeat_cursor),
                 "counts": self.state.counts(),

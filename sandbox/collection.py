@@ -101,6 +101,28 @@ class Entry:
         """The stored record (a fresh copy when packed)."""
         return self.loose if self.packed is None else self.owner.packer.record(self.packed)
 
+    @classmethod
+    def from_texts(cls, owner: Collection, ident: Any, created: Any, served: str, sparse: str) -> Entry:
+        """An entry packed straight from its texts (the caller vouches they are its record's)."""
+        entry = cls.__new__(cls)
+        entry.owner = owner
+        entry.ident = ident
+        entry.created = created
+        entry.hot = None
+        entry.gen = owner.generation()
+        entry.packed = owner.packer.pack(served, sparse)
+        entry.loose = None
+        return entry
+
+    def texts(self) -> tuple[str, str]:
+        """(served JSON text, the stored record's own JSON text)."""
+        if self.packed is None:
+            return self.owner.render(self.loose), dumps(self.loose)
+        if self.owner.dependent and self.gen != self.owner.generation():
+            self.served()  # re-render first
+        assert self.packed is not None
+        return self.owner.packer.texts(self.packed)
+
     def served(self) -> str:
         """The record's JSON text in a list page."""
         owner = self.owner
@@ -184,7 +206,10 @@ class Collection:
 
     def add(self, obj: Any, trusted: bool = False) -> None:
         """Append a new record (a duplicate id is kept as another record)."""
-        entry = Entry(obj, self, trusted)
+        self.add_entry(Entry(obj, self, trusted))
+
+    def add_entry(self, entry: Entry) -> None:
+        """Append an entry built for this collection (``Entry.from_texts``)."""
         self._entries.append(entry)
         self._dirty = True
         self._id_added(entry)
@@ -277,6 +302,12 @@ class Collection:
         if has_more:
             found = found[1:] if ending_before is not None else found[:limit]
         return Page(found, has_more)
+
+    def window(self, created: Range) -> list[Entry]:
+        """Every entry whose (numeric) ``created`` is within ``created``, newest first."""
+        self._refresh()
+        low, high = self._window(created)
+        return self._entries[low:high]
 
     def last_page(self, limit: int) -> Page:
         """The final page of the unfiltered list (for the ``endless`` misbehaviour)."""

@@ -67,6 +67,7 @@ class StreamLoader:
             if finance is not None:
                 state.finance = dict(finance)
             state.rebuild_charges()
+            state.emit_world_events()  # the ``*.created`` events of the last 30 days (``world_events.py``)
             for collection in [*state.partnerstack.values(), *state.stripe.values()]:
                 collection.entries()
         return state

@@ -119,6 +119,20 @@ def wrap_list(value: Any, url: str, item: Callable[[Any], Any]) -> Any:
     return {"object": "list", "data": [item(x) for x in data], "has_more": False, "url": url}
 
 
+# Keys Stripe sends on every tax item (``total_taxes[]`` of invoices and credit notes, ``taxes[]`` of
+# their lines) and on every credit-note ``refunds[]`` item; ``type`` names which details are set.
+_TAX_ITEM = {"tax_rate_details": None, "taxability_reason": None, "taxable_amount": None,
+             "type": "tax_rate_details"}
+_NOTE_REFUND_ITEM = {"payment_record_refund": None, "type": "refund"}
+
+
+def fill_items(value: Any, defaults: dict[str, Any]) -> Any:
+    """A list of hashes with Stripe's always-present keys added to each hash; anything else as given."""
+    if not isinstance(value, list) or not any(isinstance(item, dict) for item in value):
+        return value
+    return [{**defaults, **item} if isinstance(item, dict) else item for item in value]
+
+
 def _fill_transitions(value: Any, keys: tuple[str, ...]) -> Any:
     if value is None:
         return dict.fromkeys(keys)
@@ -153,6 +167,8 @@ def _invoice(obj: dict[str, Any], _lookup: InvoiceLookup | None) -> None:
     transitions = obj["status_transitions"]
     if "effective_at" not in obj and isinstance(transitions, dict):
         obj["effective_at"] = transitions.get("finalized_at")
+    if "total_taxes" in obj:
+        obj["total_taxes"] = fill_items(obj["total_taxes"], _TAX_ITEM)
     sums = _tax_sums(obj.get("total_taxes"))
     if sums is not None:
         total, subtotal = obj.get("total"), obj.get("subtotal")
@@ -175,6 +191,8 @@ def _invoice(obj: dict[str, Any], _lookup: InvoiceLookup | None) -> None:
             out["metadata"] = stringify_metadata(out["metadata"])
         if "subtotal" not in out and is_int(out.get("amount")):
             out["subtotal"] = out["amount"]
+        if "taxes" in out:
+            out["taxes"] = fill_items(out["taxes"], _TAX_ITEM)
         return out
 
     obj["lines"] = wrap_list(obj.get("lines", []), f"/v1/invoices/{invoice_id}/lines", line)
@@ -189,9 +207,14 @@ def _credit_note(obj: dict[str, Any], _lookup: InvoiceLookup | None) -> None:
         out = dict(item)
         out.setdefault("object", "credit_note_line_item")
         out.setdefault("livemode", False)
+        if "taxes" in out:
+            out["taxes"] = fill_items(out["taxes"], _TAX_ITEM)
         return out
 
     obj["lines"] = wrap_list(obj.get("lines", []), f"/v1/credit_notes/{note_id}/lines", line)
+    for key, defaults in (("total_taxes", _TAX_ITEM), ("refunds", _NOTE_REFUND_ITEM)):
+        if key in obj:
+            obj[key] = fill_items(obj[key], defaults)
     if "effective_at" not in obj and "created" in obj:
         obj["effective_at"] = obj["created"]
 

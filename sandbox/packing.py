@@ -63,6 +63,12 @@ class Packer:
         cut = text.find(_SEP)
         return text if cut < 0 else text[:cut]
 
+    def texts(self, blob: bytes) -> tuple[str, str]:
+        """(served text, sparse record's text) of a blob."""
+        text = self._text(blob)
+        cut = text.find(_SEP)
+        return (text, text) if cut < 0 else (text[:cut], text[cut + 1:])
+
     def record(self, blob: bytes) -> Any:
         """A fresh copy of the stored (sparse) record."""
         text = self._text(blob)

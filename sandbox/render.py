@@ -11,27 +11,30 @@ from collections.abc import Callable
 from typing import Any
 
 from .stripe_defaults import DEFAULTS
+from .versions import is_pre_basil
 
 EMBEDDED_LIMIT = 10
 
 Resolver = Callable[[str], "dict[str, Any] | None"]
 
 
-class ExpandError(ValueError):
-    """An ``expand`` path Stripe would refuse."""
-
-    def __init__(self, path: str) -> None:
-        super().__init__(path)
-        self.path = path
+# (type, rendered object) -> the object in the event's (older) API version
+Downgrade = Callable[[str, Any], Any]
 
 
-def render(type_name: str, obj: Any, resolve_price: Resolver | None = None) -> Any:
-    """The full Stripe object for a stored record; non-dict records are returned as given."""
+def render(type_name: str, obj: Any, resolve_price: Resolver | None = None,
+           downgrade: Downgrade | None = None) -> Any:
+    """The full Stripe object for a stored record; non-dict records are returned as given.
+
+    An event's ``data.object`` goes through ``downgrade`` when the event's ``api_version`` is older
+    than basil (``versions.py``), as Stripe renders an event in the version it was created with.
+    """
     if not isinstance(obj, dict):
         return obj
     defaults = DEFAULTS.get(type_name)
     out = {**defaults, **obj} if defaults else dict(obj)
     if type_name == "invoice":
+        out.pop("payments", None)  # includable: sent only when expanded (``expandable.py``)
         out["lines"] = _embedded(out.get("lines"), "line_item", None)
     elif type_name == "credit_note":
         out["lines"] = _embedded(out.get("lines"), "credit_note_line_item", None)
@@ -45,8 +48,26 @@ def render(type_name: str, obj: Any, resolve_price: Resolver | None = None) -> A
             inner = data["object"]
             kind = inner.get("object")
             if isinstance(kind, str) and kind in DEFAULTS:
-                out["data"] = {**data, "object": render(kind, inner, resolve_price)}
+                rendered = render(kind, inner, resolve_price)
+                if downgrade is not None and is_pre_basil(out.get("api_version")):
+                    data = _downgraded_data(kind, data, inner, rendered, resolve_price, downgrade)
+                    rendered = downgrade(kind, rendered)
+                out["data"] = {**data, "object": rendered}
     return out
+
+
+def _downgraded_data(kind: str, data: dict[str, Any], inner: dict[str, Any], rendered: Any,
+                     resolve_price: Resolver | None, downgrade: Downgrade) -> dict[str, Any]:
+    """``data`` with ``previous_attributes`` named and valued as the older version has them."""
+    previous = data.get("previous_attributes")
+    if not isinstance(previous, dict):
+        return data
+    old = downgrade(kind, render(kind, {**inner, **previous}, resolve_price))
+    new = downgrade(kind, rendered)
+    if not (isinstance(old, dict) and isinstance(new, dict)):
+        return data
+    changed = {key: old.get(key) for key in {*old, *new} if old.get(key) != new.get(key)}
+    return {**data, "previous_attributes": dict(sorted(changed.items()))}
 
 
 def render_item(type_name: str, item: Any, resolve_price: Resolver | None) -> Any:
@@ -70,43 +91,3 @@ def _embedded(value: Any, item_type: str, resolve_price: Resolver | None) -> Any
         "data": [render_item(item_type, x, resolve_price) for x in data[:EMBEDDED_LIMIT]],
         "has_more": len(data) > EMBEDDED_LIMIT,
     }
-
-
-def expand(document: Any, paths: list[str], resolve: Resolver) -> Any:
-    """Replace ids by objects along each dotted path (``data.customer``, ``data.items.data.price``).
-
-    A path step that names a key absent from an object raises ``ExpandError`` like Stripe's 400;
-    a null or an unknown id is left as it is; an already-embedded object is a no-op.
-    """
-    for path in paths:
-        steps = [s for s in path.split(".") if s]
-        if not steps or len(steps) > 8:
-            raise ExpandError(path)
-        document = _expand(document, steps, resolve, path)
-    return document
-
-
-def _expand(node: Any, steps: list[str], resolve: Resolver, path: str) -> Any:
-    if isinstance(node, list):
-        return [_expand(item, steps, resolve, path) for item in node]
-    if not isinstance(node, dict):
-        return node
-    head, rest = steps[0], steps[1:]
-    if head not in node:
-        raise ExpandError(path)
-    value = node[head]
-    if rest:
-        if value is None or isinstance(value, str):
-            if isinstance(value, str):
-                found = resolve(value)
-                if found is None:
-                    return node
-                value = found
-            else:
-                return node
-        return {**node, head: _expand(value, rest, resolve, path)}
-    if isinstance(value, str):
-        found = resolve(value)
-        if found is not None:
-            return {**node, head: found}
-    return node

@@ -24,6 +24,7 @@ from .app import create_app
 from .costs import write_costs_csv
 from .fault_middleware import install_log_filter
 from .faults import FaultSpec
+from .ratelimit import RateLimits
 from .scenario import Scenario, load_scenario
 from .state import State
 
@@ -73,6 +74,10 @@ class SandboxServer:
 
     ``scenario`` may also be a ``State`` built beforehand (a world streamed in by ``sandbox.loader``).
 
+    ``event_api_version`` is the version events are created in (default: the pinned current one;
+    ``2024-06-20`` renders them pre-basil, ``versions.py``); ``rate_limit`` / ``rate_limit_endpoint`` are
+    requests per second per API / per endpoint (``ratelimit.py``; default: no limits).
+
     ``.url`` is ``http://HOST:PORT``; ``.partnerstack_url`` and ``.stripe_url`` are the API bases;
     ``.state`` is the live in-memory state (pushed rewards, clock, collections).
     """
@@ -86,16 +91,25 @@ class SandboxServer:
         stripe_key: str | None = None,
         partnerstack_keys: tuple[str, str] | str | None = None,
         log_level: str = "warning",
+        event_api_version: str | None = None,
+        rate_limit: float | None = None,
+        rate_limit_endpoint: float | None = None,
     ) -> None:
         self.host = host
         self.port = port
+        limits = RateLimits(rate_limit, rate_limit_endpoint)
         if isinstance(scenario, State):  # already loaded (``sandbox.loader``); keys and faults as given here
+            if event_api_version is not None and event_api_version != scenario.event_api_version:
+                raise ValueError("a loaded State's events already exist: pass event_api_version to State(...)")
             self.state = scenario
             self.state.stripe_key = stripe_key
             self.state.partnerstack_keys = parse_partnerstack_keys(partnerstack_keys)
             self.state.set_faults(faults)
+            if limits.enabled:
+                self.state.set_rate_limits(limits)
         else:
-            self.state = State(_scenario(scenario), stripe_key, parse_partnerstack_keys(partnerstack_keys), faults)
+            self.state = State(_scenario(scenario), stripe_key, parse_partnerstack_keys(partnerstack_keys), faults,
+                               event_api_version, limits)
         self._log_level = log_level
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -174,12 +188,17 @@ def serve(
     stripe_key: str | None = None,
     partnerstack_keys: tuple[str, str] | str | None = None,
     costs_csv: str | Path | None = None,
+    event_api_version: str | None = None,
+    rate_limit: float | None = None,
+    rate_limit_endpoint: float | None = None,
 ) -> None:
-    """Serve a scenario until interrupted (``connector sandbox``)."""
+    """Serve a scenario until interrupted (``connector sandbox``, ``python -m sandbox``)."""
     scenario = _scenario(scenario_path)
+    limits = RateLimits(rate_limit, rate_limit_endpoint)
     if costs_csv is not None:
         write_costs_csv(scenario, costs_csv)
-    state = State(scenario, stripe_key, parse_partnerstack_keys(partnerstack_keys), faults)
+    state = State(scenario, stripe_key, parse_partnerstack_keys(partnerstack_keys), faults, event_api_version,
+                  limits)
     for collection in [*state.partnerstack.values(), *state.stripe.values()]:
         collection.entries()  # sort and index now, not on the first request
     gc.freeze()  # a dedicated process: keep the loaded world out of every future GC pass
@@ -193,4 +212,8 @@ def serve(
     print(f"  Stripe:       {base}/stripe/v1", file=sys.stderr)
     if costs_csv is not None:
         print(f"  costs CSV:    {costs_csv}", file=sys.stderr)
+    if limits.enabled:
+        print(f"  rate limits:  {limits.global_rps} rps per API, {limits.endpoint_rps} rps per endpoint",
+              file=sys.stderr)
+    print(f"  events in:    Stripe API version {state.event_api_version}", file=sys.stderr)
     uvicorn.Server(_config(state, "info")).run(sockets=[sock])

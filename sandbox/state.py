@@ -27,10 +27,12 @@ from .events import event_types, previous_attributes
 from .faults import FaultPlan, FaultSpec
 from .jsonutil import dumps
 from .normalize_stripe import is_int
+from .ratelimit import RateLimiter, RateLimits
 from .render import render
 from .rewards import build_reward
 from .scenario import Scenario, read_json
 from .timeutil import clock_ms, now_ms
+from .versions import Downgrader, check_event_version
 
 EVENT_RETENTION_SECONDS = 30 * 86400
 _STRIPE_APPLY_ORDER = (
@@ -62,9 +64,16 @@ class State:
         stripe_key: str | None = None,
         partnerstack_keys: tuple[str, str] | None = None,
         faults: FaultSpec | str | None = None,
+        event_api_version: str | None = None,
+        rate_limits: RateLimits | None = None,
     ) -> None:
         self.lock = threading.RLock()
         self.scenario = scenario
+        # The API version events are created with (an account's default version): ``versions.py``.
+        self.event_api_version = check_event_version(event_api_version or STRIPE_API_VERSION)
+        self.rate_limits = rate_limits or RateLimits()
+        self.limiter = RateLimiter(self.rate_limits)
+        self.downgrader = Downgrader(self.resolve_price, self._default_payment, self._charge_for_intent)
         self.stripe_key = stripe_key
         self.partnerstack_keys = partnerstack_keys
         self.now_ms: int = scenario.now_ms if scenario.now_ms is not None else now_ms()
@@ -85,10 +94,11 @@ class State:
                 self.stripe[name].replace_all(records)
         self.given_charges: list[Any] = list(scenario.stripe.get("charges", []))
         self.rebuild_charges()
+        self.event_seq = 0
+        self.emit_world_events()
         self.finance: dict[str, Any] = dict(scenario.finance)
         self.pushed_rewards: list[dict[str, Any]] = []
         self.idempotency: dict[str, Stored] = {}
-        self.event_seq = 0
         self.reward_seq = 0
         self.request_seq = 0
         self.fault_plan: FaultPlan | None = None
@@ -96,6 +106,9 @@ class State:
         self.repeat_cursor: set[str] = set()
         self.stats: Counter[str] = Counter()
         self.fault_stats: Counter[str] = Counter()
+        # per API ("stripe", "partnerstack"): requests seen and requests answered 429 by the rate limits
+        self.api_requests: Counter[str] = Counter()
+        self.rate_limited: Counter[str] = Counter()
         self.set_faults(faults)
 
     # ----- clock ------------------------------------------------------------------------------
@@ -107,6 +120,13 @@ class State:
     def event_cutoff(self) -> int:
         """Oldest ``created`` still listed by ``/v1/events`` (Stripe keeps 30 days)."""
         return self.now_s - EVENT_RETENTION_SECONDS
+
+    # ----- rate limits --------------------------------------------------------------------------
+    def set_rate_limits(self, limits: RateLimits | None) -> None:
+        """Install (or lift with ``None``) the rate limits; the buckets start full."""
+        with self.lock:
+            self.rate_limits = limits or RateLimits()
+            self.limiter = RateLimiter(self.rate_limits)
 
     # ----- faults -----------------------------------------------------------------------------
     def set_faults(
@@ -130,8 +150,33 @@ class State:
 
     def _renderer(self, type_name: str) -> Callable[[Any], str]:
         def text(obj: Any) -> str:
-            return dumps(render(type_name, obj, self.resolve_price))
+            return dumps(self.render_stripe(type_name, obj))
         return text
+
+    def render_stripe(self, type_name: str, obj: Any) -> Any:
+        """A stored Stripe record as the API sends it (an event in its own ``api_version``)."""
+        return render(type_name, obj, self.resolve_price, self.downgrader.object)
+
+    def _default_payment(self, invoice_id: str) -> dict[str, Any] | None:
+        """The invoice's default payment (a paid one first), for the pre-basil ``charge``/``payment_intent``."""
+        payments = self.stripe["invoice_payments"]
+        found = payments.first_where(("invoice",), invoice_id)
+        return found if isinstance(found, dict) else None
+
+    def _charge_for_intent(self, intent: str) -> str | None:
+        charge = self.stripe["charges"].first_where(("payment_intent",), intent)
+        ident = charge.get("id") if isinstance(charge, dict) else None
+        return ident if isinstance(ident, str) else None
+
+    def emit_world_events(self) -> int:
+        """``*.created`` events for the loaded world's objects created within the retention window.
+
+        Why: a real account holds one ``*.created`` event per object it created in the last 30 days,
+        so ``/v1/events`` on a freshly loaded world is not empty. See ``world_events.py``.
+        """
+        from .world_events import emit_created_events
+
+        return emit_created_events(self)
 
     def find_stripe(self, ident: str) -> tuple[str, Any] | None:
         """``(type, stored record)`` for a Stripe id in any collection (events excluded)."""
@@ -351,7 +396,7 @@ class State:
         self.stripe["events"].add({
             "id": f"evt_sbx_{self.event_seq:010d}",
             "object": "event",
-            "api_version": STRIPE_API_VERSION,
+            "api_version": self.event_api_version,
             "created": self.now_s,
             "data": data,
             "livemode": False,

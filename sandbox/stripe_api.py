@@ -19,10 +19,11 @@ from starlette.routing import Route
 
 from . import STRIPE_API_VERSION, STRIPE_MIN_API_VERSION
 from .collection import CursorNotFound, Entry, Filter, Range
+from .expandable import ExpandError, expand_typed
 from .http_util import json_bytes, json_response, parse_int
 from .jsonutil import dumps
 from .normalize_stripe import TYPES
-from .render import ExpandError, expand, render, render_item
+from .render import EMBEDDED_LIMIT, render_item
 from .state import State
 from .stripe_params import as_list, parse_query
 
@@ -250,6 +251,7 @@ class StripeRoutes:
     def routes(self) -> list[Route]:
         """Starlette routes, relative to ``/stripe``."""
         return [
+            Route("/v1/subscription_items", self.subscription_items, methods=["GET"]),
             Route("/v1/{resource}", self.list_page, methods=["GET"]),
             Route("/v1/{resource}/{ident}", self.retrieve, methods=["GET"]),
             Route("/v1/{resource}/{ident}/lines", self.lines, methods=["GET"]),
@@ -263,8 +265,38 @@ class StripeRoutes:
         found = self.state.find_stripe(ident)
         if found is None:
             return None
-        rendered = render(found[0], found[1], self._resolve_price)
+        rendered = self.state.render_stripe(found[0], found[1])
         return rendered if isinstance(rendered, dict) else None
+
+    def _include(self, type_name: str, obj: dict[str, Any], field: str) -> Any:
+        """An includable list (sent only when expanded): an invoice's ``payments``."""
+        if type_name != "invoice" or field != "payments" or not isinstance(obj.get("id"), str):
+            return None
+        invoice_id = obj["id"]
+        stored = self.state.stripe["invoices"].get(invoice_id)
+        given = stored.get("payments") if isinstance(stored, dict) else None
+        if isinstance(given, dict) and isinstance(given.get("data"), list):
+            records: list[Any] = given["data"]
+        elif isinstance(given, list):
+            records = given
+        else:
+            page = self.state.stripe["invoice_payments"].page(EMBEDDED_LIMIT, filters=[
+                Filter.equals(("invoice",), invoice_id)])
+            records = [entry.obj for entry in page.entries]
+            return {"object": "list", "data": [self.state.render_stripe("invoice_payment", r) for r in records],
+                    "has_more": page.has_more, "url": f"/v1/invoice_payments?invoice={invoice_id}"}
+        return {"object": "list",
+                "data": [self.state.render_stripe("invoice_payment", r) for r in records[:EMBEDDED_LIMIT]],
+                "has_more": len(records) > EMBEDDED_LIMIT, "url": f"/v1/invoice_payments?invoice={invoice_id}"}
+
+    def _expand(self, document: Any, type_name: str, paths: list[str]) -> Any:
+        """``document`` with ``paths`` expanded; ``ParamError`` (Stripe's 400) for a path Stripe refuses."""
+        if not paths:
+            return document
+        try:
+            return expand_typed(document, type_name, paths, self._resolve_any, self._include)
+        except ExpandError as exc:
+            raise ParamError(exc.message, "expand", "") from exc
 
     async def unknown(self, request: Request) -> Response:
         """Stripe's answer to a URL it does not know."""
@@ -333,14 +365,11 @@ class StripeRoutes:
                        paths: list[str]) -> Response:
         document: dict[str, Any] = {
             "object": "list",
-            "data": [render(type_name, e.obj, self._resolve_price) for e in entries],
+            "data": [self.state.render_stripe(type_name, e.obj) for e in entries],
             "has_more": has_more,
             "url": url,
         }
-        try:
-            document = expand(document, paths, self._resolve_any)
-        except ExpandError as exc:
-            raise ParamError(f"This property cannot be expanded ({exc.path}).", "expand") from exc
+        document = self._expand(document, f"list:{type_name}", paths)
         return json_response(200, document, _headers(request))
 
     async def retrieve(self, request: Request) -> Response:
@@ -364,12 +393,11 @@ class StripeRoutes:
             if found is None or too_old:
                 return stripe_error(request, 404, f"No such {type_name}: '{ident}'", code="resource_missing",
                                     param="id")
-            document = render(type_name, found, self._resolve_price)
+            document = self.state.render_stripe(type_name, found)
             try:
-                document = expand(document, as_list(params.get("expand")), self._resolve_any)
-            except ExpandError as exc:
-                return stripe_error(request, 400, f"This property cannot be expanded ({exc.path}).",
-                                    param="expand")
+                document = self._expand(document, type_name, as_list(params.get("expand")))
+            except ParamError as exc:
+                return stripe_error(request, 400, str(exc), param=exc.param)
         return json_response(200, document, _headers(request))
 
     async def lines(self, request: Request) -> Response:
@@ -403,23 +431,61 @@ class StripeRoutes:
                 "has_more": page[1],
                 "url": url,
             }
-            try:
-                document = expand(document, as_list(params.get("expand")), self._resolve_any)
-            except ExpandError as exc:
-                raise ParamError(f"This property cannot be expanded ({exc.path}).", "expand") from exc
+            document = self._expand(document, f"list:{item_type}", as_list(params.get("expand")))
+        except ParamError as exc:
+            return stripe_error(request, 400, str(exc), code=exc.code, param=exc.param)
+        return json_response(200, document, _headers(request))
+
+    async def subscription_items(self, request: Request) -> Response:
+        """``GET /v1/subscription_items?subscription=sub_…``: a subscription's items, in its own order.
+
+        Stripe requires ``subscription``; items page in the order the subscription embeds them (so a
+        client can continue ``starting_after`` the last embedded one) and embed their price.
+        """
+        error = _auth_error(request, self.state)
+        if error is not None:
+            return error
+        params = parse_query(request.query_params.multi_items())
+        try:
+            for name in params:
+                if name not in ("subscription", "limit", "starting_after", "ending_before", "expand"):
+                    raise ParamError(f"Received unknown parameter: {name}", name, "parameter_unknown")
+            ident = params.get("subscription")
+            if ident is None or ident == "":
+                raise ParamError("Missing required param: subscription.", "subscription", "parameter_missing")
+            if not isinstance(ident, str):
+                raise ParamError(f"Invalid string: {ident}", "subscription")
+            limit = _limit(params)
+            after, before = _cursors(params)
+            with self.state.lock:
+                owner = self.state.stripe["subscriptions"].get(ident)
+                if not isinstance(owner, dict):
+                    raise ParamError(f"No such subscription: '{ident}'", "subscription", "resource_missing")
+                items = owner.get("items")
+                data = items.get("data") if isinstance(items, dict) else None
+                page = _ordered_page(data if isinstance(data, list) else [], limit, after, before,
+                                     "subscription item")
+                document: dict[str, Any] = {
+                    "object": "list",
+                    "data": [render_item("subscription_item", x, self._resolve_price) for x in page[0]],
+                    "has_more": page[1],
+                    "url": "/v1/subscription_items",
+                }
+                document = self._expand(document, "list:subscription_item", as_list(params.get("expand")))
         except ParamError as exc:
             return stripe_error(request, 400, str(exc), code=exc.code, param=exc.param)
         return json_response(200, document, _headers(request))
 
 
-def _ordered_page(items: list[Any], limit: int, after: str | None, before: str | None) -> tuple[list[Any], bool]:
+def _ordered_page(items: list[Any], limit: int, after: str | None, before: str | None,
+                  noun: str = "line item") -> tuple[list[Any], bool]:
     """A page of a list kept in its own order (invoice lines are not sorted by time)."""
     def index_of(ident: str, param: str) -> int:
         for position in range(len(items) - 1, -1, -1):
             item = items[position]
             if isinstance(item, dict) and item.get("id") == ident:
                 return position
-        raise ParamError(f"No such line item: '{ident}'", param, "resource_missing")
+        raise ParamError(f"No such {noun}: '{ident}'", param, "resource_missing")
 
     if before is not None:
         end = index_of(before, "ending_before")
