@@ -137,8 +137,12 @@ class StreamMapping:
             values = {}
         return self._clean(payload, values)
 
+    @cached_property
+    def _secret_readers(self) -> tuple[tuple[str, tuple[Reader, ...]], ...]:
+        return tuple((kind, tuple(compile_path(p) for p in paths)) for kind, paths in self.sensitive.items())
+
     def _secret_values(self, payload: dict[str, Any]) -> dict[str, str | None]:
-        return {kind: _first_sensitive(payload, kind, paths) for kind, paths in self.sensitive.items()}
+        return {kind: _first_sensitive(payload, kind, readers) for kind, readers in self._secret_readers}
 
     def _clean(self, payload: dict[str, Any], values: dict[str, str | None]) -> dict[str, Any]:
         """The sensitive paths removed, then the values found there wherever else they sit."""
@@ -192,10 +196,10 @@ def _child_rows(
     return rows
 
 
-def _first_sensitive(payload: dict[str, Any], kind: str, paths: tuple[str, ...]) -> str | None:
+def _first_sensitive(payload: dict[str, Any], kind: str, readers: tuple[Reader, ...]) -> str | None:
     """The first non-blank value of a sensitive kind among its paths (as text), else None."""
-    for path in paths:
-        found = read_path(payload, path)
+    for read in readers:
+        found = read(payload, None)
         if found is not MISSING and found is not None and str(found).strip() != "":
             if isinstance(found, dict | list):
                 raise RecordError(f"{kind}: expected a string")
