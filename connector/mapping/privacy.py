@@ -25,6 +25,7 @@ from connector.mapping.paths import Selector, split_path
 _NON_ALNUM = re.compile(r"[^0-9A-Za-z]+")
 # every byte `normalize_secret` would drop (UTF-8 bytes of non-ASCII characters included)
 _NON_ALNUM_BYTES = bytes(b for b in range(256) if not (chr(b).isascii() and chr(b).isalnum()))
+_JSON_ESCAPE = re.compile(rb"\\(?:u[0-9a-fA-F]{4}|.)")  # what json.dumps escapes is never alphanumeric
 
 
 def normalize_secret(value: str) -> str:
@@ -121,6 +122,8 @@ def without_values(node: Any, secrets: Collection[str]) -> Any:
     if not secrets:
         return node
     text = json.dumps(node, default=str, ensure_ascii=False).encode("utf-8", "surrogatepass")
+    if b"\\" in text:  # `\n`, `\u001f`: the escape's letters are not in the value
+        text = _JSON_ESCAPE.sub(b"", text)
     text = text.translate(None, _NON_ALNUM_BYTES).upper()  # normalize_secret of the whole text, at C speed
     if not any(secret.encode("ascii") in text for secret in secrets):
         return node  # the usual case once the paths are removed: one pass over the text, no walk

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from connector.config import ConfigError, Settings
 from connector.mapping import MISSING, PACKAGE_DIR, FieldSpec, load_mappings, read_path
 from connector.mapping.paths import compile_path
-from connector.mapping.privacy import redact_payload, without_values
+from connector.mapping.privacy import normalize_secret, redact_payload, without_values
 
 KEY = "test-key"
 TAX = "fields[api_name=tax_form].value"
@@ -99,6 +99,16 @@ def test_values_found_are_removed_wherever_else_they_sit() -> None:
                "flag": True}
     assert without_values(payload, {"123456789"}) == {"meta": {"ok": "12345"}, "list": ["keep"], "flag": True}
     assert without_values(payload, set()) is payload
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(min_size=4, max_size=30))
+def test_any_spelling_of_a_secret_is_found_however_it_is_written(text: str) -> None:
+    """The pre-check on the payload's text normalises exactly as `normalize_secret` (non-ASCII included)."""
+    secret = normalize_secret(text)
+    if len(secret) < 4 or secret == "KEEP":
+        return
+    assert without_values({"x": {"deep": [text]}, "y": "keep"}, {secret}) == {"x": {"deep": []}, "y": "keep"}
 
 
 def test_an_airbyte_shaped_partnership_maps_and_keeps_no_secret() -> None:
