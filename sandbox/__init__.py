@@ -29,15 +29,17 @@ def cli_entry(
     event_api_version: str | None = None,
     rate_limit: float | None = None,
     rate_limit_endpoint: float | None = None,
+    legacy_field_data: bool = False,
 ) -> None:
     """What ``connector sandbox`` (and ``python -m sandbox``) runs: serve ``scenario`` until interrupted.
 
     ``partnerstack_keys`` is ``"PUBLIC:SECRET"`` as typed on the command line; ``event_api_version``
     is the Stripe version events are rendered in (``2024-06-20`` = pre-basil); ``rate_limit`` and
-    ``rate_limit_endpoint`` are requests per second per API and per endpoint (off when ``None``).
+    ``rate_limit_endpoint`` are requests per second per API and per endpoint (off when ``None``);
+    ``legacy_field_data`` serves PartnerStack's deprecated flat ``field_data`` beside ``fields``.
     """
     from .server import parse_partnerstack_keys, serve
 
     keys: Any = parse_partnerstack_keys(partnerstack_keys)
     serve(scenario, host, port, faults, stripe_key, keys, costs_csv, event_api_version, rate_limit,
-          rate_limit_endpoint)
+          rate_limit_endpoint, legacy_field_data)

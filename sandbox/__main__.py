@@ -25,9 +25,12 @@ def main(argv: list[str] | None = None) -> int:
                    "(default: the pinned current one; 2024-06-20 renders events pre-basil)")
     p.add_argument("--rate-limit", type=float, help="requests per second per API (default: no limit)")
     p.add_argument("--rate-limit-endpoint", type=float, help="requests per second per endpoint (default: no limit)")
+    p.add_argument("--legacy-field-data", action="store_true",
+                   help="also serve PartnerStack's deprecated flat field_data beside fields")
     args = p.parse_args(argv)
     cli_entry(args.scenario, args.host, args.port, args.faults, args.stripe_key, args.partnerstack_keys,
-              args.costs_csv, args.event_api_version, args.rate_limit, args.rate_limit_endpoint)
+              args.costs_csv, args.event_api_version, args.rate_limit, args.rate_limit_endpoint,
+              args.legacy_field_data)
     return 0
 
 

@@ -47,7 +47,7 @@ class StreamLoader:
         """One record of ``partnerstack.<section>`` or ``stripe.<section>``; unknown sections are ignored."""
         self.counts[f"{system}.{section}"] += 1
         if system == "partnerstack" and section in ps_norm.TYPES:
-            self.state.partnerstack[section].add(ps_norm.normalize(record, self.default_ms), trusted=True)
+            self.state.partnerstack[section].add(ps_norm.normalize(record, self.default_ms, section), trusted=True)
         elif system == "stripe" and section == "charges":
             self.state.given_charges.append(record)
         elif system == "stripe" and section in st_norm.TYPES:

@@ -181,6 +181,7 @@ class PartnerStackRoutes:
                 found = collection.first_where(("customer_key",), key)
             if found is None:
                 return ps_error(404, f"{resource[:-1].capitalize()} not found")
+            found = self.state.partnerstack_view(found)
             return json_response(200, {"data": found, "message": "Object returned successfully", "status": 200})
 
     async def _create_reward(self, request: Request) -> Response:

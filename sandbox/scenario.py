@@ -144,7 +144,7 @@ def _load(doc: dict[str, Any]) -> Scenario:
     default_s = default_ms // 1000 if default_ms is not None else None
     ps_section = _section(doc, "partnerstack")
     partnerstack = {
-        name: [ps_norm.normalize(r, default_ms) for r in _records(ps_section, name)]
+        name: [ps_norm.normalize(r, default_ms, name) for r in _records(ps_section, name)]
         for name in ps_norm.TYPES
         if name in ps_section
     }

@@ -77,6 +77,7 @@ class SandboxServer:
     ``event_api_version`` is the version events are created in (default: the pinned current one;
     ``2024-06-20`` renders them pre-basil, ``versions.py``); ``rate_limit`` / ``rate_limit_endpoint`` are
     requests per second per API / per endpoint (``ratelimit.py``; default: no limits).
+    ``legacy_field_data`` also serves PartnerStack's deprecated flat ``field_data`` beside ``fields``.
 
     ``.url`` is ``http://HOST:PORT``; ``.partnerstack_url`` and ``.stripe_url`` are the API bases;
     ``.state`` is the live in-memory state (pushed rewards, clock, collections).
@@ -94,6 +95,7 @@ class SandboxServer:
         event_api_version: str | None = None,
         rate_limit: float | None = None,
         rate_limit_endpoint: float | None = None,
+        legacy_field_data: bool = False,
     ) -> None:
         self.host = host
         self.port = port
@@ -101,6 +103,8 @@ class SandboxServer:
         if isinstance(scenario, State):  # already loaded (``sandbox.loader``); keys and faults as given here
             if event_api_version is not None and event_api_version != scenario.event_api_version:
                 raise ValueError("a loaded State's events already exist: pass event_api_version to State(...)")
+            if legacy_field_data != scenario.legacy_field_data:
+                raise ValueError("a loaded State's records are already packed: pass legacy_field_data to State(...)")
             self.state = scenario
             self.state.stripe_key = stripe_key
             self.state.partnerstack_keys = parse_partnerstack_keys(partnerstack_keys)
@@ -109,7 +113,7 @@ class SandboxServer:
                 self.state.set_rate_limits(limits)
         else:
             self.state = State(_scenario(scenario), stripe_key, parse_partnerstack_keys(partnerstack_keys), faults,
-                               event_api_version, limits)
+                               event_api_version, limits, legacy_field_data)
         self._log_level = log_level
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -191,6 +195,7 @@ def serve(
     event_api_version: str | None = None,
     rate_limit: float | None = None,
     rate_limit_endpoint: float | None = None,
+    legacy_field_data: bool = False,
 ) -> None:
     """Serve a scenario until interrupted (``connector sandbox``, ``python -m sandbox``)."""
     scenario = _scenario(scenario_path)
@@ -198,7 +203,7 @@ def serve(
     if costs_csv is not None:
         write_costs_csv(scenario, costs_csv)
     state = State(scenario, stripe_key, parse_partnerstack_keys(partnerstack_keys), faults, event_api_version,
-                  limits)
+                  limits, legacy_field_data)
     for collection in [*state.partnerstack.values(), *state.stripe.values()]:
         collection.entries()  # sort and index now, not on the first request
     gc.freeze()  # a dedicated process: keep the loaded world out of every future GC pass
@@ -216,4 +221,6 @@ def serve(
         print(f"  rate limits:  {limits.global_rps} rps per API, {limits.endpoint_rps} rps per endpoint",
               file=sys.stderr)
     print(f"  events in:    Stripe API version {state.event_api_version}", file=sys.stderr)
+    if legacy_field_data:
+        print("  PartnerStack: deprecated field_data served beside fields", file=sys.stderr)
     uvicorn.Server(_config(state, "info")).run(sockets=[sock])

@@ -66,6 +66,7 @@ class State:
         faults: FaultSpec | str | None = None,
         event_api_version: str | None = None,
         rate_limits: RateLimits | None = None,
+        legacy_field_data: bool = False,
     ) -> None:
         self.lock = threading.RLock()
         self.scenario = scenario
@@ -78,8 +79,12 @@ class State:
         self.partnerstack_keys = partnerstack_keys
         self.now_ms: int = scenario.now_ms if scenario.now_ms is not None else now_ms()
         self.generation = 0
+        # Form answers are served as PartnerStack's list of field objects; the deprecated flat
+        # ``field_data`` beside them only when asked for (``--legacy-field-data``).
+        self.legacy_field_data = legacy_field_data
+        ps_render = (lambda obj: dumps(ps_norm.with_field_data(obj))) if legacy_field_data else None
         self.partnerstack: dict[str, Collection] = {
-            name: Collection(name, "key", "created_at", hot_field="updated_at") for name in ps_norm.TYPES
+            name: Collection(name, "key", "created_at", ps_render, hot_field="updated_at") for name in ps_norm.TYPES
         }
         self.stripe: dict[str, Collection] = {
             name: Collection(name, "id", "created", self._renderer(type_name), type_name in _PRICE_DEPENDENT,
@@ -141,6 +146,10 @@ class State:
             self.fault_plan = FaultPlan(parsed) if parsed is not None else None
             self.endless = set(endless or [])
             self.repeat_cursor = set(repeat_cursor or [])
+
+    def partnerstack_view(self, obj: Any) -> Any:
+        """A stored PartnerStack record as one is served (``field_data`` added in legacy mode)."""
+        return ps_norm.with_field_data(obj) if self.legacy_field_data else obj
 
     # ----- Stripe lookups ---------------------------------------------------------------------
     def resolve_price(self, ident: str) -> dict[str, Any] | None:
@@ -333,7 +342,7 @@ class State:
             return True
         olds = collection.all_with_id(record.get("key")) if "key" in record else []
         if not olds:
-            obj = ps_norm.normalize(record, self.now_ms)
+            obj = ps_norm.normalize(record, self.now_ms, name)
             if "updated_at" not in record:
                 obj["updated_at"] = self.now_ms
             collection.add(obj)
@@ -341,7 +350,7 @@ class State:
         changed = False
         for entry in olds:
             old = entry.obj
-            merged = ps_norm.normalize({**old, **record}, self.now_ms)
+            merged = ps_norm.normalize({**old, **record}, self.now_ms, name)
             if _without(merged, "updated_at") == _without(old, "updated_at") and "updated_at" not in record:
                 continue
             if "updated_at" not in record:

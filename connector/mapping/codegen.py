@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from connector.mapping.convert import EPOCH, INT64_MAX
-from connector.mapping.paths import MISSING, PARENT, Reader, compile_path
+from connector.mapping.paths import MISSING, PARENT, Reader, Selector, compile_path, select, split_path
 from connector.money import MINOR_EXPONENTS
 
 if TYPE_CHECKING:
@@ -33,6 +33,7 @@ _CURRENCY_SPELLINGS: dict[str, str] = {
 }
 _CODE_GLOBALS: dict[str, Any] = {
     "MISSING": MISSING,
+    "_select": select,
     "_EMPTY": {},  # `parent or {}`; never written to
     "_CURRENCY_SPELLINGS": _CURRENCY_SPELLINGS,
     "_EPOCH": EPOCH,
@@ -68,11 +69,19 @@ def _read_lines(path: str, reader: str) -> list[str]:
     base = "payload"
     if path.startswith(PARENT):
         base, path = "(parent or _EMPTY)", path[len(PARENT) :]
-    parts = path.split(".")
-    if any(p.endswith("[]") for p in parts):
+    parts = split_path(path)
+    if any(isinstance(p, str) and p.endswith("[]") for p in parts):
         return [f"v = {reader}(payload, parent)"]
-    lines = [f"v = {base}.get({parts[0]!r}, MISSING)"]
-    lines += [f"v = v.get({part!r}, MISSING) if isinstance(v, dict) else MISSING" for part in parts[1:]]
+    lines: list[str] = []
+    node = base
+    for part in parts:
+        if isinstance(part, Selector):  # a list element by attribute: one call, no per-record parsing
+            lines.append(f"v = _select({node}, {part.name!r}, {part.attr!r}, {part.value!r})")
+        elif node == "v":
+            lines.append(f"v = v.get({part!r}, MISSING) if isinstance(v, dict) else MISSING")
+        else:
+            lines.append(f"v = {node}.get({part!r}, MISSING)")
+        node = "v"
     return lines
 
 

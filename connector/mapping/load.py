@@ -11,7 +11,8 @@ A mapping file (`mappings/partnerstack.toml`, `mappings/stripe.toml`) has one
     [streams.partnerships.sensitive]             # never stored; presence/last4/fingerprint are
     tax_id = "fields.tax_id"
 
-Paths are dotted (see `paths`). A stream may have `[streams.<name>.children.<child>]`
+Paths are dotted (see `paths`); a step `name[attr=value]` selects a list element
+(`fields[api_name=tax_form].value`). A stream may have `[streams.<name>.children.<child>]`
 with `table`, `items` (the list path) and its own `fields`. Everything is validated when
 loaded; a bad file is a `ConfigError` naming the file and key, so a seller's mistake stops
 the run before any request.
@@ -31,7 +32,7 @@ from adapters.stripe.streams import STREAMS as STRIPE_STREAMS
 from connector.config import ConfigError, Settings
 from connector.mapping.convert import CONVERTERS
 from connector.mapping.model import ChildSpec, FieldSpec, Mappings, StreamMapping
-from connector.mapping.paths import PARENT
+from connector.mapping.paths import PARENT, check_path
 from connector.store import models
 
 PACKAGE_DIR = Path(__file__).resolve().parents[2] / "mappings"
@@ -59,10 +60,18 @@ _SENSITIVE_COLUMNS = {
 
 def _paths(value: Any, where: str) -> tuple[str, ...]:
     if isinstance(value, str) and value:
-        return (value,)
+        return (_checked(value, where),)
     if isinstance(value, list) and value and all(isinstance(p, str) and p for p in value):
-        return tuple(value)
+        return tuple(_checked(p, where) for p in value)
     raise ConfigError(f"{where}: path must be a dotted string or a non-empty list of them")
+
+
+def _checked(path: str, where: str) -> str:
+    try:
+        check_path(path)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {path!r}: {exc}") from None
+    return path
 
 
 def _cap_for(column: Column[Any]) -> int:
@@ -142,7 +151,7 @@ def _sensitive(raw: Any, table: Table, where: str) -> dict[str, tuple[str, ...]]
 def _redact(raw: Any, where: str) -> tuple[str, ...]:
     if not isinstance(raw, list) or not all(isinstance(p, str) for p in raw):
         raise ConfigError(f"{where}: must be a list of dotted paths")
-    return tuple(raw)
+    return tuple(_checked(p, where) for p in raw)
 
 
 def _child(name: str, raw: Any, where: str) -> ChildSpec:
@@ -152,6 +161,7 @@ def _child(name: str, raw: Any, where: str) -> ChildSpec:
     items = raw.get("items")
     if not isinstance(items, str) or not items:
         raise ConfigError(f"{where}.items: must be the dotted path of the list")
+    _checked(items, f"{where}.items")
     fields = _fields(raw.get("fields"), table, f"{where}.fields")
     if not any(f.paths[0].startswith(PARENT) for f in fields):
         raise ConfigError(f"{where}.fields: one field must link to the parent (path = \"@parent.<id>\")")

@@ -17,7 +17,7 @@ from connector.mapping.codegen import RowBuilder, compile_field, compile_row
 from connector.mapping.convert import convert_value
 from connector.mapping.errors import RecordError
 from connector.mapping.paths import MISSING, Reader, compile_path, list_items, read_path
-from connector.mapping.privacy import bank_columns, compile_redaction, tax_id_columns
+from connector.mapping.privacy import bank_columns, compile_redaction, secret_forms, tax_id_columns, without_values
 
 __all__ = ["ChildSpec", "FieldSpec", "MappedRecord", "Mappings", "RecordError", "StreamMapping"]
 
@@ -128,25 +128,46 @@ class StreamMapping:
         return None
 
     def redacted(self, payload: Any) -> dict[str, Any] | None:
-        return self._redact(payload) if isinstance(payload, dict) else None
+        """`payload` as it may be kept (a quarantined record): sensitive paths and values removed."""
+        if not isinstance(payload, dict):
+            return None
+        try:
+            values = self._secret_values(payload)
+        except RecordError:  # a secret that is not text: its path is removed below all the same
+            values = {}
+        return self._clean(payload, values)
+
+    @cached_property
+    def _secret_readers(self) -> tuple[tuple[str, tuple[Reader, ...]], ...]:
+        return tuple((kind, tuple(compile_path(p) for p in paths)) for kind, paths in self.sensitive.items())
+
+    def _secret_values(self, payload: dict[str, Any]) -> dict[str, str | None]:
+        return {kind: _first_sensitive(payload, kind, readers) for kind, readers in self._secret_readers}
+
+    def _clean(self, payload: dict[str, Any], values: dict[str, str | None]) -> dict[str, Any]:
+        """The sensitive paths removed, then the values found there wherever else they sit."""
+        out = self._redact(payload)
+        secrets = secret_forms(values.values())
+        return without_values(out, secrets) if secrets else out
 
     def apply(self, payload: Any, fingerprint_key: str) -> MappedRecord:
         """The canonical row (and child rows) of one payload; raises `RecordError` if it fails."""
         if not isinstance(payload, dict):
             raise RecordError(f"expected an object, got {type(payload).__name__}")
         row = self._row(payload, None)
+        values: dict[str, str | None] = {}
         if self.sensitive:
-            row.update(self._sensitive_columns(payload, fingerprint_key))
+            values = self._secret_values(payload)
+            row.update(self._sensitive_columns(values, fingerprint_key))
         if self.has_raw:
-            row["raw"] = self._redact(payload)
+            row["raw"] = self._clean(payload, values)
         children: dict[str, list[dict[str, Any]]] = {}
         for child, read_items, child_row in self._children:
             rows = children.setdefault(child.table, [])
             rows.extend(_child_rows(child, read_items, child_row, payload))
         return MappedRecord(key=str(row[self.key_field]), row=row, children=children)
 
-    def _sensitive_columns(self, payload: dict[str, Any], key: str) -> dict[str, Any]:
-        values = {kind: _first_sensitive(payload, kind, paths) for kind, paths in self.sensitive.items()}
+    def _sensitive_columns(self, values: dict[str, str | None], key: str) -> dict[str, Any]:
         out: dict[str, Any] = {}
         if "tax_id" in self.sensitive:
             out.update(tax_id_columns(values.get("tax_id"), key))
@@ -175,10 +196,10 @@ def _child_rows(
     return rows
 
 
-def _first_sensitive(payload: dict[str, Any], kind: str, paths: tuple[str, ...]) -> str | None:
+def _first_sensitive(payload: dict[str, Any], kind: str, readers: tuple[Reader, ...]) -> str | None:
     """The first non-blank value of a sensitive kind among its paths (as text), else None."""
-    for path in paths:
-        found = read_path(payload, path)
+    for read in readers:
+        found = read(payload, None)
         if found is not MISSING and found is not None and str(found).strip() != "":
             if isinstance(found, dict | list):
                 raise RecordError(f"{kind}: expected a string")

@@ -292,6 +292,7 @@ def sandbox(
     rate_limit_endpoint: Annotated[
         float | None, typer.Option("--rate-limit-endpoint", help="Requests a second per endpoint.")
     ] = None,
+    legacy_field_data: Annotated[bool, typer.Option("--legacy-field-data", help="Also serve field_data.")] = False,
 ) -> None:
     """Serve a scenario as PartnerStack and Stripe APIs on loopback until stopped."""
     from sandbox.server import serve as serve_sandbox
@@ -303,7 +304,7 @@ def sandbox(
     setup_logging("INFO", "auto")
     try:
         serve_sandbox(scenario, host, port, faults, stripe_key, partnerstack_keys, costs_csv,
-                      event_api_version, rate_limit, rate_limit_endpoint)
+                      event_api_version, rate_limit, rate_limit_endpoint, legacy_field_data=legacy_field_data)
     except ValueError as exc:  # a scenario or fault spec that does not load
         _fail(EXIT_USAGE, str(exc).splitlines()[0] if str(exc) else "bad scenario")
     except KeyboardInterrupt:

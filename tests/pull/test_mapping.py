@@ -48,8 +48,7 @@ def test_unknown_canonical_field_is_a_config_error_naming_file_and_key(tmp_path:
 
 def test_bad_type_is_a_config_error(tmp_path: Path) -> None:
     d = _copy_mappings(tmp_path)
-    _edit(d / "partnerstack.toml", 'consent = { path = "fields.consent", type = "bool" }',
-          'consent = { path = "fields.consent", type = "boolean" }')
+    _edit(d / "partnerstack.toml", '"fields.consent"], type = "bool" }', '"fields.consent"], type = "boolean" }')
     with pytest.raises(ConfigError, match=r"partnerstack\.toml: streams\.leads\.fields\.consent\.type: bad type"):
         load_mappings(Settings.model_validate({"mappings": {"dir": str(d)}}))
 
@@ -144,7 +143,7 @@ def test_a_seller_with_other_field_names_changes_only_a_mapping_file(
         partner["fields"]["tax_document"] = partner["fields"].pop("tax_form")
     scenario["stripe"]["products"][0]["metadata"] = {"kind": "software"}
     d = _copy_mappings(tmp_path)
-    _edit(d / "partnerstack.toml", 'path = "fields.tax_form"', 'path = "fields.tax_document"')
+    _edit(d / "partnerstack.toml", '"fields[api_name=tax_form].value"', '"fields[api_name=tax_document].value"')
     _edit(d / "stripe.toml", 'path = "metadata.category"', 'path = "metadata.kind"')
     with SandboxServer(scenario) as srv:
         pull(make_ctx(sandbox_settings(srv, database_url, mappings={"dir": str(d)})))

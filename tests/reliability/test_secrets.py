@@ -1,6 +1,9 @@
 """Secrets and personal data never leave in full: run with sentinel API keys, tax ids and bank
 numbers, then scan every log line, every report format, the metrics and every column of every
 table. Reports may show the last four characters, and do.
+
+The sentinels sit in every shape PartnerStack sends form answers in: the documented list of field
+objects, the deprecated flat `field_data` and `meta` objects, and copies under other names.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, select
 
 from connector.config import Settings
@@ -38,12 +42,42 @@ SENTINELS = [STRIPE_KEY, PS_PUBLIC, PS_SECRET, FINGERPRINT_KEY, TAX_ID_US, TAX_I
 FORMATS = ("table", "json", "csv", "xlsx", "html")
 
 
-def sentinel_scenario() -> dict[str, Any]:
+ADA_SECRETS = {"tax_id": TAX_ID_US, "bank_account_number": BANK_ACCOUNT, "bank_routing_number": BANK_ROUTING}
+BOB_SECRETS = {"tax_id": TAX_ID_DE, "iban": IBAN}
+
+
+def field_list(answers: dict[str, Any]) -> list[dict[str, Any]]:
+    """Form answers as PartnerStack's list of field objects, written out in the scenario itself."""
+    return [
+        {"api_name": name, "field_key": f"fk_{i:04d}", "internal_name": f"custom_{name}", "name": name.title(),
+         "type": "text", "value": value, "options": []}
+        for i, (name, value) in enumerate(reversed(answers.items()))
+    ]
+
+
+def sentinel_scenario(shape: str = "object") -> dict[str, Any]:
+    """consio-example with sentinel secrets in one of the shapes PartnerStack may send them in.
+
+    `object`: a plain `fields` object (the sandbox serves it as the list); `list`: Ada's in the list
+    of field objects, with copies in `meta` (one under another name) and `field_data`, Bob's in
+    `field_data` only; `meta`: Ada's in the deprecated `meta` only, Bob's in the list.
+    """
     doc: dict[str, Any] = json.loads((SCENARIOS / "consio-example.json").read_text(encoding="utf-8"))
     doc = copy.deepcopy(doc)
     ada, bob = doc["partnerstack"]["partnerships"]
-    ada["fields"].update(tax_id=TAX_ID_US, bank_account_number=BANK_ACCOUNT, bank_routing_number=BANK_ROUTING)
-    bob["fields"].update(tax_id=TAX_ID_DE, iban=IBAN)
+    for partner in (ada, bob):  # the example's own numbers out: each shape below is the only source
+        partner["fields"] = {k: v for k, v in partner["fields"].items() if k not in (*ADA_SECRETS, *BOB_SECRETS)}
+    if shape == "object":
+        ada["fields"].update(ADA_SECRETS)
+        bob["fields"].update(BOB_SECRETS)
+    elif shape == "list":
+        ada["fields"] = field_list({**ada["fields"], **ADA_SECRETS})
+        ada["meta"] = {**ADA_SECRETS, "old_tax_number": TAX_ID_US.replace("-", "")}
+        ada["field_data"] = dict(ADA_SECRETS)
+        bob["field_data"] = dict(BOB_SECRETS)
+    else:
+        ada["meta"] = dict(ADA_SECRETS)
+        bob["fields"] = field_list({**bob["fields"], **BOB_SECRETS})
     return doc
 
 
@@ -61,12 +95,14 @@ def database_text(engine: Engine) -> str:
     return "\n".join(parts)
 
 
+@pytest.mark.parametrize(("shape", "legacy"), [("object", False), ("list", False), ("meta", True)])
 def test_no_secret_or_personal_number_appears_in_full_anywhere(
-    tmp_path: Path, database_url: str, engine: Engine
+    tmp_path: Path, database_url: str, engine: Engine, shape: str, legacy: bool
 ) -> None:
     secrets = {"stripe": {"api_key": STRIPE_KEY}, "partnerstack": {"public_key": PS_PUBLIC, "secret_key": PS_SECRET},
                "security": {"fingerprint_key": FINGERPRINT_KEY}}
-    with SandboxServer(sentinel_scenario(), stripe_key=STRIPE_KEY, partnerstack_keys=(PS_PUBLIC, PS_SECRET)) as sandbox:
+    with SandboxServer(sentinel_scenario(shape), stripe_key=STRIPE_KEY, partnerstack_keys=(PS_PUBLIC, PS_SECRET),
+                       legacy_field_data=legacy) as sandbox:
         config = config_file(tmp_path, database_url, sandbox, log={"level": "DEBUG"}, **secrets)
         result = run_cli("sync", "--config", str(config), "--as-of", AS_OF)
         no_traceback(result)
@@ -93,3 +129,6 @@ def test_no_secret_or_personal_number_appears_in_full_anywhere(
                 assert BANK_ACCOUNT[-4:] in body and TAX_ID_US[-4:] in body, f"{fmt} report lacks the last four"
     found += leaks("database", database_text(engine))
     assert found == []
+    with engine.connect() as conn:  # every secret was read (its shape is understood), none was stored
+        partners = {r.key: (r.tax_id_last4, r.bank_kind, r.bank_last4) for r in conn.execute(select(models.Partner))}
+    assert partners == {"part_ada": ("3645", "account", "5507"), "part_bob": ("3645", "iban", "2736")}

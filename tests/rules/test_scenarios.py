@@ -61,16 +61,22 @@ def _pull_available() -> bool:
 @pytest.mark.skipif(not _pull_available(), reason="the pull or the sandbox server is not there yet")
 @pytest.mark.parametrize("name", sorted(n for n in AVAILABLE if n != "consio-example"))
 def test_scenario_end_to_end_through_the_pull(database_url: str, engine: Engine, tmp_path: Path, name: str) -> None:
+    doc = load_scenario(AVAILABLE[name])
+    pull_and_compute(doc, database_url, engine, tmp_path)
+    check_all(engine, doc["expect"])
+
+
+def pull_and_compute(doc: dict[str, Any], database_url: str, engine: Engine, tmp_path: Path, **sandbox: Any) -> None:
+    """Serve `doc` (with `sandbox` options), pull it and compute its program, as a sync would."""
     from connector.pull import pull
     from sandbox.costs import write_costs_csv
     from sandbox.scenario import load_scenario as sandbox_scenario
     from sandbox.server import SandboxServer
 
-    doc = load_scenario(AVAILABLE[name])
     program = load_program(bundled_program_path(doc["expect"]["program"]))
     costs = tmp_path / "costs.csv"
-    write_costs_csv(sandbox_scenario(AVAILABLE[name]), costs)
-    with SandboxServer(str(AVAILABLE[name]), port=0) as srv:
+    write_costs_csv(sandbox_scenario(doc), costs)
+    with SandboxServer(doc, port=0, **sandbox) as srv:
         values: dict[str, Any] = {
             "database": {"url": database_url},
             "partnerstack": {"base_url": srv.partnerstack_url, "public_key": "pk", "secret_key": "sk"},
@@ -88,4 +94,3 @@ def test_scenario_end_to_end_through_the_pull(database_url: str, engine: Engine,
         )
         pull(ctx)
     compute(ctx, program)
-    check_all(engine, doc["expect"])
