@@ -19,6 +19,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from connector.money import normalize_currency
+
 DEFAULT_CONFIG_NAME = "connector.toml"
 
 
@@ -64,6 +66,12 @@ class PartnerStackSettings(_Section):
     trailing_reread_hours: int = Field(default=24, ge=0)  # 0: re-read the trailing window every run
     reward_description_prefix: str = "referral-connector"
     push_concurrency: int = Field(default=4, ge=1, le=32)  # partners pushed in parallel
+    reward_currency: str = "usd"  # what rewards are pushed in; other currencies are converted
+
+    @field_validator("reward_currency")
+    @classmethod
+    def _iso_currency(cls, v: str) -> str:
+        return normalize_currency(v)  # UnknownCurrency is a ValueError: a bad setting, named
 
 
 class StripeSettings(_Section):
@@ -82,6 +90,7 @@ class ProgramSettings(_Section):
 
 class FinanceSettings(_Section):
     marketing_costs_file: str | None = None
+    fx_rates_file: str | None = None  # date,currency,rate: reward-currency units per unit of currency
 
 
 class MappingSettings(_Section):

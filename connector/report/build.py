@@ -80,6 +80,11 @@ def _entry_row(e: LedgerEntry) -> EntryRow:
         pushed_at=e.pushed_at,
         created_run_id=e.created_run_id,
         pushed_run_id=e.pushed_run_id,
+        payout_amount_minor=None if e.payout_amount_minor is None else int(e.payout_amount_minor),
+        payout_currency=e.payout_currency,
+        fx_rate=e.fx_rate,
+        fx_date=e.fx_date,
+        fx_source=e.fx_source,
     )
 
 
