@@ -71,7 +71,8 @@ def test_json_has_the_fixed_shape_and_exact_totals(consio_engine: Engine) -> Non
         "status": "pushed", "reason": None, "sources": ["in_A1"], "payable_at": "2026-02-03T00:00:00Z",
         "platform_reward_key": "rwd_1", "event_at": "2026-02-03T00:00:00Z",
         "group_key": "consio|part_ada|cust_acme|commission|in_A1", "pushed_at": "2026-06-30T01:02:00Z",
-        "created_run_id": RUN_ID, "pushed_run_id": RUN_ID,
+        "created_run_id": RUN_ID, "pushed_run_id": RUN_ID, "payout_amount_minor": 20000, "payout_currency": "usd",
+        "fx_rate": "1", "fx_date": None, "fx_source": "same currency",
     }
     # partner, customer, event time, key; the other program's entry is not in this report
     assert [e["sources"][0] for e in body["entries"]] == [
@@ -99,6 +100,8 @@ def test_json_has_the_fixed_shape_and_exact_totals(consio_engine: Engine) -> Non
         "reversed_pairs_sum_to_zero": True,
         "pushed_entries_have_reward_key": True,
         "held_entries_name_their_gate": True,
+        "payout_is_amount_times_fx_rate": True,
+        "payouts_name_their_rate": True,
     }
     assert all(c["holds"] for c in body["checks"])
 

@@ -1,8 +1,8 @@
 """Every scenario with expected entries, driven the way an outside check drives it.
 
 `connector sync --as-of <now>` then `connector report --format json` against the sandbox
-serving the scenario, with a config file naming the program file and finance's cost file
-(written by the sandbox's `--costs-csv` writer). The report's submissions, entries (with
+serving the scenario, with a config file naming the program file and finance's cost and FX
+rate files (written by the sandbox's `--costs-csv` and `--fx-csv` writers). The report's submissions, entries (with
 their pushed/held/scheduled status) and, where the scenario lists them, the per-currency
 totals must be exactly the scenario's `expect`.
 """
@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from connector.run.cli import app
-from sandbox.costs import write_costs_csv
+from sandbox.costs import write_costs_csv, write_fx_csv
 from sandbox.scenario import load_scenario
 from sandbox.server import SandboxServer
 from tests.rules.expectations import _cost_ids
@@ -47,14 +47,15 @@ def test_scenario_through_the_command_line(tmp_path: Path, database_url: str, en
     path = SCENARIOS / name
     doc = json.loads(path.read_text())
     expect = doc["expect"]
-    costs = tmp_path / "costs.csv"
+    costs, fx = tmp_path / "costs.csv", tmp_path / "fx.csv"
     write_costs_csv(load_scenario(path), costs)
+    write_fx_csv(load_scenario(path), fx)
     with SandboxServer(path) as server:
         values = settings_values(
             database_url,
             server,
             program={"file": f"programs/{expect['program']}.toml"},
-            finance={"marketing_costs_file": str(costs)},
+            finance={"marketing_costs_file": str(costs), "fx_rates_file": str(fx)},
         )
         config = write_config(tmp_path / "connector.toml", values)
         synced = runner.invoke(app, ["sync", "--config", str(config), "--as-of", doc["now"]])
