@@ -61,6 +61,8 @@ def read_fx_rates(path: str | Path) -> list[FxRate]:
             line = reader.line_num
             source = f"{path.name}:{line}"
             try:
+                if raw.get(None):  # type: ignore[call-overload,unused-ignore]  # DictReader's restkey: extra cells
+                    raise ValueError(f"more cells than the {len(reader.fieldnames or ())} columns (a decimal comma?)")
                 rate = _parse({k: v for k, v in raw.items() if isinstance(k, str) and isinstance(v, str)}, source)
             except ValueError as exc:
                 raise FxFileError(f"{path.name} line {line}: {exc}") from None

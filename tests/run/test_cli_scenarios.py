@@ -22,7 +22,7 @@ from connector.run.cli import app
 from sandbox.costs import write_costs_csv, write_fx_csv
 from sandbox.scenario import load_scenario
 from sandbox.server import SandboxServer
-from tests.rules.expectations import _cost_ids
+from tests.rules.expectations import PAYOUT_FIELDS, _cost_ids
 
 from .conftest import SCENARIOS, settings_values, write_config
 
@@ -85,5 +85,6 @@ def test_scenario_through_the_command_line(tmp_path: Path, database_url: str, en
         if "payable_at" in e:
             assert entry["payable_at"] == e["payable_at"], entry["entry_key"]
         assert (entry["platform_reward_key"] is not None) == (entry["status"] == "pushed"), entry["entry_key"]
+        assert {k: entry[k] for k in PAYOUT_FIELDS if k in e} == {k: e[k] for k in PAYOUT_FIELDS if k in e}
     for currency, totals in expect.get("totals", {}).items():
         assert {k: report["totals"][currency][k] for k in totals} == totals, currency
