@@ -13,6 +13,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from connector.money import format_money, minor_exponent
+from connector.report.checks import exact_major
 from connector.report.model import Check, EntryRow, PayoutTotals
 from connector.rules.payout import convert
 
@@ -52,10 +53,10 @@ def _rounding_check(currency: str, mine: list[EntryRow], t: PayoutTotals) -> Che
     exact = sum((_exact(e, currency) for e in mine), Fraction(0))
     room = Fraction(len(mine), 2)
     difference = t.total_minor - exact
-    shown = Decimal(exact.numerator) / Decimal(exact.denominator)
+    shown = exact_major(Decimal(exact.numerator) / Decimal(exact.denominator), minor_exponent(currency))
     statement = (
         f"{len(mine)} payouts in {currency.upper()} ({t.converted} converted at finance's rates): "
-        f"Σ amount × rate = {shown.scaleb(-minor_exponent(currency)).normalize():,f} {currency.upper()}, "
+        f"Σ amount × rate = {shown} {currency.upper()}, "
         f"Σ payout {format_money(t.total_minor, currency)} (differs by at most half a minor unit per entry: "
         f"{'yes' if abs(difference) <= room else 'NO'})"
     )
