@@ -574,6 +574,11 @@ class WorldInfo:
     marketing_costs: list[dict[str, Any]]
 
 
+def finance_of(info: WorldInfo) -> dict[str, Any]:
+    """The world's `finance` section: finance's cost file and its FX rates (both served as files)."""
+    return {"marketing_costs": info.marketing_costs, "fx_rates": FX_RATES}
+
+
 def stream(size: str, seed: int, sink: Sink) -> WorldInfo:
     """Generate the world of a named size record by record into ``sink``; the same (size, seed), the same
     records in the same order."""
@@ -604,7 +609,7 @@ def generate(size: str, seed: int = 1) -> dict[str, Any]:
         "now": info.now,
         "partnerstack": sections["partnerstack"],
         "stripe": sections["stripe"],
-        "finance": {"marketing_costs": info.marketing_costs, "fx_rates": FX_RATES},
+        "finance": finance_of(info),
         "expect": {},
     }
 

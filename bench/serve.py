@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fx-csv", help="write finance's FX rate file of the world here")
     args = p.parse_args(argv)
 
-    from bench.generate import EARLIEST_MS, FX_RATES, NOW_S, PS_SECTIONS, STRIPE_SECTIONS, stream
+    from bench.generate import EARLIEST_MS, NOW_S, PS_SECTIONS, STRIPE_SECTIONS, finance_of, stream
     from sandbox.costs import write_costs_csv, write_fx_csv
     from sandbox.gcutil import paused_gc
     from sandbox.loader import StreamLoader
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with paused_gc():
         info = stream(args.size, args.seed, sink)
-    finance = {"marketing_costs": info.marketing_costs, "fx_rates": FX_RATES}
+    finance = finance_of(info)
     top = {"name": info.name, "description": info.description, "now": info.now, "finance": finance, "expect": {}}
     state.scenario = Scenario(name=info.name, description=info.description, now_ms=state.now_ms, finance=finance,
                               expect={}, raw=top)
