@@ -90,6 +90,10 @@ CATALOGUE: tuple[ProductSpec, ...] = (
     ProductSpec("prod_support", "Premium Support", "software", 1_000, (("week", 1), ("month", 1)), 3_000),
 )
 CURRENCIES = ("usd", "eur", "gbp")
+# finance's FX rate file of every world: USD per unit, so the EUR and GBP customers' commissions are
+# paid (in USD) like the USD ones instead of held `fx_rate_missing`
+FX_RATES = [{"date": "2020-01-01", "currency": "eur", "rate": "1.08"},
+            {"date": "2020-01-01", "currency": "gbp", "rate": "1.27"}]
 RECURRING_MAIN = ("prod_sw_basic", "prod_sw_pro", "prod_sw_ent")
 RECURRING_ADDONS = ("prod_host_s", "prod_host_l", "prod_managed", "prod_hw_lease", "prod_retainer", "prod_support")
 
@@ -570,6 +574,11 @@ class WorldInfo:
     marketing_costs: list[dict[str, Any]]
 
 
+def finance_of(info: WorldInfo) -> dict[str, Any]:
+    """The world's `finance` section: finance's cost file and its FX rates (both served as files)."""
+    return {"marketing_costs": info.marketing_costs, "fx_rates": FX_RATES}
+
+
 def stream(size: str, seed: int, sink: Sink) -> WorldInfo:
     """Generate the world of a named size record by record into ``sink``; the same (size, seed), the same
     records in the same order."""
@@ -600,7 +609,7 @@ def generate(size: str, seed: int = 1) -> dict[str, Any]:
         "now": info.now,
         "partnerstack": sections["partnerstack"],
         "stripe": sections["stripe"],
-        "finance": {"marketing_costs": info.marketing_costs},
+        "finance": finance_of(info),
         "expect": {},
     }
 

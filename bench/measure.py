@@ -82,10 +82,16 @@ class Sandbox:
         return str(self.info["url"])
 
 
+def fx_of(costs_csv: Path) -> Path:
+    """Finance's FX rate file of the world, written by the sandbox beside its cost file."""
+    return costs_csv.with_name("fx.csv")
+
+
 @contextlib.contextmanager
 def sandbox(size: str, seed: int, costs_csv: Path, extra: tuple[str, ...] = ()) -> Iterator[Sandbox]:
     """The sandbox in its own process; it generates the world itself (nothing of it touches disk)."""
-    cmd = [sys.executable, "-m", "bench.serve", size, "--seed", str(seed), "--costs-csv", str(costs_csv), *extra]
+    cmd = [sys.executable, "-m", "bench.serve", size, "--seed", str(seed), "--costs-csv", str(costs_csv),
+           "--fx-csv", str(fx_of(costs_csv)), *extra]
     process = subprocess.Popen(cmd, cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                                env=_env())
     try:
@@ -196,7 +202,7 @@ def _ratio(numerator: float, denominator: float) -> float | None:
 
 def _run_args(db: Database, box: Sandbox, costs: Path, kind: str, as_of: str) -> list[str]:
     args = ["run", "--kind", kind, "--db", db.url, "--ps-url", box.partnerstack_url, "--stripe-url",
-            box.stripe_url, "--program", PROGRAM, "--costs", str(costs), "--as-of", as_of]
+            box.stripe_url, "--program", PROGRAM, "--costs", str(costs), "--fx", str(fx_of(costs)), "--as-of", as_of]
     if kind == "backfill":
         args += ["--since", BACKFILL_SINCE]
     return args
@@ -273,7 +279,8 @@ def run_benchmark(
                 result["databases"][kind]["sandbox_peak_rss_mb"] = process_peak_rss_mb(box.process.pid)
             say(f"[{size}/{kind}] recompute of the whole ledger")
             result["databases"][kind]["recompute"] = worker(
-                "recompute", "--db", db.url, "--program", PROGRAM, "--costs", str(costs), "--as-of", now,
+                "recompute", "--db", db.url, "--program", PROGRAM, "--costs", str(costs), "--fx", str(fx_of(costs)),
+                "--as-of", now,
                 profile=profile(f"{kind}-recompute"),
             )
             saved(result)

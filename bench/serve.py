@@ -26,12 +26,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("size")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--costs-csv", help="write finance's marketing-cost file of the world here")
+    p.add_argument("--fx-csv", help="write finance's FX rate file of the world here")
     p.add_argument("--rate-limit", type=float, help="sandbox rate limit, requests per second per API")
     p.add_argument("--rate-limit-endpoint", type=float, help="sandbox rate limit per endpoint")
     args = p.parse_args(argv)
 
-    from bench.generate import EARLIEST_MS, NOW_S, PS_SECTIONS, STRIPE_SECTIONS, stream
-    from sandbox.costs import write_costs_csv
+    from bench.generate import EARLIEST_MS, NOW_S, PS_SECTIONS, STRIPE_SECTIONS, finance_of, stream
+    from sandbox.costs import write_costs_csv, write_fx_csv
     from sandbox.gcutil import paused_gc
     from sandbox.loader import StreamLoader
     from sandbox.scenario import Scenario
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with paused_gc():
         info = stream(args.size, args.seed, sink)
-    finance = {"marketing_costs": info.marketing_costs}
+    finance = finance_of(info)
     top = {"name": info.name, "description": info.description, "now": info.now, "finance": finance, "expect": {}}
     state.scenario = Scenario(name=info.name, description=info.description, now_ms=state.now_ms, finance=finance,
                               expect={}, raw=top)
@@ -65,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     records["finance.marketing_costs"] = len(info.marketing_costs)
     if args.costs_csv:
         write_costs_csv({"finance": finance}, args.costs_csv)
+    if args.fx_csv:
+        write_fx_csv({"finance": finance}, args.fx_csv)
     server = SandboxServer(state, port=0, rate_limit=args.rate_limit, rate_limit_endpoint=args.rate_limit_endpoint)
     with server as srv:
         info_line = {

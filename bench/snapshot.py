@@ -197,13 +197,15 @@ def _connector(checkout: Checkout, workdir: Path, label: str, *args: str, timeou
 
 
 def _write_config(path: Path, db: Path, base_url: str, program: Path, costs: Path, workdir: Path) -> Path:
+    """The run's settings; finance's FX rate file is named when the sandbox wrote one beside the cost file."""
     values: dict[str, dict[str, str | int]] = {
         "database": {"url": f"sqlite:///{db}"},
         "partnerstack": {"base_url": f"{base_url}/partnerstack/api/v2", "public_key": "pk_snapshot",
                          "secret_key": "sk_snapshot"},
         "stripe": {"base_url": f"{base_url}/stripe/v1", "api_key": "sk_test_snapshot"},
         "program": {"file": str(program)},
-        "finance": {"marketing_costs_file": str(costs)},
+        "finance": {"marketing_costs_file": str(costs),
+                    **({"fx_rates_file": str(_fx(costs))} if _fx(costs).is_file() else {})},
         "security": {"fingerprint_key": FINGERPRINT_KEY},
         "http": {"max_attempts": 3},
         "log": {"level": "WARNING", "format": "json"},
@@ -249,13 +251,24 @@ def _stop(process: subprocess.Popen[Any]) -> None:
             process.wait()
 
 
+def _fx(costs: Path) -> Path:
+    return costs.with_name("fx.csv")
+
+
+def _fx_args(scenario: Path, costs: Path) -> list[str]:
+    """``--fx-csv`` only for a scenario with finance's rates (a checkout from before FX has no such option)."""
+    finance = json.loads(scenario.read_bytes()).get("finance") or {}
+    return ["--fx-csv", str(_fx(costs))] if finance.get("fx_rates") else []
+
+
 @contextmanager
 def scenario_sandbox(checkout: Checkout, scenario: Path, costs: Path, workdir: Path) -> Iterator[str]:
     """``connector sandbox --scenario FILE --port 0``; yields its base URL (read from its stderr)."""
     log = workdir / "sandbox.log"
     with log.open("w", encoding="utf-8") as out:
         process = subprocess.Popen(
-            checkout.cli("sandbox", "--scenario", str(scenario), "--port", "0", "--costs-csv", str(costs)),
+            checkout.cli("sandbox", "--scenario", str(scenario), "--port", "0", "--costs-csv", str(costs),
+                         *_fx_args(scenario, costs)),
             cwd=checkout.repo, env=checkout.env(), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
         )
     try:
@@ -283,7 +296,8 @@ def bench_sandbox(checkout: Checkout, size: str, seed: int, costs: Path, workdir
     log = workdir / "bench-serve.log"
     with log.open("w", encoding="utf-8") as err:
         process = subprocess.Popen(
-            checkout.boot("module", "bench.serve", size, "--seed", str(seed), "--costs-csv", str(costs)),
+            checkout.boot("module", "bench.serve", size, "--seed", str(seed), "--costs-csv", str(costs),
+                          "--fx-csv", str(_fx(costs))),
             cwd=checkout.repo, env=checkout.env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
             text=True,
         )

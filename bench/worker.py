@@ -35,6 +35,8 @@ def peak_rss_mb() -> float:
 
 def make_settings(args: argparse.Namespace) -> Settings:
     finance: dict[str, Any] = {"marketing_costs_file": args.costs} if getattr(args, "costs", None) else {}
+    if getattr(args, "fx", None):
+        finance["fx_rates_file"] = args.fx
     return Settings.model_validate({
         "database": {"url": args.db},
         "partnerstack": {"base_url": args.ps_url or "http://127.0.0.1:9/ps", "public_key": "pk_bench",
@@ -236,6 +238,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--stripe-url")
     p.add_argument("--program", default="programs/consio.toml")
     p.add_argument("--costs")
+    p.add_argument("--fx", help="finance's FX rate file (bench.serve --fx-csv writes the world's)")
     p.add_argument("--kind", default="sync", choices=("sync", "backfill"))
     p.add_argument("--as-of")
     p.add_argument("--since")

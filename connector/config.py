@@ -19,6 +19,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from connector.money import normalize_currency
+
 DEFAULT_CONFIG_NAME = "connector.toml"
 
 
@@ -67,6 +69,12 @@ class PartnerStackSettings(_Section):
     # limit (shared/spec/partnerstack.md), so a conservative 10/s; 429s are still retried.
     requests_per_second: float = Field(default=10.0, ge=0)
     push_concurrency: int = Field(default=4, ge=1, le=32)  # partners pushed in parallel
+    reward_currency: str = "usd"  # what rewards are pushed in; other currencies are converted
+
+    @field_validator("reward_currency")
+    @classmethod
+    def _iso_currency(cls, v: str) -> str:
+        return normalize_currency(v)  # UnknownCurrency is a ValueError: a bad setting, named
 
 
 class StripeSettings(_Section):
@@ -97,6 +105,7 @@ class ProgramSettings(_Section):
 
 class FinanceSettings(_Section):
     marketing_costs_file: str | None = None
+    fx_rates_file: str | None = None  # date,currency,rate: reward-currency units per unit of currency
 
 
 class MappingSettings(_Section):

@@ -4,7 +4,8 @@ A pass is *full* (every customer) or *incremental* (only the customers whose res
 differ from what the last compute wrote). Both produce exactly the same ledger, decisions
 and findings; incremental is the scheduled sync's default, and falls back to full whenever
 it cannot prove what changed: no state yet, another program file or rules code, an as-of
-time earlier than the last compute's, a change to products or prices.
+time earlier than the last compute's, a change to products or prices, another reward currency or FX
+rates file (its digest joins the program's: entries held `fx_rate_missing` are released by the pass).
 
 What an incremental pass recomputes (`_affected`): the customers whose mirror rows changed
 (`changes.py`), whose decision changed (qualification always runs over everything: a new
@@ -28,12 +29,14 @@ from sqlalchemy.orm import Session
 
 from connector.context import RunContext
 from connector.ledger.entries import LedgerResult
+from connector.ledger.payouts import load_payouts
 from connector.ledger.reconcile import reconcile_entries
 from connector.ledger.store import customers_of_partnerships, entries_of_customers, ledger_customer_keys
 from connector.rules import reads
 from connector.rules.facts import Facts, Needs, earliest
 from connector.rules.gates import GatePolicy
 from connector.rules.kinds import RuleFinding, desired_entries
+from connector.rules.payout import PayoutRates
 from connector.rules.program import Program
 from connector.rules.qualification import Submission, Verdict, build_submissions, qualify
 from connector.store.db import transaction
@@ -89,9 +92,10 @@ def compute_in(session: Session, ctx: RunContext, program: Program, *, increment
     `incremental` asks for the incremental pass; it runs full when it cannot be sure (see the
     module docstring), and `ComputeResult.mode` says which ran.
     """
+    payouts = load_payouts(ctx.settings)
     clock = reads.advance_clock(session)
     tick = 1 if clock is None else clock
-    digest = reads.program_digest(program)
+    digest = reads.program_digest(program, payouts.digest())
     state = session.get(ComputeState, program.name)
     reason = _full_reason(state, ctx.as_of, digest) if incremental else "full pass requested"
     if reason is None and clock is None:
@@ -109,7 +113,9 @@ def compute_in(session: Session, ctx: RunContext, program: Program, *, increment
     else:
         previous = state.run_id if reason is None and state is not None else None
         with _heap_frozen():
-            result, recheck_at = _pass(session, ctx, program, changes if reason is None else None, due, previous)
+            result, recheck_at = _pass(
+                session, ctx, program, changes if reason is None else None, due, previous, payouts
+            )
         result.mode, result.full_reason = ("incremental", None) if reason is None else ("full", reason)
     if result.mode == "full" and incremental:
         log.info("compute ran full", extra={"program": program.name, "reason": reason})
@@ -195,6 +201,7 @@ def _pass(
     changes: reads.Changes | None,
     due: set[str | None],
     previous_run: str | None,
+    payouts: PayoutRates,
 ) -> tuple[ComputeResult, dt.datetime | None]:
     """Qualify everything, then compute and reconcile every customer (`changes` None) or the affected ones.
 
@@ -205,7 +212,7 @@ def _pass(
     """
     q = _qualify_all(session, ctx, program)
     scope = None if changes is None else _affected(session, program, q, changes, due)
-    booked = _book(session, ctx, program, q, scope)
+    booked = _book(session, ctx, program, q, scope, payouts)
     reads.replace_rechecks(session, program.name, None if scope is None else booked.batch_of.keys(), booked.wake)
     findings = booked.findings
     if scope is not None and program.commission.basis != "deal_value" and previous_run is not None:
@@ -245,7 +252,10 @@ def _qualify_all(session: Session, ctx: RunContext, program: Program) -> _Qualif
     return _Qualified(facts, verdicts, decided, billing_of)
 
 
-def _book(session: Session, ctx: RunContext, program: Program, q: _Qualified, scope: set[str | None] | None) -> _Booked:
+def _book(
+    session: Session, ctx: RunContext, program: Program, q: _Qualified, scope: set[str | None] | None,
+    payouts: PayoutRates,
+) -> _Booked:  # fmt: skip
     """Compute and reconcile the customers in `scope` (all without), one batch of billing customers at a time."""
     booked = _Booked()
     global_entries = None
@@ -277,7 +287,7 @@ def _book(session: Session, ctx: RunContext, program: Program, q: _Qualified, sc
         reconcile_entries(
             session, program.name, entries_of_customers(session, program.name, keys), entries,
             GatePolicy(program, batch_facts, q.billing_of, partner_gates), run_id=ctx.run_id, now=now,
-            result=booked.ledger,
+            result=booked.ledger, payouts=payouts,
         )  # fmt: skip
         _note_batch_wake(booked, keys, q.billing_of, batch_facts)
         del batch_facts, entries

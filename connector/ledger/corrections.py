@@ -14,9 +14,10 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
-from connector.ledger.entries import Entry, entry_key, is_open, may_move, pending_of
+from connector.ledger.entries import Entry, entry_key, is_open, may_move, pending_of, set_payout
 from connector.money import rate_str, round_half_up
-from connector.rules.desired import DesiredEntry, PlacementPolicy, note_text
+from connector.rules.desired import DesiredEntry, Placement, PlacementPolicy, note_text
+from connector.rules.payout import FX_RATE_MISSING, PayoutRates
 from connector.store.models import LedgerEntry
 
 
@@ -36,9 +37,11 @@ def correction(
     run_id: str | None,
     now: dt.datetime,
     placement: PlacementPolicy,
+    payouts: PayoutRates | None = None,
 ) -> LedgerEntry:
     """The entry that brings group `key` (its `entries` so far, in seq order) to `target`'s amount,
-    or back to zero when the group is no longer owed (`target` None)."""
+    or back to zero when the group is no longer owed (`target` None); placed, and its payout recorded
+    (`with_payout`), as `place_open` would place it."""
     diff = (target.amount if target is not None else 0) - sum(e.amount_minor for e in entries)
     last = entries[-1] if entries else None
     if target is not None:
@@ -56,8 +59,7 @@ def correction(
         partner, customer = last.partnership_key, last.customer_key
         event_at, payable_at, pending, note = last.event_at, last.payable_at, pending_of(last), "no longer owed"
     seq = len(entries)
-    place = placement(partner, customer, payable_at, pending)
-    return LedgerEntry(
+    new = LedgerEntry(
         entry_key=entry_key(key, seq),
         group_key=key,
         seq=seq,
@@ -69,8 +71,6 @@ def correction(
         rate=rate,
         amount_minor=diff,
         currency=currency,
-        status=place.status,
-        reason=place.reason,
         sources=sources,
         event_at=event_at,
         payable_at=payable_at,
@@ -80,12 +80,35 @@ def correction(
         push_attempts=0,
         note=note if seq == 0 else f"correction: {note}" if note else "correction",
     )
+    place = with_payout(new, placement(partner, customer, payable_at, pending), payouts)
+    new.status, new.reason = place.status, place.reason
+    return new
+
+
+def with_payout(entry: Entry, place: Placement, payouts: PayoutRates | None) -> Placement:
+    """Record what the entry pays in the reward currency; a payable entry with no rate is held instead.
+
+    Two holds apply to every program after its gates (programs.md), `fx_rate_missing` the last: an
+    entry with no rate for its event date is not pushed as its own minor units. Without `payouts`
+    (a caller that books no payouts) the placement stands and nothing is recorded.
+    """
+    if payouts is None:
+        return place
+    payout = payouts.payout(entry.amount_minor, entry.currency, entry.event_at)
+    set_payout(entry, payout)
+    if payout is None and place.status == "payable":
+        return Placement("held", FX_RATE_MISSING)
+    return place
 
 
 def place_open(
-    groups: Mapping[str, Sequence[Entry]], wanted: Mapping[str, DesiredEntry], placement: PlacementPolicy
+    groups: Mapping[str, Sequence[Entry]],
+    wanted: Mapping[str, DesiredEntry],
+    placement: PlacementPolicy,
+    payouts: PayoutRates | None = None,
 ) -> int:
-    """Move every open entry to where `placement` puts it now; how many changed status.
+    """Move every open entry to where `placement` puts it now, its payout recorded (`with_payout`);
+    how many changed status.
 
     A wanted group's entries take its current payable date and pending reason; an entry of a
     group no longer wanted keeps its own.
@@ -99,6 +122,7 @@ def place_open(
             payable_at = target.payable_at if target is not None else entry.payable_at
             pending = target.pending_reason if target is not None else pending_of(entry)
             place = placement(entry.partnership_key, entry.customer_key, payable_at, pending)
+            place = with_payout(entry, place, payouts)
             if entry.payable_at != payable_at:
                 entry.payable_at = payable_at
             if may_move(entry.status, place.status) or (entry.status == place.status and entry.reason != place.reason):

@@ -9,6 +9,7 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from connector.rules.payout import Payout
 from connector.store.models import LedgerEntry
 
 OPEN_STATUSES = ("scheduled", "held", "payable")  # not yet pushed, not reversed
@@ -19,7 +20,7 @@ class EntryRow:
     """A stored ledger entry as a plain row: what reconcile reads back and what the report shows.
 
     Not an ORM instance (no identity map, no change tracking: a pass reads many). Amounts never
-    change; reconcile moves only `status`, `reason` and `payable_at` of an open entry, then writes
+    change; reconcile moves only `status`, `reason`, `payable_at` and the payout of an open entry, then writes
     those it moved in one bulk UPDATE. `LedgerEntry` is the table; this is one row of it as read.
     """
 
@@ -42,13 +43,23 @@ class EntryRow:
     pushed_at: dt.datetime | None
     created_run_id: str | None
     pushed_run_id: str | None
+    payout_amount_minor: int | None = None  # what it pays in the reward currency (connector.rules.payout)
+    payout_currency: str | None = None
+    fx_rate: str | None = None
+    fx_date: dt.date | None = None
+    fx_source: str | None = None
 
 
 Entry = LedgerEntry | EntryRow
 """An entry reconcile handles: a stored one read back, or a new one not yet inserted."""
 
-Moves = tuple[str, str | None, dt.datetime | None]
-"""What of an entry may move: (status, reason, payable_at)."""
+PayoutFields = tuple[int | None, str | None, str | None, dt.date | None, str | None]
+"""(payout_amount_minor, payout_currency, fx_rate, fx_date, fx_source)."""
+
+PAYOUT_COLUMNS = ("payout_amount_minor", "payout_currency", "fx_rate", "fx_date", "fx_source")
+
+Moves = tuple[str, str | None, dt.datetime | None, PayoutFields]
+"""What of an entry may move: (status, reason, payable_at, its payout while it is open)."""
 
 
 @dataclass
@@ -82,5 +93,20 @@ def pending_of(entry: Entry) -> str | None:
     return entry.reason if entry.status == "scheduled" and entry.payable_at is None else None
 
 
+def payout_of(entry: Entry) -> PayoutFields:
+    return (entry.payout_amount_minor, entry.payout_currency, entry.fx_rate, entry.fx_date, entry.fx_source)
+
+
+def set_payout(entry: Entry, payout: Payout | None) -> None:
+    """Record what an open entry pays in the reward currency (all None: no rate applies yet)."""
+    if payout is None:
+        values: PayoutFields = (None, None, None, None, None)
+    else:
+        values = (payout.amount_minor, payout.currency, payout.rate, payout.date, payout.source)
+    if payout_of(entry) != values:
+        for name, value in zip(PAYOUT_COLUMNS, values, strict=True):
+            setattr(entry, name, value)
+
+
 def moves_of(entry: Entry) -> Moves:
-    return (entry.status, entry.reason, entry.payable_at)
+    return (entry.status, entry.reason, entry.payable_at, payout_of(entry))

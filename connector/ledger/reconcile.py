@@ -20,6 +20,7 @@ from connector.ledger.corrections import correction, groups_to_correct, note_wak
 from connector.ledger.entries import Entry, EntryRow, LedgerResult, moves_of
 from connector.ledger.store import LedgerSlice, whole_groups, whole_ledger, write
 from connector.rules.desired import DesiredEntry, PlacementPolicy
+from connector.rules.payout import PayoutRates
 from connector.store.models import LedgerEntry
 
 
@@ -31,11 +32,14 @@ def reconcile(
     *,
     run_id: str | None,
     now: dt.datetime,
+    payouts: PayoutRates | None = None,
 ) -> LedgerResult:
     """Append each group's difference, then move open entries to their current status (whole ledger)."""
     result = LedgerResult()
     ledger = whole_ledger(session, program)
-    reconcile_entries(session, program, ledger, desired, placement, run_id=run_id, now=now, result=result)
+    reconcile_entries(
+        session, program, ledger, desired, placement, run_id=run_id, now=now, result=result, payouts=payouts
+    )
     return result
 
 
@@ -49,12 +53,14 @@ def reconcile_entries(
     run_id: str | None,
     now: dt.datetime,
     result: LedgerResult,
+    payouts: PayoutRates | None = None,
 ) -> None:
     """Reconcile one slice of the ledger (whole customers) against the entries desired for it.
 
     Every group, correction and reversal pair stays within one (partnership, customer), so a
     slice holding whole customers reconciles exactly as the whole ledger would; `result`
     accumulates across slices. Groups are corrected in key order, as the whole ledger would be.
+    `payouts` records each open entry's payout in the reward currency (compute always passes it).
     """
     wanted = {d.group_key: d for d in desired}
     differ = groups_to_correct(ledger.totals, wanted)
@@ -63,12 +69,12 @@ def reconcile_entries(
     appended: list[LedgerEntry] = []
     for key in differ:
         entries = groups.setdefault(key, [])
-        new = correction(program, key, entries, wanted.get(key), run_id, now, placement)
+        new = correction(program, key, entries, wanted.get(key), run_id, now, placement, payouts)
         appended.append(new)
         entries.append(new)
         result.appended += 1
         result.appended_minor[new.currency] += new.amount_minor
-    result.statuses_changed += place_open(groups, wanted, placement)
+    result.statuses_changed += place_open(groups, wanted, placement, payouts)
     result.reversed += pair_reversals([e for entries in groups.values() for e in entries])
     note_wake(result.wake, groups.values())
     write(session, appended, read)

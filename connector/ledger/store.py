@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Row, and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from connector.ledger.entries import OPEN_STATUSES, EntryRow, Moves, moves_of
+from connector.ledger.entries import OPEN_STATUSES, PAYOUT_COLUMNS, EntryRow, Moves, moves_of, payout_of
 from connector.rules.reads.sql import in_lists, padded, read_as
 from connector.store.models import LedgerEntry
 
@@ -119,10 +119,11 @@ def write(session: Session, appended: Sequence[LedgerEntry], read: Iterable[tupl
         rows = [{k: v for k in columns if (v := e.__dict__.get(k, _UNSET)) is not _UNSET} for e in appended]
         session.execute(insert(LedgerEntry), rows)
     moved = [
-        {"entry_key": e.entry_key, "status": e.status, "reason": e.reason, "payable_at": e.payable_at}
+        {"entry_key": e.entry_key, "status": e.status, "reason": e.reason, "payable_at": e.payable_at,
+         **dict(zip(PAYOUT_COLUMNS, payout_of(e), strict=True))}
         for e, before in read
         if moves_of(e) != before
-    ]
+    ]  # fmt: skip
     if moved:
         session.execute(update(LedgerEntry), moved)
 

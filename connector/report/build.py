@@ -27,6 +27,7 @@ from connector.report.model import (
     StreamRow,
     SubmissionRow,
 )
+from connector.report.payouts import compute_payout_totals, payout_checks
 from connector.store.models import Decision, Finding, LedgerEntry, Partner, Quarantine, Run, RunStreamStat
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -80,6 +81,11 @@ def _entry_row(e: LedgerEntry) -> EntryRow:
         pushed_at=e.pushed_at,
         created_run_id=e.created_run_id,
         pushed_run_id=e.pushed_run_id,
+        payout_amount_minor=None if e.payout_amount_minor is None else int(e.payout_amount_minor),
+        payout_currency=e.payout_currency,
+        fx_rate=e.fx_rate,
+        fx_date=e.fx_date,
+        fx_source=e.fx_source,
     )
 
 
@@ -158,7 +164,8 @@ def _partners(session: Session, keys: set[str]) -> list[PartnerRow]:
 def _with_figures(report: Report) -> Report:
     """`report` with its totals, tie-out checks and monthly series computed from its entries."""
     report.totals = compute_totals(report.entries)
-    report.checks = compute_checks(report.entries, report.totals)
+    report.payout_totals = compute_payout_totals(report.entries)
+    report.checks = compute_checks(report.entries, report.totals) + payout_checks(report.entries, report.payout_totals)
     report.monthly = monthly_commission(report.entries)
     return report
 

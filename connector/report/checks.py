@@ -78,7 +78,7 @@ def _entry_mismatches(group: list[EntryRow]) -> list[str]:
     return problems
 
 
-def _exact_major(minor: Decimal, exponent: int) -> str:
+def exact_major(minor: Decimal, exponent: int) -> str:
     """An exact minor-unit Decimal in major units, keeping any sub-minor digits."""
     value = minor.scaleb(-exponent)
     at_minor = value.quantize(Decimal(1).scaleb(-exponent))
@@ -98,9 +98,9 @@ def _rate_check(currency: str, entries: list[EntryRow], totals: CurrencyTotals) 
     unit = currency.upper()
     statement = (
         f"net revenue {format_money(totals.net_revenue_minor, currency)} × rate ({', '.join(rates) or 'none'}) "
-        f"= {_exact_major(exact, exponent)} {unit}; commission {format_money(totals.commission_minor, currency)} "
-        f"(difference {_exact_major(difference, exponent)} {unit}, "
-        f"at most {_exact_major(rounding_room, exponent)} {unit} from per-entry rounding)"
+        f"= {exact_major(exact, exponent)} {unit}; commission {format_money(totals.commission_minor, currency)} "
+        f"(difference {exact_major(difference, exponent)} {unit}, "
+        f"at most {exact_major(rounding_room, exponent)} {unit} from per-entry rounding)"
     )
     return Check("net_revenue_times_rate", currency, statement, abs(difference) <= rounding_room)
 

@@ -44,6 +44,11 @@ def entry_dict(e: EntryRow) -> dict[str, Any]:
         "pushed_at": iso_utc(e.pushed_at),
         "created_run_id": e.created_run_id,
         "pushed_run_id": e.pushed_run_id,
+        "payout_amount_minor": e.payout_amount_minor,
+        "payout_currency": e.payout_currency,
+        "fx_rate": e.fx_rate,
+        "fx_date": e.fx_date.isoformat() if e.fx_date else None,
+        "fx_source": e.fx_source,
     }
 
 
@@ -97,6 +102,7 @@ def report_dict(report: Report) -> dict[str, Any]:
         "partners": [asdict(p) for p in report.partners],
         "notes": list(report.notes),
         "totals": {cur: totals_dict(t) for cur, t in report.totals.items()},
+        "payout_totals": {cur: asdict(t) for cur, t in report.payout_totals.items()},
         "checks": [check_dict(c) for c in report.checks],
         "monthly": {
             cur: [{"month": p.month, "amount_minor": p.amount_minor} for p in points]

@@ -100,6 +100,19 @@ class CurrencyTotals:
     entries: int = 0
 
 
+@dataclass
+class PayoutTotals:
+    """Sums of the payouts in one reward currency (`connector.report.payouts`): what the platform is paid,
+    whatever currency each entry was billed in."""
+
+    currency: str
+    total_minor: int = 0
+    payable_minor: int = 0
+    pushed_minor: int = 0
+    entries: int = 0
+    converted: int = 0  # entries in another currency, converted at finance's rate
+
+
 @dataclass(frozen=True)
 class Check:
     """One tie-out, stated in words with the numbers, and whether it holds."""
@@ -128,6 +141,7 @@ class Report:
     partners: list[PartnerRow] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     totals: dict[str, CurrencyTotals] = field(default_factory=dict)
+    payout_totals: dict[str, PayoutTotals] = field(default_factory=dict)  # per payout currency
     checks: list[Check] = field(default_factory=list)
     monthly: dict[str, list[MonthPoint]] = field(default_factory=dict)  # per currency
     partner_key: str | None = None  # set when the report is one partner's statement

@@ -33,7 +33,8 @@ class Section:
 ENTRY_COLUMNS = [
     "partner_key", "customer_key", "event_at", "entry_key", "kind", "basis_minor", "basis", "rate",
     "amount_minor", "amount", "currency", "status", "reason", "sources", "payable_at", "platform_reward_key",
-    "pushed_at", "created_run_id",
+    "pushed_at", "created_run_id", "payout_amount_minor", "payout", "payout_currency", "fx_rate", "fx_date",
+    "fx_source",
 ]
 
 
@@ -42,7 +43,26 @@ def _entry_cells(e: EntryRow) -> list[Cell]:
         e.partnership_key, e.customer_key, e.event_at, e.entry_key, e.kind, e.basis_minor,
         Money(e.basis_minor, e.currency), e.rate, e.amount_minor, Money(e.amount_minor, e.currency), e.currency,
         e.status, e.reason, " ".join(e.sources), e.payable_at, e.platform_reward_key, e.pushed_at, e.created_run_id,
+        *_payout_cells(e),
     ]
+
+
+def _payout_cells(e: EntryRow) -> list[Cell]:
+    """What the entry pays in the reward currency, beside its own amount (empty while no rate applies)."""
+    paid = None if e.payout_amount_minor is None or e.payout_currency is None else Money(
+        e.payout_amount_minor, e.payout_currency)
+    return [e.payout_amount_minor, paid, e.payout_currency, e.fx_rate, e.fx_date.isoformat() if e.fx_date else None,
+            e.fx_source]
+
+
+def _payout_totals_section(report: Report) -> Section:
+    return Section(
+        "payout_totals",
+        ["payout_currency", "payable", "pushed", "total", "payable_minor", "pushed_minor", "total_minor", "entries",
+         "converted"],
+        [[cur, Money(t.payable_minor, cur), Money(t.pushed_minor, cur), Money(t.total_minor, cur), t.payable_minor,
+          t.pushed_minor, t.total_minor, t.entries, t.converted] for cur, t in report.payout_totals.items()],
+    )
 
 
 def _run_section(report: Report) -> Section:
@@ -75,6 +95,7 @@ def report_sections(report: Report) -> list[Section]:
     return [
         _run_section(report),
         _totals_section(report),
+        _payout_totals_section(report),
         Section(
             "checks",
             ["name", "currency", "holds", "statement", "exceptions"],

@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from connector.money import format_money, iso_utc
-from connector.report.model import ALL_STATUSES, Check, CurrencyTotals, Report
+from connector.report.model import ALL_STATUSES, Check, CurrencyTotals, EntryRow, PayoutTotals, Report
 
 # Status lines the summary always shows, even at zero: what finance looks for first.
 _ALWAYS_SHOWN_STATUSES = ("held", "pushed")
@@ -28,6 +28,8 @@ def summary_of(report: Report) -> Table:
     table.add_row("as of", iso_utc(run.as_of) or "—", end_section=True)
     for currency, totals in report.totals.items():
         _add_currency_rows(table, currency, totals)
+    for payout in report.payout_totals.values():
+        _add_payout_rows(table, payout)
     _add_counts(table, "submissions", Counter(s.decision for s in report.submissions))
     _add_counts(table, "entries", Counter(e.status for e in report.entries))
     table.add_row("quarantined", str(len(report.quarantined)))
@@ -45,6 +47,16 @@ def _add_currency_rows(table: Table, currency: str, t: CurrencyTotals) -> None:
         if amount or status in _ALWAYS_SHOWN_STATUSES:
             table.add_row(f"  {status} ({currency})", format_money(amount, currency))
     table.add_row(f"total ({currency})", format_money(t.total_minor, currency), end_section=True)
+
+
+def _add_payout_rows(table: Table, t: PayoutTotals) -> None:
+    """Shown once some entry is paid in another currency than its own: what the platform is paid."""
+    if not t.converted:
+        return
+    currency = t.currency
+    table.add_row(f"payout payable ({currency})", format_money(t.payable_minor, currency))
+    table.add_row(f"payout pushed ({currency})", format_money(t.pushed_minor, currency))
+    table.add_row(f"  of which converted ({currency})", f"{t.converted} entries", end_section=True)
 
 
 def _add_counts(table: Table, label: str, counts: Counter[str]) -> None:
@@ -93,10 +105,20 @@ def _submission_rows(report: Report) -> list[list[str]]:
 def _entry_rows(report: Report) -> list[list[str]]:
     return [
         [e.partnership_key, e.customer_key or "", e.kind, format_money(e.basis_minor, e.currency), e.rate,
-         format_money(e.amount_minor, e.currency), e.status, e.reason or "", " ".join(e.sources),
+         format_money(e.amount_minor, e.currency), _payout_text(e), e.status, e.reason or "", " ".join(e.sources),
          e.platform_reward_key or ""]
         for e in report.entries
     ]
+
+
+def _payout_text(e: EntryRow) -> str:
+    """The payout in the reward currency, with the rate when converted ("88.90 USD @ 1.27 on 2026-01-01")."""
+    if e.payout_amount_minor is None or e.payout_currency is None:
+        return ""
+    paid = format_money(e.payout_amount_minor, e.payout_currency)
+    if e.payout_currency == e.currency:
+        return paid
+    return f"{paid} @ {e.fx_rate} on {e.fx_date.isoformat() if e.fx_date else '?'}"
 
 
 def _last4(value: str | None) -> str:
@@ -138,8 +160,8 @@ _SECTIONS = (
     _TextSection("Checks", ("check", "currency", "holds", "statement"), _check_rows, shown_when_empty=True),
     _TextSection("Submissions", ("submitted", "submission", "partner", "customer", "decision", "reason"),
                  _submission_rows, shown_when_empty=True),
-    _TextSection("Entries", ("partner", "customer", "kind", "basis", "rate", "amount", "status", "reason", "sources",
-                             "reward"), _entry_rows, shown_when_empty=True),
+    _TextSection("Entries", ("partner", "customer", "kind", "basis", "rate", "amount", "payout", "status", "reason",
+                             "sources", "reward"), _entry_rows, shown_when_empty=True),
     _TextSection("Partners", ("partner", "name", "group", "country", "tax form", "tax id", "bank"), _partner_rows),
     _TextSection("Quarantined", ("source", "id", "error"), _quarantine_rows),
     _TextSection("Findings", ("code", "subject", "detail"), _finding_rows),

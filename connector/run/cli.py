@@ -285,6 +285,7 @@ def sandbox(
         str | None, typer.Option("--partnerstack-keys", help="Accept only this PUBLIC:SECRET pair.")
     ] = None,
     costs_csv: Annotated[Path | None, typer.Option("--costs-csv", help="Write finance's cost file here.")] = None,
+    fx_csv: Annotated[Path | None, typer.Option("--fx-csv", help="Write finance's FX rate file here.")] = None,
     event_api_version: Annotated[
         str | None, typer.Option("--event-api-version", help="Render Stripe events in this API version (2024-06-20).")
     ] = None,
@@ -303,6 +304,11 @@ def sandbox(
         _fail(EXIT_USAGE, "--partnerstack-keys must be PUBLIC:SECRET")
     setup_logging("INFO", "auto")
     try:
+        if fx_csv is not None:  # finance.fx_rates, as the run's [finance] fx_rates_file reads it
+            from sandbox.costs import write_fx_csv
+            from sandbox.scenario import load_scenario
+
+            write_fx_csv(load_scenario(scenario), fx_csv)
         serve_sandbox(scenario, host, port, faults, stripe_key, partnerstack_keys, costs_csv,
                       event_api_version, rate_limit, rate_limit_endpoint, legacy_field_data=legacy_field_data)
     except ValueError as exc:  # a scenario or fault spec that does not load

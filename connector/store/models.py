@@ -17,6 +17,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Index,
     Integer,
@@ -483,6 +484,14 @@ class LedgerEntry(Base):
     pushed_at: Mapped[dt.datetime | None]
     pushed_run_id: Mapped[str | None] = mapped_column(String(36))
     note: Mapped[str | None] = mapped_column(Text)
+    # What the entry pays in the reward currency (connector.rules.payout): set on every open entry
+    # with a rate (rate "1", source "same currency" when it is already in the reward currency);
+    # the entry's own amount and currency above never change.
+    payout_amount_minor: Mapped[int | None] = money_opt()
+    payout_currency: Mapped[str | None] = mapped_column(String(3))
+    fx_rate: Mapped[str | None] = mapped_column(String(40))  # Decimal as text
+    fx_date: Mapped[dt.date | None] = mapped_column(Date)
+    fx_source: Mapped[str | None] = mapped_column(String(200))  # "fx.csv:12" or "same currency"
 
 
 Index("ix_ledger_program_partner", LedgerEntry.program, LedgerEntry.partnership_key)

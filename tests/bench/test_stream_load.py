@@ -7,7 +7,7 @@ sandbox loaded from the whole document.
 
 from __future__ import annotations
 
-from bench.generate import EARLIEST_MS, NOW_S, PS_SECTIONS, STRIPE_SECTIONS, counts, generate, stream
+from bench.generate import EARLIEST_MS, NOW_S, PS_SECTIONS, STRIPE_SECTIONS, counts, finance_of, generate, stream
 from sandbox.loader import StreamLoader
 from sandbox.scenario import Scenario, load_scenario
 from sandbox.state import State
@@ -19,7 +19,7 @@ def test_streamed_world_equals_loaded_document() -> None:
     streamed = State(Scenario(now_ms=NOW_S * 1000))
     loader = StreamLoader(streamed, EARLIEST_MS)
     info = stream("XS", 5, loader.add)
-    loader.finish({"marketing_costs": info.marketing_costs})
+    loader.finish(finance_of(info))
 
     assert streamed.now_ms == loaded.now_ms
     assert streamed.finance == loaded.finance

@@ -75,6 +75,9 @@ def entry(
         pushed_at=t("2026-06-30T01:02:00Z") if reward else None,
         pushed_run_id=RUN_ID if reward else None,
         push_state="sent" if reward else None,
+        # as compute records it on every open entry already in the reward currency (USD)
+        **({"payout_amount_minor": amount, "payout_currency": "usd", "fx_rate": "1", "fx_source": "same currency"}
+           if currency == "usd" else {}),
     )
 
 

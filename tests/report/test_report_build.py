@@ -71,7 +71,8 @@ def test_json_has_the_fixed_shape_and_exact_totals(consio_engine: Engine) -> Non
         "status": "pushed", "reason": None, "sources": ["in_A1"], "payable_at": "2026-02-03T00:00:00Z",
         "platform_reward_key": "rwd_1", "event_at": "2026-02-03T00:00:00Z",
         "group_key": "consio|part_ada|cust_acme|commission|in_A1", "pushed_at": "2026-06-30T01:02:00Z",
-        "created_run_id": RUN_ID, "pushed_run_id": RUN_ID,
+        "created_run_id": RUN_ID, "pushed_run_id": RUN_ID, "payout_amount_minor": 20000, "payout_currency": "usd",
+        "fx_rate": "1", "fx_date": None, "fx_source": "same currency",
     }
     # partner, customer, event time, key; the other program's entry is not in this report
     assert [e["sources"][0] for e in body["entries"]] == [
@@ -99,6 +100,8 @@ def test_json_has_the_fixed_shape_and_exact_totals(consio_engine: Engine) -> Non
         "reversed_pairs_sum_to_zero": True,
         "pushed_entries_have_reward_key": True,
         "held_entries_name_their_gate": True,
+        "payout_is_amount_times_fx_rate": True,
+        "payouts_name_their_rate": True,
     }
     assert all(c["holds"] for c in body["checks"])
 
@@ -151,6 +154,24 @@ def test_amount_not_equal_to_rounded_basis_times_rate_is_flagged(consio_engine: 
     assert not report.all_checks_hold
     text = render_table(report)
     assert "NO" in text and "in_BAD" in text
+
+
+def test_a_payout_off_its_rate_and_a_payable_entry_without_payout_are_flagged(consio_engine: Engine) -> None:
+    gbp = entry("consio|part_ada|cust_acme|commission|in_GBP", basis=50000, amount=10000, currency="gbp",
+                status="payable", event_at="2026-03-10T00:00:00Z")
+    gbp.payout_amount_minor, gbp.payout_currency, gbp.fx_rate, gbp.fx_source = 12684, "usd", "1.26845", "fx.csv:3"
+    add_entry(consio_engine, gbp)  # 10000 × 1.26845 = 12684.5: half up is 12685
+    add_entry(consio_engine, entry("consio|part_ada|cust_acme|commission|in_EUR", basis=50000, amount=10000,
+                                   currency="eur", status="payable", event_at="2026-03-10T00:00:00Z"))
+    report = build_report(consio_engine, RUN_ID)
+    checks = {(c.name, c.currency): c for c in report.checks}
+    assert checks[("payout_is_amount_times_fx_rate", "usd")].exceptions == (
+        "consio|part_ada|cust_acme|commission|in_GBP#0: payout 12684 ≠ round(10000 GBP × 1.26845) = 12685",
+    )
+    unpaid = checks[("payable_entries_have_payout", None)]
+    assert unpaid.exceptions == ("consio|part_ada|cust_acme|commission|in_EUR#0",)
+    assert report.payout_totals["usd"].converted == 1
+    assert not report.all_checks_hold
 
 
 def test_aggregate_rate_check_fails_beyond_rounding(consio_engine: Engine) -> None:

@@ -26,8 +26,8 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
 def test_csv_directory_has_one_file_per_section(consio_engine: Engine, tmp_path: Path) -> None:
     out = Path(write_report(consio_engine, RUN_ID, "csv", tmp_path / "report"))
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        f"{n}.csv" for n in ("run", "totals", "checks", "pulled", "submissions", "entries", "held", "pushed",
-                             "quarantined", "findings", "partners", "notes")
+        f"{n}.csv" for n in ("run", "totals", "payout_totals", "checks", "pulled", "submissions", "entries", "held",
+                             "pushed", "quarantined", "findings", "partners", "notes")
     )
     totals = {r["currency"]: r for r in _read_csv(out / "totals.csv")}
     assert totals["usd"]["commission_minor"] == "70001"
@@ -62,8 +62,8 @@ def test_xlsx_reopens_with_the_json_totals(consio_engine: Engine, tmp_path: Path
     body = json.loads(write_report(consio_engine, RUN_ID, "json", None))
     out = Path(write_report(consio_engine, RUN_ID, "xlsx", tmp_path / "report.xlsx"))
     book = openpyxl.load_workbook(out)
-    assert book.sheetnames == ["run", "totals", "checks", "pulled", "submissions", "entries", "held", "pushed",
-                               "quarantined", "findings", "partners", "notes"]
+    assert book.sheetnames == ["run", "totals", "payout_totals", "checks", "pulled", "submissions", "entries", "held",
+                               "pushed", "quarantined", "findings", "partners", "notes"]
     for sheet in book.worksheets:
         assert sheet.freeze_panes == "A2", sheet.title
         assert sheet.column_dimensions["A"].width and sheet.column_dimensions["A"].width > 2

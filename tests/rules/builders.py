@@ -394,9 +394,11 @@ class World:
                 upsert_rows(s, model, rows)
 
 
-def context(engine: Engine, as_of: dt.datetime | str, run_id: str | None = None) -> RunContext:
+def context(
+    engine: Engine, as_of: dt.datetime | str, run_id: str | None = None, settings: Settings | None = None
+) -> RunContext:
     return RunContext(
-        settings=Settings(),
+        settings=settings or Settings(),
         engine=engine,
         sessions=session_factory(engine),
         run_id=run_id or str(uuid.uuid4()),
@@ -405,8 +407,16 @@ def context(engine: Engine, as_of: dt.datetime | str, run_id: str | None = None)
     )
 
 
-def run(engine: Engine, prog: Program | str, as_of: dt.datetime | str) -> ComputeResult:
-    return compute(context(engine, as_of), program(prog) if isinstance(prog, str) else prog)
+def run(
+    engine: Engine, prog: Program | str, as_of: dt.datetime | str, settings: Settings | None = None
+) -> ComputeResult:
+    return compute(context(engine, as_of, settings=settings), program(prog) if isinstance(prog, str) else prog)
+
+
+def fx_settings(path: Path, rows: str, **partnerstack: str) -> Settings:
+    """Settings whose `[finance] fx_rates_file` is `path`, written with `rows` under the header."""
+    path.write_text("date,currency,rate\n" + rows)
+    return Settings(finance={"fx_rates_file": str(path)}, partnerstack=partnerstack)
 
 
 def entries(engine: Engine, program_name: str | None = None) -> list[LedgerEntry]:

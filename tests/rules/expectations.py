@@ -11,6 +11,8 @@ from connector.store.db import session_factory
 from connector.store.models import Finding, MarketingCost
 from tests.rules.builders import decisions, entries, t
 
+PAYOUT_FIELDS = ("payout_amount_minor", "payout_currency", "fx_rate", "fx_date")
+
 
 def _cost_ids(engine: Engine) -> dict[str, str]:
     with session_factory(engine)() as s:
@@ -47,6 +49,10 @@ def check_entries(engine: Engine, expect: dict[str, Any]) -> None:
             assert entry.reason == e["reason"], entry.entry_key
         if "payable_at" in e:
             assert entry.payable_at == t(e["payable_at"]), entry.entry_key
+        for name in PAYOUT_FIELDS:  # what the entry pays in the reward currency, where the scenario says
+            if name in e:
+                got_value = entry.fx_date.isoformat() if name == "fx_date" and entry.fx_date else getattr(entry, name)
+                assert got_value == e[name], (entry.entry_key, name)
 
 
 def check_findings(engine: Engine, expect: dict[str, Any]) -> None:

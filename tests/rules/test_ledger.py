@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import Engine, update
 
 from connector.store.db import session_factory, transaction
 from connector.store.models import Deal, Invoice, LedgerEntry, Partner
 from connector.store.writes import upsert_rows
-from tests.rules.builders import World, entries, group_sums, run, t
+from tests.rules.builders import World, entries, fx_settings, group_sums, run, t
 
 
 def _consio(engine: Engine) -> World:
@@ -140,7 +142,7 @@ def test_cap_change_when_an_earlier_invoice_arrives_late(engine: Engine) -> None
     assert [e.amount_minor for e in entries(engine) if e.group_key == cost_group] == [-20000, -10000]
 
 
-def test_scheduled_entries_become_payable_when_their_time_comes(engine: Engine) -> None:
+def test_scheduled_entries_become_payable_when_their_time_comes(engine: Engine, tmp_path: Path) -> None:
     w = World()
     w.partner("part_p", referrer_relationship="customer", country="GB", tax_form=None)
     w.product("prod_cloud", "managed_service", unit_cost=300000)
@@ -150,7 +152,8 @@ def test_scheduled_entries_become_payable_when_their_time_comes(engine: Engine) 
     w.referral("cust_t", "part_p", "2026-01-02", customer_key="k", provider_key="cus_T")
     w.subscription("sub_T", "cus_T", "2026-01-15", [("price_cloud", 1)], currency="gbp")
     w.save(engine)
-    run(engine, "connectus", "2026-04-29T23:59:59Z")
+    rates = fx_settings(tmp_path / "fx.csv", "2026-01-01,gbp,1.27\n")
+    run(engine, "connectus", "2026-04-29T23:59:59Z", rates)
     [entry] = entries(engine)
     assert (entry.amount_minor, entry.status, entry.reason, entry.payable_at) == (
         15000,
@@ -158,7 +161,7 @@ def test_scheduled_entries_become_payable_when_their_time_comes(engine: Engine) 
         "payable_after",
         t("2026-04-30"),
     )
-    result = run(engine, "connectus", "2026-04-30")
+    result = run(engine, "connectus", "2026-04-30", rates)
     [entry] = entries(engine)
     assert (entry.status, result.statuses_changed, result.entries_appended) == ("payable", 1, 0)
 

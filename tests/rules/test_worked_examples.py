@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import Engine
 
-from tests.rules.builders import World, entries, run
+from tests.rules.builders import World, entries, fx_settings, run
 
 
 @pytest.mark.parametrize(("contract_pounds", "reward_pence"), [(5_000, 15_000), (25_000, 75_000), (50_000, 150_000)])
-def test_connectus_three_percent_of_twelve_month_value(engine: Engine, contract_pounds: int, reward_pence: int) -> None:
+def test_connectus_three_percent_of_twelve_month_value(
+    engine: Engine, tmp_path: Path, contract_pounds: int, reward_pence: int
+) -> None:
     w = World()
     w.partner("part_p", referrer_relationship="customer")
     w.product("prod_svc", "managed_service", unit_cost=0)
@@ -22,7 +26,7 @@ def test_connectus_three_percent_of_twelve_month_value(engine: Engine, contract_
     w.referral("cust_c", "part_p", "2026-01-02", customer_key="k", provider_key="cus_C")
     w.subscription("sub_C", "cus_C", "2026-01-15", [("price_q", 1), ("price_kit", 3)], currency="gbp")
     w.save(engine)
-    run(engine, "connectus", "2026-05-01")
+    run(engine, "connectus", "2026-05-01", fx_settings(tmp_path / "fx.csv", "2026-01-01,gbp,1.27\n"))
     [entry] = entries(engine)
     assert (entry.basis_minor, entry.amount_minor, entry.currency, entry.status) == (
         contract_pounds * 100,
@@ -30,6 +34,9 @@ def test_connectus_three_percent_of_twelve_month_value(engine: Engine, contract_
         "gbp",
         "payable",
     )
+    # pushed in USD at finance's rate: 15,000 pence x 1.27 = 19,050 cents
+    payout = (entry.payout_amount_minor, entry.payout_currency, entry.fx_rate)
+    assert payout == (reward_pence * 127 // 100, "usd", "1.27")
 
 
 def test_netsource_thousand_a_month_earns_a_hundred_a_month(engine: Engine) -> None:

@@ -1,8 +1,8 @@
 """Every scenario with expected entries, driven the way an outside check drives it.
 
 `connector sync --as-of <now>` then `connector report --format json` against the sandbox
-serving the scenario, with a config file naming the program file and finance's cost file
-(written by the sandbox's `--costs-csv` writer). The report's submissions, entries (with
+serving the scenario, with a config file naming the program file and finance's cost and FX
+rate files (written by the sandbox's `--costs-csv` and `--fx-csv` writers). The report's submissions, entries (with
 their pushed/held/scheduled status) and, where the scenario lists them, the per-currency
 totals must be exactly the scenario's `expect`.
 """
@@ -19,10 +19,10 @@ from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from connector.run.cli import app
-from sandbox.costs import write_costs_csv
+from sandbox.costs import write_costs_csv, write_fx_csv
 from sandbox.scenario import load_scenario
 from sandbox.server import SandboxServer
-from tests.rules.expectations import _cost_ids
+from tests.rules.expectations import PAYOUT_FIELDS, _cost_ids
 
 from .conftest import SCENARIOS, settings_values, write_config
 
@@ -47,14 +47,15 @@ def test_scenario_through_the_command_line(tmp_path: Path, database_url: str, en
     path = SCENARIOS / name
     doc = json.loads(path.read_text())
     expect = doc["expect"]
-    costs = tmp_path / "costs.csv"
+    costs, fx = tmp_path / "costs.csv", tmp_path / "fx.csv"
     write_costs_csv(load_scenario(path), costs)
+    write_fx_csv(load_scenario(path), fx)
     with SandboxServer(path) as server:
         values = settings_values(
             database_url,
             server,
             program={"file": f"programs/{expect['program']}.toml"},
-            finance={"marketing_costs_file": str(costs)},
+            finance={"marketing_costs_file": str(costs), "fx_rates_file": str(fx)},
         )
         config = write_config(tmp_path / "connector.toml", values)
         synced = runner.invoke(app, ["sync", "--config", str(config), "--as-of", doc["now"]])
@@ -84,5 +85,6 @@ def test_scenario_through_the_command_line(tmp_path: Path, database_url: str, en
         if "payable_at" in e:
             assert entry["payable_at"] == e["payable_at"], entry["entry_key"]
         assert (entry["platform_reward_key"] is not None) == (entry["status"] == "pushed"), entry["entry_key"]
+        assert {k: entry[k] for k in PAYOUT_FIELDS if k in e} == {k: e[k] for k in PAYOUT_FIELDS if k in e}
     for currency, totals in expect.get("totals", {}).items():
         assert {k: report["totals"][currency][k] for k in totals} == totals, currency

@@ -43,9 +43,12 @@ def _code_digest() -> str:
     return h.hexdigest()
 
 
-def program_digest(program: Program) -> str:
+def program_digest(program: Program, *inputs: str) -> str:
+    """The program, the rules code and any other input of every customer's result (the FX rates' digest)."""
     h = hashlib.sha256(program.model_dump_json().encode())
     h.update(_code_digest().encode())
+    for extra in inputs:
+        h.update(f"|{extra}".encode())
     return h.hexdigest()
 
 
