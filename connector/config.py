@@ -33,6 +33,13 @@ class _Section(BaseModel):
 class DatabaseSettings(_Section):
     url: str = "sqlite:///connector.db"
     echo: bool = False
+    # Migrate a schema that is behind on start. None: yes for `serve`, no for `sync`/`backfill`
+    # (an empty database is always created; see `connector.store.db.prepare_schema`).
+    migrate_on_start: bool | None = None
+
+    def migrates_on_start(self, *, serving: bool) -> bool:
+        """`migrate_on_start` as set, else the default: only the long-lived service migrates."""
+        return serving if self.migrate_on_start is None else self.migrate_on_start
 
     @field_validator("url")
     @classmethod
@@ -97,6 +104,8 @@ class ProgramSettings(_Section):
 
 class FinanceSettings(_Section):
     marketing_costs_file: str | None = None
+    # Finance's FX rates (CSV: date,currency,rate); `connector check` verifies it is readable.
+    fx_rates_file: str | None = None
 
 
 class MappingSettings(_Section):

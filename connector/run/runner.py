@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, func, select
@@ -24,7 +25,16 @@ from connector.config import ConfigError, Settings
 from connector.context import ProgressHook, RunContext, RunKind
 from connector.push.outbox import PushResult, push
 from connector.run.lock import RunLockHandle, run_lock
-from connector.store.db import ensure_schema_ready, make_engine, ping, session_factory, transaction
+from connector.store.db import (
+    SchemaNotReady,
+    ensure_schema_ready,
+    is_empty,
+    make_engine,
+    ping,
+    prepare_schema,
+    session_factory,
+    transaction,
+)
 from connector.store.models import LedgerEntry, Run
 
 if TYPE_CHECKING:
@@ -77,26 +87,60 @@ def _first_line(exc: BaseException) -> str:
     return text[0] if text and text[0] else type(exc).__name__
 
 
-def open_engine(settings: Settings) -> Engine:
-    """An engine on a reachable, migrated database; `DatabaseUnavailable` / `SchemaNotReady` else."""
+class DatabaseMissing(SchemaNotReady):
+    """A read-only command (report, check) found no database, or an empty one: nothing to read."""
+
+
+def sqlite_file(url: str) -> Path | None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def open_engine(settings: Settings, *, prepare: bool = False, serving: bool = False) -> Engine:
+    """An engine on a reachable database whose schema is at head.
+
+    `prepare` (the commands that run: sync, backfill, serve) creates the schema in an empty
+    database and migrates one that is behind when `[database] migrate_on_start` says so
+    (`serving` picks that setting's default). Without it (report, check) nothing is written:
+    a missing SQLite file or an empty database is `DatabaseMissing`, never created.
+    Raises `DatabaseUnavailable` / `SchemaNotReady`.
+    """
     url = settings.database.url
+    path = sqlite_file(url)
+    if not prepare and path is not None:
+        if not path.is_file():
+            raise DatabaseMissing(f"no database at {path}: run `connector sync` first, or pass --config")
+        if path.stat().st_size == 0:  # not even opened: do not turn it into a WAL database here
+            raise DatabaseMissing(f"the database ({describe_database(url)}) is empty: run `connector sync` first")
     engine = make_engine(url, echo=settings.database.echo)
+    try:
+        ping_or_explain(engine, url)
+        if prepare:
+            done = prepare_schema(engine, migrate=settings.database.migrates_on_start(serving=serving))
+            if done:
+                log.info(f"database schema {done}", extra={"database": describe_database(url)})
+        elif is_empty(engine):
+            raise DatabaseMissing(f"the database ({describe_database(url)}) is empty: run `connector sync` first")
+        else:
+            ensure_schema_ready(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
+
+
+def ping_or_explain(engine: Engine, url: str) -> None:
     try:
         ping(engine)
     except (OperationalError, DBAPIError) as exc:
-        engine.dispose()
         orig = getattr(exc, "orig", None) or exc
         reason = _first_line(orig)
         password = make_url(url).password
         if password:
             reason = reason.replace(str(password), "***")
         raise DatabaseUnavailable(f"cannot reach the database ({describe_database(url)}): {reason}") from None
-    try:
-        ensure_schema_ready(engine)
-    except BaseException:
-        engine.dispose()
-        raise
-    return engine
 
 
 def _as_utc(when: dt.datetime | None) -> dt.datetime | None:
@@ -133,7 +177,7 @@ def _engine_for(settings: Settings, engine: Engine | None) -> Iterator[Engine]:
     if engine is not None:
         yield engine
         return
-    owned = open_engine(settings)
+    owned = open_engine(settings, prepare=True)
     try:
         yield owned
     finally:

@@ -154,7 +154,7 @@ class SyncService:
         status = "failed"
         try:
             if self._engine is None:
-                self._engine = open_engine(self.settings)
+                self._engine = open_engine(self.settings, prepare=True, serving=True)
             outcome = self.runner(self.settings, kind="sync", engine=self._engine)
         except LockHeld as exc:
             status = "skipped"

@@ -107,6 +107,12 @@ def test_unreachable_database_fails_naming_it(tmp_path: Path) -> None:
 
 
 def test_missing_migrations_exit_2_saying_what_to_run(tmp_path: Path) -> None:
-    config = write_config(tmp_path / "c.toml", {"database": {"url": f"sqlite:///{tmp_path / 'empty.db'}"}})
+    from connector.store.db import make_engine, upgrade
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = make_engine(url)
+    upgrade(engine, "0004")  # behind head; an empty database would be created on start instead
+    engine.dispose()
+    config = write_config(tmp_path / "c.toml", {"database": {"url": url}})
     code, line = sync(config)
     assert code == 2 and "connector db upgrade" in line, line
