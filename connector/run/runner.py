@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session
 
 from connector.config import ConfigError, Settings
 from connector.context import ProgressHook, RunContext, RunKind
@@ -228,9 +229,23 @@ def run_once(
         return outcome
 
 
+def _mark_abandoned(session: Session, run_id: str, now: dt.datetime) -> None:
+    """Runs still `running` while we hold the lock cannot be alive: their process stopped (killed,
+    shut down past its grace, crashed) before recording its end. Say so, rather than `running` forever.
+    """
+    stale = session.scalars(select(Run).where(Run.status == "running", Run.id != run_id)).all()
+    for run in stale:
+        run.status = "abandoned"
+        run.finished_at = now
+        run.error = f"abandoned: its process stopped before the run finished (found by run {run_id})"
+        log.warning("marked an unfinished run abandoned", extra={"abandoned_run_id": run.id})
+
+
 def _record_start(ctx: RunContext, program: str, started: dt.datetime) -> RunOutcome:
-    """The `running` run row, committed before any stage, so a crash still leaves a trace."""
+    """The `running` run row, committed before any stage, so a crash still leaves a trace
+    (and the next run, holding the lock, marks it abandoned)."""
     with transaction(ctx.sessions) as session:
+        _mark_abandoned(session, ctx.run_id, started)
         session.add(
             Run(id=ctx.run_id, kind=ctx.kind, program=program, as_of=ctx.as_of, started_at=started,
                 status="running", notes=[])
