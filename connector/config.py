@@ -221,6 +221,29 @@ def env_name(section: str, name: str) -> str:
     return f"CONNECTOR_{section.upper()}__{name.upper()}"
 
 
+API_KEYS = (("partnerstack", "public_key"), ("partnerstack", "secret_key"), ("stripe", "api_key"))
+
+
+def require_api_keys(settings: Settings) -> None:
+    """`ConfigError` naming the first API key that is empty or cannot travel in an HTTP header.
+
+    Why here and not in the model: the defaults (no keys) still serve `report` and `demo`;
+    only what talks to the APIs needs them. Without this an empty Stripe key surfaced as
+    httpx's `Illegal header value b'Bearer '`, naming neither the setting nor the fix.
+    """
+    for section, name in API_KEYS:
+        secret: SecretStr = getattr(getattr(settings, section), name)
+        value = secret.get_secret_value()
+        where = f"bad setting {section}.{name}"
+        if not value.strip():
+            raise ConfigError(f"{where}: empty; set it in the config file or {env_name(section, name)}")
+        if not (value.isascii() and value.isprintable()) or any(ch.isspace() for ch in value):
+            raise ConfigError(f"{where}: contains spaces, control or non-ASCII characters (a stray newline "
+                              "or quote when it was pasted?)")
+        if section == "partnerstack" and name == "public_key" and ":" in value:
+            raise ConfigError(f"{where}: contains ':', which Basic auth cannot carry in the user name")
+
+
 def redacted_environ() -> dict[str, str]:
     """Connector variables with secret-looking values masked, for diagnostics."""
     out: dict[str, str] = {}

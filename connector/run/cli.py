@@ -291,6 +291,25 @@ def report(
 
 
 @app.command()
+def check(config: ConfigOpt = None) -> None:
+    """Can this configuration run? Database, both APIs' keys, program groups, mappings, finance files.
+
+    One line per check; exit 0 all passed, 1 a check failed, 2 the config itself is bad."""
+    from connector.config import resolve_config_path
+    from connector.run.check import run_checks
+
+    with _exit_codes():
+        settings = _settings(config)
+        path = resolve_config_path(config)
+        source = f"{path} loaded" if path is not None else "built-in defaults and the environment (no config file)"
+        report = run_checks(settings, source)
+        for line in report.lines:
+            _out().print(line.render(), markup=False, highlight=False, soft_wrap=True)
+        if not report.ok:
+            raise typer.Exit(EXIT_RUN_FAILED)
+
+
+@app.command()
 def serve(config: ConfigOpt = None) -> None:
     """Run sync on the configured schedule; serve /healthz and /metrics. Stops on SIGTERM/SIGINT."""
     from connector.run.runner import open_engine

@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
-from connector.config import ConfigError, Settings
+from connector.config import ConfigError, Settings, require_api_keys
 from connector.context import ProgressHook, RunContext, RunKind
 from connector.push.outbox import PushResult, push
 from connector.run.lock import RunLockHandle, run_lock
@@ -208,6 +208,7 @@ def run_once(
 
     since, until = _window(kind, since, until)
     program = load_program(settings.program.file)
+    require_api_keys(settings)
     with _engine_for(settings, engine) as run_engine, run_lock(run_engine, settings.lock.ttl_seconds) as lock:
         sessions = session_factory(run_engine)
         started = dt.datetime.now(dt.UTC)

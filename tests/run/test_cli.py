@@ -100,7 +100,7 @@ def behind_head(path: Path) -> str:
 
 
 def test_schema_behind_head_exits_2_saying_how_to_fix(tmp_path: Path) -> None:
-    config = write_config(tmp_path / "c.toml", {"database": {"url": behind_head(tmp_path / "old.db")}})
+    config = write_config(tmp_path / "c.toml", settings_values(behind_head(tmp_path / "old.db"), None))
     result = invoke("sync", "--config", str(config))
     assert result.exit_code == 2
     assert one_line(result.stderr) == (
@@ -150,12 +150,12 @@ def test_version_and_help() -> None:
     result = invoke("--version")
     assert result.exit_code == 0 and result.stdout.strip() == "connector 0.1.0"
     result = invoke("--help")
-    assert result.exit_code == 0 and "--version" in result.stdout
+    assert result.exit_code == 0 and "check" in result.stdout and "--version" in result.stdout
 
 
 def test_unreachable_database_exits_1_naming_the_host_not_the_password(tmp_path: Path) -> None:
     url = "postgresql+psycopg://connector:s3cret-pw@127.0.0.1:1/connector?connect_timeout=2"
-    config = write_config(tmp_path / "c.toml", {"database": {"url": url}})
+    config = write_config(tmp_path / "c.toml", settings_values(url, None))
     for args in (["sync"], ["db", "upgrade"]):
         result = invoke(*args, "--config", str(config))
         assert result.exit_code == 1
