@@ -138,6 +138,8 @@ class ReportSettings(_Section):
 class LogSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["auto", "json", "text"] = "auto"
+    # In JSON mode, a progress line per stage this often while a run goes (see connector.run.progress).
+    progress_seconds: float = Field(default=10.0, gt=0)
 
 
 class LockSettings(_Section):

@@ -26,6 +26,7 @@ from connector.config import ConfigError, Settings, require_api_keys
 from connector.context import ProgressHook, RunContext, RunKind
 from connector.push.outbox import PushResult, push
 from connector.run.lock import RunLockHandle, run_lock
+from connector.run.logs import json_mode, set_run_id
 from connector.store.db import (
     SchemaNotReady,
     ensure_schema_ready,
@@ -224,10 +225,36 @@ def run_once(
             until=until,
             progress=progress,
         )
-        outcome = _record_start(ctx, program.name, started)
-        _run_stages(ctx, program, lock, outcome, full=full)
-        _record_success(ctx, outcome, clock)
+        set_run_id(ctx.run_id)
+        try:
+            outcome = _record_start(ctx, program.name, started)
+            with _progress_log(ctx):
+                _run_stages(ctx, program, lock, outcome, full=full)
+            _record_success(ctx, outcome, clock)
+        finally:
+            set_run_id(None)
         return outcome
+
+
+@contextmanager
+def _progress_log(ctx: RunContext) -> Iterator[None]:
+    """In JSON log mode, progress lines every `[log] progress_seconds` beside the caller's hook."""
+    if not json_mode():
+        yield
+        return
+    from connector.run.progress import combine, progress_lines
+
+    interval = ctx.settings.log.progress_seconds
+    caller = ctx.progress
+    clock = time.monotonic()
+    with progress_lines(interval) as lines:
+        ctx.progress = combine(caller, lines.hook)
+        try:
+            yield
+        finally:
+            ctx.progress = caller
+            if time.monotonic() - clock >= interval:  # a run that lasted a tick ends with its totals
+                lines.emit()
 
 
 def _mark_abandoned(session: Session, run_id: str, now: dt.datetime) -> None:
