@@ -35,6 +35,13 @@ class _Section(BaseModel):
 class DatabaseSettings(_Section):
     url: str = "sqlite:///connector.db"
     echo: bool = False
+    # Migrate a schema that is behind on start. None: yes for `serve`, no for `sync`/`backfill`
+    # (an empty database is always created; see `connector.store.db.prepare_schema`).
+    migrate_on_start: bool | None = None
+
+    def migrates_on_start(self, *, serving: bool) -> bool:
+        """`migrate_on_start` as set, else the default: only the long-lived service migrates."""
+        return serving if self.migrate_on_start is None else self.migrate_on_start
 
     @field_validator("url")
     @classmethod
@@ -105,7 +112,7 @@ class ProgramSettings(_Section):
 
 class FinanceSettings(_Section):
     marketing_costs_file: str | None = None
-    fx_rates_file: str | None = None  # date,currency,rate: reward-currency units per unit of currency
+    fx_rates_file: str | None = None  # date,currency,rate: reward-currency units per unit of currency; `connector check` reads it
 
 
 class MappingSettings(_Section):
@@ -138,6 +145,8 @@ class ReportSettings(_Section):
 class LogSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["auto", "json", "text"] = "auto"
+    # In JSON mode, a progress line per stage this often while a run goes (see connector.run.progress).
+    progress_seconds: float = Field(default=10.0, gt=0)
 
 
 class LockSettings(_Section):
@@ -219,6 +228,29 @@ def load_settings(config: str | Path | None = None, **overrides: Any) -> Setting
 def env_name(section: str, name: str) -> str:
     """The environment variable that overrides `[section] name`."""
     return f"CONNECTOR_{section.upper()}__{name.upper()}"
+
+
+API_KEYS = (("partnerstack", "public_key"), ("partnerstack", "secret_key"), ("stripe", "api_key"))
+
+
+def require_api_keys(settings: Settings) -> None:
+    """`ConfigError` naming the first API key that is empty or cannot travel in an HTTP header.
+
+    Why here and not in the model: the defaults (no keys) still serve `report` and `demo`;
+    only what talks to the APIs needs them. Without this an empty Stripe key surfaced as
+    httpx's `Illegal header value b'Bearer '`, naming neither the setting nor the fix.
+    """
+    for section, name in API_KEYS:
+        secret: SecretStr = getattr(getattr(settings, section), name)
+        value = secret.get_secret_value()
+        where = f"bad setting {section}.{name}"
+        if not value.strip():
+            raise ConfigError(f"{where}: empty; set it in the config file or {env_name(section, name)}")
+        if not (value.isascii() and value.isprintable()) or any(ch.isspace() for ch in value):
+            raise ConfigError(f"{where}: contains spaces, control or non-ASCII characters (a stray newline "
+                              "or quote when it was pasted?)")
+        if section == "partnerstack" and name == "public_key" and ":" in value:
+            raise ConfigError(f"{where}: contains ':', which Basic auth cannot carry in the user name")
 
 
 def redacted_environ() -> dict[str, str]:

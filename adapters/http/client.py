@@ -23,6 +23,7 @@ from tenacity import (
     Retrying,
     retry_if_exception_type,
     stop_after_attempt,
+    stop_any,
     wait_exponential,
     wait_random,
 )
@@ -36,6 +37,7 @@ from adapters.http.errors import (
     UpstreamError,
 )
 from adapters.http.limits import RateLimiter
+from adapters.http.observed import OBSERVED, first_contact_failed
 from adapters.http.policy import RETRYABLE_TRANSPORT_ERRORS, Action, action_for_status, retry_after_seconds
 from connector.config import HttpSettings
 
@@ -194,6 +196,7 @@ class HttpClient:
         def count_retry(_state: RetryCallState) -> None:
             for c in counters:
                 c.add(retries=1)
+            OBSERVED.retry(self.api_name)
 
         def attempt() -> T:
             if self.limiter is not None:
@@ -209,10 +212,11 @@ class HttpClient:
                 headers=headers,
                 auth=self._auth if self._auth is not None else httpx.USE_CLIENT_DEFAULT,
             )
+            OBSERVED.response(self.api_name, response)
             return self._interpret(method, path, response, parse)
 
         retrying = Retrying(
-            stop=stop_after_attempt(attempts),
+            stop=stop_any(stop_after_attempt(attempts), first_contact_failed),
             wait=self._wait,
             retry=retry_if_exception_type((RetryableHttpError, *RETRYABLE_TRANSPORT_ERRORS)),
             sleep=_sleep,
@@ -227,7 +231,7 @@ class HttpClient:
             if isinstance(last, httpx.TransportError):  # say where, so a wrong base_url is obvious
                 why += f" (at {httpx.URL(self._url(path)).netloc.decode()})"
             raise RetriesExhausted(
-                f"{self.api_name} {method} {path}: gave up after {attempts} attempt(s): {why}",
+                f"{self.api_name} {method} {path}: gave up after {exc.last_attempt.attempt_number} attempt(s): {why}",
                 response=last.response if isinstance(last, ConnectorHttpError) else None,
             ) from None
 

@@ -271,6 +271,7 @@ def _book(
     needs = Needs.of(program)
     partner_gates: dict[str, str | None] = {}  # judged once per pass, shared by the batches
     now = dt.datetime.now(dt.UTC)
+    customers, total = 0, sum(len(keys) for keys in batches)
     for n, keys in enumerate(batches):
         batch = subs_of.pop(n, [])
         billing_ids = sorted(
@@ -291,6 +292,9 @@ def _book(
         )  # fmt: skip
         _note_batch_wake(booked, keys, q.billing_of, batch_facts)
         del batch_facts, entries
+        customers += len(keys)
+        if ctx.progress is not None:  # the terminal's bar, the JSON log's progress lines
+            ctx.progress("compute", customers, total)
     return booked
 
 

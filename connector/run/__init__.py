@@ -1,27 +1,37 @@
 """Running the connector: the CLI, one run (lock, pull, compute, push), the schedule, the demo.
 
 The names below are what a caller needs to run the connector once (`run_once`) and read
-its outcome. The command line (`connector.run.cli`, the console script) and the scheduled
-service (`connector.run.scheduler`, which brings uvicorn, Starlette and APScheduler) are
-imported by their module path and not from here, so running once never loads them.
+its outcome. They are imported on first use (PEP 562 `__getattr__`), not with the package:
+the console script `connector.run.cli` lives in this package, and `connector --help` must not
+pay for SQLAlchemy, pydantic and the sandbox. The scheduled service (`connector.run.scheduler`,
+which brings uvicorn, Starlette and APScheduler) is imported by its module path only.
 """
 
-from connector.run.demo import DemoResult, run_demo
-from connector.run.lock import LockHeld, RunLockHandle, run_lock
-from connector.run.logs import setup_logging
-from connector.run.runner import DatabaseUnavailable, RunFailed, RunOutcome, describe_database, open_engine, run_once
+from __future__ import annotations
 
-__all__ = [
-    "DatabaseUnavailable",
-    "DemoResult",
-    "LockHeld",
-    "RunFailed",
-    "RunLockHandle",
-    "RunOutcome",
-    "describe_database",
-    "open_engine",
-    "run_demo",
-    "run_lock",
-    "run_once",
-    "setup_logging",
-]
+from importlib import import_module
+from typing import Any
+
+_EXPORTS = {
+    "DatabaseUnavailable": "connector.run.runner",
+    "DemoResult": "connector.run.demo",
+    "LockHeld": "connector.run.lock",
+    "RunFailed": "connector.run.runner",
+    "RunLockHandle": "connector.run.lock",
+    "RunOutcome": "connector.run.runner",
+    "describe_database": "connector.run.runner",
+    "open_engine": "connector.run.runner",
+    "run_demo": "connector.run.demo",
+    "run_lock": "connector.run.lock",
+    "run_once": "connector.run.runner",
+    "setup_logging": "connector.run.logs",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(module), name)

@@ -4,6 +4,9 @@ Exit codes are part of the interface: 0 done, 1 the run failed, 2 bad usage or c
 3 another run holds the lock. Expected errors print one line on stderr, never a traceback.
 `--config` defaults to `$CONNECTOR_CONFIG`, else `./connector.toml` if present, else the
 built-in defaults (the container sets the variable instead of passing a flag).
+
+Everything past typer is imported inside the commands: `connector --help` and `--version`
+must answer at once, not after loading pydantic, SQLAlchemy, Alembic and the sandbox.
 """
 
 from __future__ import annotations
@@ -13,20 +16,36 @@ import enum
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from rich.console import Console
 
-from connector.config import ConfigError, Settings, load_settings
-from connector.context import ProgressHook
-from connector.run.lock import LockHeld
-from connector.run.logs import setup_logging
-from connector.run.runner import DatabaseUnavailable, RunFailed, RunOutcome, describe_database
-from connector.store.db import SchemaNotReady
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from connector.config import Settings
+    from connector.context import ProgressHook
+    from connector.run.runner import RunOutcome
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            number = version("referral-connector")
+        except PackageNotFoundError:  # a source tree that was never installed: its pyproject.toml
+            import tomllib
+
+            pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
+            number = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["version"]
+        sys.stdout.write(f"connector {number}\n")
+        raise typer.Exit(0)
+
 
 app = typer.Typer(
     name="connector",
@@ -38,8 +57,30 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
-stdout = Console()
-stderr = Console(stderr=True)
+
+
+@app.callback()
+def _main(
+    _version_flag: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    )] = False,
+) -> None:
+    """Pays referral partners exactly what their program promises: PartnerStack + Stripe."""
+
+
+@cache
+def _console(err: bool) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=err)
+
+
+def _out() -> Console:
+    return _console(False)
+
+
+def _err() -> Console:
+    return _console(True)
 
 ConfigOpt = Annotated[
     Path | None,
@@ -68,13 +109,18 @@ class ReportFormat(enum.StrEnum):
 
 
 def _fail(code: int, message: str) -> NoReturn:
-    stderr.print(f"connector: error: {message}", markup=False, highlight=False, soft_wrap=True)
+    _err().print(f"connector: error: {message}", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
 @contextmanager
 def _exit_codes() -> Iterator[None]:
     """Turn the expected failures into their exit code and one line on stderr."""
+    from connector.config import ConfigError
+    from connector.run.lock import LockHeld
+    from connector.run.runner import DatabaseUnavailable, RunFailed
+    from connector.store.db import SchemaNotReady
+
     try:
         yield
     except ConfigError as exc:
@@ -91,6 +137,8 @@ def _exit_codes() -> Iterator[None]:
 
 def parse_time(value: str | None, option: str) -> dt.datetime | None:
     """ISO-8601 date or date-time, `Z` allowed; a time without zone is UTC."""
+    from connector.config import ConfigError
+
     if value is None:
         return None
     try:
@@ -101,6 +149,9 @@ def parse_time(value: str | None, option: str) -> dt.datetime | None:
 
 
 def _settings(config: Path | None) -> Settings:
+    from connector.config import load_settings
+    from connector.run.logs import setup_logging
+
     settings = load_settings(config)
     setup_logging(settings.log.level, settings.log.format)
     return settings
@@ -116,7 +167,7 @@ def _progress() -> Iterator[ProgressHook | None]:
 
     with Progress(
         TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=stderr, transient=True,
+        console=_err(), transient=True,
     ) as bars:
         tasks: dict[str, Any] = {}
 
@@ -138,14 +189,14 @@ def _run(settings: Settings, **kwargs: Any) -> RunOutcome:
 def _print_outcome(outcome: RunOutcome) -> None:
     pushed = (outcome.push.pushed + outcome.push.recovered) if outcome.push else 0
     rejected = outcome.push.failed if outcome.push else 0
-    stdout.print(
+    _out().print(
         f"run {outcome.run_id} {outcome.status}: pulled {sum(outcome.pulled.values())} records, "
         f"{outcome.entries_appended} ledger entries appended, {pushed} rewards pushed"
         + (f", {rejected} rejected (see the report)" if rejected else ""),
         highlight=False,
     )
     for note in outcome.notes:
-        stdout.print(f"  note: {note}", markup=False, highlight=False)
+        _out().print(f"  note: {note}", markup=False, highlight=False)
 
 
 def _summary(settings: Settings, run_id: str) -> None:
@@ -154,7 +205,7 @@ def _summary(settings: Settings, run_id: str) -> None:
 
     engine = open_engine(settings)
     try:
-        stdout.print(summary_table(engine, run_id))
+        _out().print(summary_table(engine, run_id))
     finally:
         engine.dispose()
 
@@ -214,6 +265,7 @@ def report(
 ) -> None:
     """The reconciliation report of a run (or a partner's statement, or the leaderboard)."""
     from connector import report as reports
+    from connector.config import ConfigError
     from connector.run.runner import open_engine
 
     with _exit_codes():
@@ -233,9 +285,28 @@ def report(
         finally:
             engine.dispose()
         if output is not None:
-            stdout.print(f"wrote {output}", highlight=False)
+            _out().print(f"wrote {output}", highlight=False)
         elif text:
             sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+@app.command()
+def check(config: ConfigOpt = None) -> None:
+    """Can this configuration run? Database, both APIs' keys, program groups, mappings, finance files.
+
+    One line per check; exit 0 all passed, 1 a check failed, 2 the config itself is bad."""
+    from connector.config import resolve_config_path
+    from connector.run.check import run_checks
+
+    with _exit_codes():
+        settings = _settings(config)
+        path = resolve_config_path(config)
+        source = f"{path} loaded" if path is not None else "built-in defaults and the environment (no config file)"
+        report = run_checks(settings, source)
+        for line in report.lines:
+            _out().print(line.render(), markup=False, highlight=False, soft_wrap=True)
+        if not report.ok:
+            raise typer.Exit(EXIT_RUN_FAILED)
 
 
 @app.command()
@@ -246,32 +317,66 @@ def serve(config: ConfigOpt = None) -> None:
 
     with _exit_codes():
         settings = _settings(config)
-        open_engine(settings).dispose()  # fail fast (exit 1/2) on a missing or unmigrated database
+        # fail fast (exit 1/2) on an unreachable database or a schema it may not migrate
+        open_engine(settings, prepare=True, serving=True).dispose()
         serve_forever(settings)
+
+
+def _reachable_engine(settings: Settings) -> Any:
+    """An engine on the configured database, pinged (`DatabaseUnavailable` names it else)."""
+    from connector.run.runner import ping_or_explain
+    from connector.store.db import make_engine
+
+    engine = make_engine(settings.database.url)
+    try:
+        ping_or_explain(engine, settings.database.url)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
 
 
 @db_app.command("upgrade")
 def db_upgrade(config: ConfigOpt = None) -> None:
     """Apply the schema migrations."""
-    from sqlalchemy.exc import DBAPIError
-
-    from connector.store.db import current_revision, make_engine, ping, upgrade
+    from connector.run.runner import describe_database
+    from connector.store.db import current_revision, upgrade
 
     with _exit_codes():
         settings = _settings(config)
-        engine = make_engine(settings.database.url)
-        where = describe_database(settings.database.url)
+        engine = _reachable_engine(settings)
         try:
-            try:
-                ping(engine)
-            except DBAPIError as exc:
-                first = str(getattr(exc, "orig", exc)).strip().splitlines()
-                raise DatabaseUnavailable(f"cannot reach the database ({where}): {first[0] if first else ''}") from None
             upgrade(engine)
             revision = current_revision(engine)
         finally:
             engine.dispose()
-        stdout.print(f"database ({where}) is at revision {revision}", highlight=False)
+        _out().print(f"database ({describe_database(settings.database.url)}) is at revision {revision}",
+                     highlight=False, soft_wrap=True)
+
+
+@db_app.command("current")
+def db_current(config: ConfigOpt = None) -> None:
+    """Print the schema revision and whether it is at head (exit 1 when behind); creates nothing."""
+    from connector.run.runner import DatabaseMissing, describe_database, sqlite_file
+    from connector.store.db import current_revision, head_revision
+
+    with _exit_codes():
+        settings = _settings(config)
+        where = describe_database(settings.database.url)
+        path = sqlite_file(settings.database.url)
+        if path is not None and not path.is_file():
+            raise DatabaseMissing(f"no database at {path}")
+        engine = _reachable_engine(settings)
+        try:
+            current = current_revision(engine)
+        finally:
+            engine.dispose()
+        head = head_revision()
+        state = "at head" if current == head else f"behind head {head}: run `connector db upgrade`"
+        _out().print(f"database ({where}) is at revision {current or 'nothing'} ({state})", highlight=False,
+                     soft_wrap=True)
+        if current != head:
+            raise typer.Exit(EXIT_RUN_FAILED)
 
 
 @app.command()
@@ -302,6 +407,8 @@ def sandbox(
         _fail(EXIT_USAGE, f"scenario file not found: {scenario}")
     if partnerstack_keys is not None and ":" not in partnerstack_keys:
         _fail(EXIT_USAGE, "--partnerstack-keys must be PUBLIC:SECRET")
+    from connector.run.logs import setup_logging
+
     setup_logging("INFO", "auto")
     try:
         if fx_csv is not None:  # finance.fx_rates, as the run's [finance] fx_rates_file reads it
@@ -326,14 +433,15 @@ def demo(
 ) -> None:
     """Start the sandbox with the bundled demo scenario, sync it, print the summary, write the reports."""
     from connector.run.demo import run_demo
+    from connector.run.logs import setup_logging
 
     setup_logging("WARNING", "auto")
     with _exit_codes():
         result = run_demo(workdir, port=port, progress=_progress)
         if result.summary is not None:
-            stdout.print(result.summary)
+            _out().print(result.summary)
         for line in result.lines:
-            stdout.print(line, markup=False, highlight=False, soft_wrap=True)
+            _out().print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 def main() -> None:

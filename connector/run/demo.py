@@ -1,7 +1,8 @@
 """`connector demo`: the whole connector end to end on a fresh install, in seconds.
 
 The bundled scenario is served in-process by the sandbox; the run uses a SQLite file in
-the work directory, recreated each time so a second demo shows the same thing as the first.
+the work directory, recreated each time so a second demo shows the same thing as the first
+(the run creates its schema), and a `connector.toml` there points the next commands at it.
 The as-of time is the scenario's `now`, so the numbers never depend on the day it runs.
 """
 
@@ -21,6 +22,8 @@ from connector.context import ProgressHook
 
 DEMO_PROGRAM = "consio"
 DB_NAME = "connector-demo.db"
+CONFIG_NAME = "connector.toml"
+DEMO_PARTNER = "part_ada"  # a partner of the demo scenario, for the printed next command
 
 
 @dataclass
@@ -60,6 +63,45 @@ def demo_settings(db: Path, ps_url: str, stripe_url: str, costs_csv: Path) -> Se
     return Settings(**values)
 
 
+def _toml_string(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def write_demo_config(path: Path, settings: Settings) -> None:
+    """A config file for the commands that read the demo's results afterwards (report, db current).
+
+    Why: after the demo, `connector report` without it would look for ./connector.db (and find
+    nothing). The APIs are left out: the sandbox stops with the demo, so a sync has nothing to reach.
+    """
+    lines = [
+        "# Written by `connector demo`: read the demo's results with --config pointing here.",
+        "[database]",
+        f"url = {_toml_string(settings.database.url)}",
+        "",
+        "[program]",
+        f"file = {_toml_string(settings.program.file)}",
+        "",
+        "[finance]",
+        f"marketing_costs_file = {_toml_string(settings.finance.marketing_costs_file or '')}",
+        "",
+        "[report]",
+        f"output_dir = {_toml_string(str(path.parent))}",
+        "",
+    ]
+    path.write_text("\n".join(lines), encoding="utf-8")
+
+
+def next_commands(config: Path) -> list[str]:
+    """What to try next, spelled against the demo's config file (as the user named the workdir)."""
+    flag = f"--config {config}"
+    return [
+        "next:",
+        f"  connector report {flag} --partner {DEMO_PARTNER}",
+        f"  connector report {flag} --leaderboard",
+        f"  connector report {flag} --format json",
+    ]
+
+
 def run_demo(
     workdir: Path,
     *,
@@ -68,7 +110,7 @@ def run_demo(
 ) -> DemoResult:
     from connector.report import summary_table, write_report
     from connector.run.runner import run_once
-    from connector.store.db import make_engine, upgrade
+    from connector.store.db import make_engine
     from sandbox.costs import write_costs_csv
     from sandbox.scenario import load_scenario
     from sandbox.server import SandboxServer
@@ -79,6 +121,7 @@ def run_demo(
     as_of = dt.datetime.fromisoformat(now) if isinstance(now, str) else None
     scenario = load_scenario(scenario_path)
 
+    shown_config = workdir / CONFIG_NAME
     workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     db = _fresh_database(workdir)
@@ -87,17 +130,13 @@ def run_demo(
 
     with SandboxServer(scenario, port=port) as server:
         settings = demo_settings(db, server.partnerstack_url, server.stripe_url, costs_csv)
-        engine = make_engine(settings.database.url)
-        try:
-            upgrade(engine)
-        finally:
-            engine.dispose()
         if progress is None:
             outcome = run_once(settings, kind="demo", as_of=as_of)
         else:
             with progress() as hook:
                 outcome = run_once(settings, kind="demo", as_of=as_of, progress=hook)
 
+    write_demo_config(workdir / CONFIG_NAME, settings)
     result = DemoResult(run_id=outcome.run_id, database=db)
     engine = make_engine(settings.database.url)
     try:
@@ -111,4 +150,6 @@ def run_demo(
     result.lines.append(f"run {outcome.run_id} {outcome.status} (as of {outcome.as_of.isoformat()})")
     result.lines.append(f"database: {db}")
     result.lines.extend(f"report: {path}" for path in result.reports)
+    result.lines.append(f"config: {workdir / CONFIG_NAME}")
+    result.lines.extend(next_commands(shown_config))
     return result

@@ -2,6 +2,11 @@
 
 A container's stderr is not a TTY, so `format = "auto"` gives JSON there and Rich text in a
 shell. Extra context goes in `extra={...}` and lands as top-level JSON keys.
+
+Every line logged while a run is going carries its `run_id` (`RunIdFilter`), also the lines of
+libraries and worker threads. The id is process-wide, not a context variable: the pull and the
+push work in thread pools, which do not inherit context variables, and the run lock already
+allows one run per process at a time.
 """
 
 from __future__ import annotations
@@ -39,6 +44,29 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str, separators=(",", ":"))
 
 
+_STATE: dict[str, Any] = {"run_id": None, "json": False}
+
+
+def set_run_id(run_id: str | None) -> None:
+    """The run every following line belongs to (None: between runs)."""
+    _STATE["run_id"] = run_id
+
+
+def json_mode() -> bool:
+    """Whether `setup_logging` chose JSON lines (progress lines are written only then)."""
+    return bool(_STATE["json"])
+
+
+class RunIdFilter(logging.Filter):
+    """Adds the current `run_id` to records that do not name one already."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        run_id = _STATE["run_id"]
+        if run_id is not None and not hasattr(record, "run_id"):
+            record.run_id = run_id
+        return True
+
+
 def wants_json(fmt: str, stream: TextIO) -> bool:
     if fmt == "json":
         return True
@@ -51,7 +79,8 @@ def setup_logging(level: str = "INFO", fmt: str = "auto", stream: TextIO | None 
     """Configure the root logger once per process; calling again replaces the handler."""
     stream = stream or sys.stderr
     handler: logging.Handler
-    if wants_json(fmt, stream):
+    _STATE["json"] = wants_json(fmt, stream)
+    if _STATE["json"]:
         handler = logging.StreamHandler(stream)
         handler.setFormatter(JsonFormatter())
     else:
@@ -63,6 +92,7 @@ def setup_logging(level: str = "INFO", fmt: str = "auto", stream: TextIO | None 
     for old in list(root.handlers):
         if getattr(old, "_connector_handler", False):
             root.removeHandler(old)
+    handler.addFilter(RunIdFilter())
     setattr(handler, "_connector_handler", True)  # noqa: B010 - marks the handler this module owns
     root.addHandler(handler)
     root.setLevel(level)

@@ -14,17 +14,29 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session
 
-from connector.config import ConfigError, Settings
+from connector.config import ConfigError, Settings, require_api_keys
 from connector.context import ProgressHook, RunContext, RunKind
 from connector.push.outbox import PushResult, push
 from connector.run.lock import RunLockHandle, run_lock
-from connector.store.db import ensure_schema_ready, make_engine, ping, session_factory, transaction
+from connector.run.logs import json_mode, set_run_id
+from connector.store.db import (
+    SchemaNotReady,
+    ensure_schema_ready,
+    is_empty,
+    make_engine,
+    ping,
+    prepare_schema,
+    session_factory,
+    transaction,
+)
 from connector.store.models import LedgerEntry, Run
 
 if TYPE_CHECKING:
@@ -77,26 +89,60 @@ def _first_line(exc: BaseException) -> str:
     return text[0] if text and text[0] else type(exc).__name__
 
 
-def open_engine(settings: Settings) -> Engine:
-    """An engine on a reachable, migrated database; `DatabaseUnavailable` / `SchemaNotReady` else."""
+class DatabaseMissing(SchemaNotReady):
+    """A read-only command (report, check) found no database, or an empty one: nothing to read."""
+
+
+def sqlite_file(url: str) -> Path | None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def open_engine(settings: Settings, *, prepare: bool = False, serving: bool = False) -> Engine:
+    """An engine on a reachable database whose schema is at head.
+
+    `prepare` (the commands that run: sync, backfill, serve) creates the schema in an empty
+    database and migrates one that is behind when `[database] migrate_on_start` says so
+    (`serving` picks that setting's default). Without it (report, check) nothing is written:
+    a missing SQLite file or an empty database is `DatabaseMissing`, never created.
+    Raises `DatabaseUnavailable` / `SchemaNotReady`.
+    """
     url = settings.database.url
+    path = sqlite_file(url)
+    if not prepare and path is not None:
+        if not path.is_file():
+            raise DatabaseMissing(f"no database at {path}: run `connector sync` first, or pass --config")
+        if path.stat().st_size == 0:  # not even opened: do not turn it into a WAL database here
+            raise DatabaseMissing(f"the database ({describe_database(url)}) is empty: run `connector sync` first")
     engine = make_engine(url, echo=settings.database.echo)
+    try:
+        ping_or_explain(engine, url)
+        if prepare:
+            done = prepare_schema(engine, migrate=settings.database.migrates_on_start(serving=serving))
+            if done:
+                log.info(f"database schema {done}", extra={"database": describe_database(url)})
+        elif is_empty(engine):
+            raise DatabaseMissing(f"the database ({describe_database(url)}) is empty: run `connector sync` first")
+        else:
+            ensure_schema_ready(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
+
+
+def ping_or_explain(engine: Engine, url: str) -> None:
     try:
         ping(engine)
     except (OperationalError, DBAPIError) as exc:
-        engine.dispose()
         orig = getattr(exc, "orig", None) or exc
         reason = _first_line(orig)
         password = make_url(url).password
         if password:
             reason = reason.replace(str(password), "***")
         raise DatabaseUnavailable(f"cannot reach the database ({describe_database(url)}): {reason}") from None
-    try:
-        ensure_schema_ready(engine)
-    except BaseException:
-        engine.dispose()
-        raise
-    return engine
 
 
 def _as_utc(when: dt.datetime | None) -> dt.datetime | None:
@@ -133,7 +179,7 @@ def _engine_for(settings: Settings, engine: Engine | None) -> Iterator[Engine]:
     if engine is not None:
         yield engine
         return
-    owned = open_engine(settings)
+    owned = open_engine(settings, prepare=True)
     try:
         yield owned
     finally:
@@ -164,6 +210,7 @@ def run_once(
 
     since, until = _window(kind, since, until)
     program = load_program(settings.program.file)
+    require_api_keys(settings)
     load_payouts(settings)  # a bad FX rate file stops the run before it starts, naming the file and line
     with _engine_for(settings, engine) as run_engine, run_lock(run_engine, settings.lock.ttl_seconds) as lock:
         sessions = session_factory(run_engine)
@@ -180,15 +227,55 @@ def run_once(
             until=until,
             progress=progress,
         )
-        outcome = _record_start(ctx, program.name, started)
-        _run_stages(ctx, program, lock, outcome, full=full)
-        _record_success(ctx, outcome, clock)
+        set_run_id(ctx.run_id)
+        try:
+            outcome = _record_start(ctx, program.name, started)
+            with _progress_log(ctx):
+                _run_stages(ctx, program, lock, outcome, full=full)
+            _record_success(ctx, outcome, clock)
+        finally:
+            set_run_id(None)
         return outcome
 
 
+@contextmanager
+def _progress_log(ctx: RunContext) -> Iterator[None]:
+    """In JSON log mode, progress lines every `[log] progress_seconds` beside the caller's hook."""
+    if not json_mode():
+        yield
+        return
+    from connector.run.progress import combine, progress_lines
+
+    interval = ctx.settings.log.progress_seconds
+    caller = ctx.progress
+    clock = time.monotonic()
+    with progress_lines(interval) as lines:
+        ctx.progress = combine(caller, lines.hook)
+        try:
+            yield
+        finally:
+            ctx.progress = caller
+            if time.monotonic() - clock >= interval:  # a run that lasted a tick ends with its totals
+                lines.emit()
+
+
+def _mark_abandoned(session: Session, run_id: str, now: dt.datetime) -> None:
+    """Runs still `running` while we hold the lock cannot be alive: their process stopped (killed,
+    shut down past its grace, crashed) before recording its end. Say so, rather than `running` forever.
+    """
+    stale = session.scalars(select(Run).where(Run.status == "running", Run.id != run_id)).all()
+    for run in stale:
+        run.status = "abandoned"
+        run.finished_at = now
+        run.error = f"abandoned: its process stopped before the run finished (found by run {run_id})"
+        log.warning("marked an unfinished run abandoned", extra={"abandoned_run_id": run.id})
+
+
 def _record_start(ctx: RunContext, program: str, started: dt.datetime) -> RunOutcome:
-    """The `running` run row, committed before any stage, so a crash still leaves a trace."""
+    """The `running` run row, committed before any stage, so a crash still leaves a trace
+    (and the next run, holding the lock, marks it abandoned)."""
     with transaction(ctx.sessions) as session:
+        _mark_abandoned(session, ctx.run_id, started)
         session.add(
             Run(id=ctx.run_id, kind=ctx.kind, program=program, as_of=ctx.as_of, started_at=started,
                 status="running", notes=[])

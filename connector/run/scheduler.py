@@ -40,6 +40,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from connector.config import ConfigError, Settings
+from connector.run.gauges import read_store_gauges
 from connector.run.lock import LockHeld
 from connector.run.metrics import CONTENT_TYPE, ConnectorMetrics
 from connector.run.runner import RunFailed, RunOutcome, open_engine, run_once
@@ -154,7 +155,7 @@ class SyncService:
         status = "failed"
         try:
             if self._engine is None:
-                self._engine = open_engine(self.settings)
+                self._engine = open_engine(self.settings, prepare=True, serving=True)
             outcome = self.runner(self.settings, kind="sync", engine=self._engine)
         except LockHeld as exc:
             status = "skipped"
@@ -166,9 +167,11 @@ class SyncService:
             self.state.update(last_status="failed", last_error=message, last_finished_at=dt.datetime.now(dt.UTC))
             if not isinstance(exc, RunFailed):
                 log.error("scheduled run could not start", extra={"error": message})
+            self._observe_store(None, getattr(exc, "run_id", None))
         else:
             status = "succeeded"
             self.metrics.record_success(outcome)
+            self._observe_store(outcome.program, outcome.run_id)
             now = dt.datetime.now(dt.UTC)
             self.state.update(last_status="succeeded", last_error=None, last_finished_at=now, last_success_at=now)
         finally:
@@ -176,6 +179,15 @@ class SyncService:
             self.idle.set()
             if self.on_run is not None:
                 self.on_run(status)
+
+    def _observe_store(self, program: str | None, run_id: str | None) -> None:
+        """Refresh the store's gauges (held, quarantined, findings, push lag); never fails the job."""
+        if self._engine is None:
+            return
+        try:
+            self.metrics.record_store(read_store_gauges(self._engine, program, run_id))
+        except Exception as exc:  # the database may be what failed; the run's own status stands
+            log.warning("could not read the store's gauges", extra={"error": str(exc).splitlines()[0]})
 
     def _on_event(self, event: JobEvent) -> None:
         if event.code == EVENT_JOB_MISSED:

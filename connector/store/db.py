@@ -18,7 +18,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -119,6 +119,32 @@ def ensure_schema_ready(engine: Engine) -> None:
         raise SchemaNotReady(
             f"database schema is at {current or 'nothing'}, expected {head}: run `connector db upgrade`"
         )
+
+
+def is_empty(engine: Engine) -> bool:
+    """No tables at all: a database nobody has used yet, safe to create the schema in."""
+    return not inspect(engine).get_table_names()
+
+
+def prepare_schema(engine: Engine, *, migrate: bool) -> str | None:
+    """Bring the schema to head on start: create it in an empty database, migrate one that is behind
+    only when `migrate` (an operator may want to migrate by hand); else `SchemaNotReady`.
+
+    Why: a fresh container on an empty database should come up without a manual step, while
+    migrating a production schema stays a decision (`[database] migrate_on_start`).
+    Returns what was done ("created", "migrated") or None when the schema was already at head.
+    """
+    current = current_revision(engine)
+    if current == head_revision():
+        return None
+    if current is None and is_empty(engine):
+        upgrade(engine)
+        return "created"
+    if migrate:
+        upgrade(engine)
+        return "migrated"
+    ensure_schema_ready(engine)
+    return None
 
 
 def ping(engine: Engine) -> None:

@@ -101,12 +101,21 @@ def test_unreachable_api_host_fails_naming_it(tmp_path: Path, database_url: str)
 
 def test_unreachable_database_fails_naming_it(tmp_path: Path) -> None:
     port = closed_port()
-    config = write_config(tmp_path / "c.toml", {"database": {"url": f"postgresql+psycopg://u:topsecret@127.0.0.1:{port}/x"}})
+    config = write_config(tmp_path / "c.toml", {"database": {"url": f"postgresql+psycopg://u:topsecret@127.0.0.1:{port}/x"},
+                                                "stripe": {"api_key": "sk_test"},
+                                                "partnerstack": {"public_key": "pk", "secret_key": "sk"}})
     code, line = sync(config)
     assert code == 1 and f"127.0.0.1:{port}" in line and "topsecret" not in line, line
 
 
 def test_missing_migrations_exit_2_saying_what_to_run(tmp_path: Path) -> None:
-    config = write_config(tmp_path / "c.toml", {"database": {"url": f"sqlite:///{tmp_path / 'empty.db'}"}})
+    from connector.store.db import make_engine, upgrade
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = make_engine(url)
+    upgrade(engine, "0004")  # behind head; an empty database would be created on start instead
+    engine.dispose()
+    config = write_config(tmp_path / "c.toml", {"database": {"url": url}, "stripe": {"api_key": "sk_test"},
+                                                "partnerstack": {"public_key": "pk", "secret_key": "sk"}})
     code, line = sync(config)
     assert code == 2 and "connector db upgrade" in line, line

@@ -88,19 +88,74 @@ def test_missing_config_file_and_bad_as_of_exit_2(tmp_path: Path, database_url: 
     assert result.exit_code == 2 and "--as-of" in one_line(result.stderr)
 
 
-def test_unmigrated_database_exits_2_saying_how_to_fix(tmp_path: Path) -> None:
-    config = write_config(tmp_path / "c.toml", {"database": {"url": f"sqlite:///{tmp_path / 'new.db'}"}})
+def behind_head(path: Path) -> str:
+    """A SQLite database migrated to the revision before head (an upgrade not yet applied)."""
+    from connector.store.db import make_engine, upgrade
+
+    url = f"sqlite:///{path}"
+    engine = make_engine(url)
+    upgrade(engine, "0004")
+    engine.dispose()
+    return url
+
+
+def test_schema_behind_head_exits_2_saying_how_to_fix(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "c.toml", settings_values(behind_head(tmp_path / "old.db"), None))
     result = invoke("sync", "--config", str(config))
     assert result.exit_code == 2
-    assert "connector db upgrade" in one_line(result.stderr)
+    assert one_line(result.stderr) == (
+        "connector: error: database schema is at 0004, expected 0005: run `connector db upgrade`"
+    )
+    current = invoke("db", "current", "--config", str(config))
+    assert current.exit_code == 1 and "at revision 0004 (behind head 0005" in current.stdout
     upgraded = invoke("db", "upgrade", "--config", str(config))
     assert upgraded.exit_code == 0, upgraded.stderr
     assert "revision" in upgraded.stdout
+    current = invoke("db", "current", "--config", str(config))
+    assert current.exit_code == 0 and "at revision 0005 (at head)" in current.stdout
+
+
+def test_sync_creates_the_schema_on_an_empty_database(tmp_path: Path, sandbox: SandboxServer) -> None:
+    values = settings_values(f"sqlite:///{tmp_path / 'new.db'}", sandbox)
+    config = write_config(tmp_path / "c.toml", values)
+    result = invoke("sync", "--config", str(config), "--as-of", AS_OF.isoformat())
+    assert result.exit_code == 0, result.stderr
+    assert invoke("db", "current", "--config", str(config)).exit_code == 0
+
+
+def test_migrate_on_start_migrates_a_schema_behind_head(tmp_path: Path, sandbox: SandboxServer) -> None:
+    values = settings_values(behind_head(tmp_path / "old.db"), sandbox, database={"migrate_on_start": True})
+    config = write_config(tmp_path / "c.toml", values)
+    result = invoke("sync", "--config", str(config), "--as-of", AS_OF.isoformat())
+    assert result.exit_code == 0, result.stderr
+    assert invoke("db", "current", "--config", str(config)).exit_code == 0
+
+
+def test_report_without_a_database_exits_2_and_creates_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CONNECTOR_CONFIG", raising=False)
+    result = invoke("report", "--partner", "part_ada")
+    assert result.exit_code == 2
+    assert one_line(result.stderr) == (
+        "connector: error: no database at connector.db: run `connector sync` first, or pass --config"
+    )
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "connector.db").touch()  # an empty file: SQLite's empty database
+    result = invoke("report")
+    assert result.exit_code == 2 and "is empty: run `connector sync` first" in one_line(result.stderr)
+    assert (tmp_path / "connector.db").stat().st_size == 0
+
+
+def test_version_and_help() -> None:
+    result = invoke("--version")
+    assert result.exit_code == 0 and result.stdout.strip() == "connector 0.1.0"
+    result = invoke("--help")
+    assert result.exit_code == 0 and "check" in result.stdout and "--version" in result.stdout
 
 
 def test_unreachable_database_exits_1_naming_the_host_not_the_password(tmp_path: Path) -> None:
     url = "postgresql+psycopg://connector:s3cret-pw@127.0.0.1:1/connector?connect_timeout=2"
-    config = write_config(tmp_path / "c.toml", {"database": {"url": url}})
+    config = write_config(tmp_path / "c.toml", settings_values(url, None))
     for args in (["sync"], ["db", "upgrade"]):
         result = invoke(*args, "--config", str(config))
         assert result.exit_code == 1

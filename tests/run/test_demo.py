@@ -33,3 +33,25 @@ def test_demo_runs_end_to_end_twice(tmp_path: Path) -> None:
             assert (out / name).stat().st_size > 0
             assert str(out / name) in done.stdout
         assert "succeeded" in done.stdout
+
+
+def test_demo_writes_a_config_the_printed_next_commands_work_with(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from connector.run.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CONNECTOR_CONFIG", raising=False)
+    runner = CliRunner()
+    done = runner.invoke(app, ["demo", "--workdir", "out"], catch_exceptions=False)
+    assert done.exit_code == 0, done.stderr
+    commands = [line.strip() for line in done.stdout.splitlines() if line.strip().startswith("connector report")]
+    assert commands[0] == "connector report --config out/connector.toml --partner part_ada"
+    for command in commands:
+        result = runner.invoke(app, command.split()[1:], catch_exceptions=False)
+        assert result.exit_code == 0, (command, result.stderr)
+    statement = runner.invoke(app, commands[0].split()[1:]).stdout
+    assert "part_ada" in statement
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no stray ./connector.db
