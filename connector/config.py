@@ -112,7 +112,8 @@ class ProgramSettings(_Section):
 
 class FinanceSettings(_Section):
     marketing_costs_file: str | None = None
-    fx_rates_file: str | None = None  # date,currency,rate: reward-currency units per unit of currency; `connector check` reads it
+    # date,currency,rate: reward-currency units per unit of currency; `connector check` reads it
+    fx_rates_file: str | None = None
 
 
 class MappingSettings(_Section):
