@@ -42,6 +42,7 @@ class EntryRow:
     pushed_at: dt.datetime | None
     created_run_id: str | None
     pushed_run_id: str | None
+    platform_status: str | None = None  # the platform's reward_status read back (the report reads it)
 
 
 Entry = LedgerEntry | EntryRow

@@ -192,6 +192,8 @@ class PlatformReward(Base):
     description: Mapped[str | None] = mapped_column(Text)
     external_key: Mapped[str | None] = mapped_column(index=True)
     created_at: Mapped[dt.datetime | None]
+    reward_status: Mapped[str | None] = mapped_column(String(16))
+    payment_status: Mapped[str | None] = mapped_column(String(32))
     raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
@@ -477,12 +479,16 @@ class LedgerEntry(Base):
     payable_at: Mapped[dt.datetime | None]
     created_run_id: Mapped[str | None] = mapped_column(String(36))
     created_at: Mapped[dt.datetime]
-    push_state: Mapped[str | None] = mapped_column(String(16))  # None | sending | sent
+    push_state: Mapped[str | None] = mapped_column(String(16))  # None | sending | sent | refused
     push_attempts: Mapped[int] = mapped_column(Integer, default=0)
-    platform_reward_key: Mapped[str | None]
+    platform_reward_key: Mapped[str | None] = mapped_column(index=True)
     pushed_at: Mapped[dt.datetime | None]
     pushed_run_id: Mapped[str | None] = mapped_column(String(36))
     note: Mapped[str | None] = mapped_column(Text)
+    # fingerprint of the body the platform refused (push_state = "refused"); a changed body is re-offered
+    refused_body: Mapped[str | None] = mapped_column(String(64))
+    # the platform's status of the pushed reward, read back: hold|pending|approved|declined|paid|scheduled
+    platform_status: Mapped[str | None] = mapped_column(String(16))
 
 
 Index("ix_ledger_program_partner", LedgerEntry.program, LedgerEntry.partnership_key)

@@ -14,6 +14,8 @@ import os
 import signal
 import subprocess
 import sys
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +41,10 @@ KILLS = 20
 SEED = 20260630
 
 
-def crash_loop(config: Path, out_dir: Path, *, kills: int, points: int) -> list[dict[str, Any]]:
+def crash_loop(config: Path, out_dir: Path, *, kills: int, points: int, low: int = 1) -> list[dict[str, Any]]:
     """The children's outcomes, one per run, the last one a run to the end."""
     job = {"config": str(config), "as_of": AS_OF, "out_dir": str(out_dir), "kills": kills, "points": points,
-           "seed": SEED}
+           "seed": SEED, "low": low}
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECTOR_")}
     env["PYTHONPATH"] = os.pathsep.join([str(KILLHOOK_DIR), str(REPO)])
     done = subprocess.run([sys.executable, str(KILLHOOK_DIR / "crashloop.py"), json.dumps(job)], env=env,
@@ -57,8 +59,7 @@ def crash_loop(config: Path, out_dir: Path, *, kills: int, points: int) -> list[
     return runs
 
 
-@pytest.mark.slow
-def test_twenty_kills_in_a_row_end_in_the_clean_runs_state(tmp_path: Path, database_url: str) -> None:
+def _clean_run(tmp_path: Path) -> tuple[dict[str, Any], list[tuple[Any, ...]], Counter[tuple[str, int]]]:
     with SandboxServer(SCENARIO) as clean_sandbox, extra_database(tmp_path, "clean") as clean_url:
         (clean,) = crash_loop(config_file(tmp_path, clean_url, clean_sandbox), tmp_path / "clean", kills=0, points=0)
         clean_engine = make_engine(clean_url)
@@ -67,10 +68,14 @@ def test_twenty_kills_in_a_row_end_in_the_clean_runs_state(tmp_path: Path, datab
         clean_rewards = reward_counts(clean_sandbox)
     assert [row[3] for row in clean_ledger if row[5] == "pushed"] != []
     assert sorted(amount for _key, amount in clean_rewards) == [-10000, 20000, 20000]
+    return clean, clean_ledger, clean_rewards
 
+
+def _kill_loop(tmp_path: Path, database_url: str, *, low_of: Callable[[dict[str, Any]], int]) -> list[dict[str, Any]]:
+    clean, clean_ledger, clean_rewards = _clean_run(tmp_path)
     with SandboxServer(SCENARIO) as sandbox:
         runs = crash_loop(config_file(tmp_path, database_url, sandbox), tmp_path / "crashes", kills=KILLS,
-                          points=clean["points"])
+                          points=clean["points"], low=low_of(clean))
         engine = make_engine(database_url)
         try:
             assert ledger_rows(engine) == clean_ledger
@@ -81,4 +86,18 @@ def test_twenty_kills_in_a_row_end_in_the_clean_runs_state(tmp_path: Path, datab
     killed = [r for r in runs if r["exit"] == -signal.SIGKILL]
     assert len(killed) == KILLS and runs[-1]["exit"] == 0
     print(f"crash-anywhere: {len(killed)} kills survived, {len(runs) - len(killed)} runs completed, "
-          f"kill points {sorted(r['kill_at'] for r in killed)} of {clean['points']}")
+          f"kill points {sorted(r['kill_at'] for r in killed)} of {clean['points']} (push from {clean['push_start']})")
+    return runs
+
+
+@pytest.mark.slow
+def test_twenty_kills_in_a_row_end_in_the_clean_runs_state(tmp_path: Path, database_url: str) -> None:
+    _kill_loop(tmp_path, database_url, low_of=lambda clean: 1)
+
+
+@pytest.mark.slow
+def test_twenty_kills_during_push_leave_every_reward_once(tmp_path: Path, database_url: str) -> None:
+    """Every kill lands in the push stage (between its first crash point and the clean run's last),
+    with a platform that ignores idempotency keys: still each reward exactly once."""
+    runs = _kill_loop(tmp_path, database_url, low_of=lambda clean: int(clean["push_start"]) + 1)
+    assert all(r["kill_at"] > 0 for r in runs[:-1])

@@ -6,10 +6,11 @@ process that dies by SIGKILL with no cleanup; the next child starts from what th
 and the sandbox hold, as a restarted container would.
 
 Usage: `python crashloop.py JSON` with {"config", "as_of", "out_dir", "kills", "points", "seed"}:
-children run with a kill point drawn from `random.Random(seed)` in [1, points] until `kills`
-of them were killed, then one more runs to the end (`kills: 0, points: 0`: a single counting
-run). Prints one JSON line per child: {"kill_at", "exit" (negative: killed by that signal),
-"points" (crash points passed; absent when killed), "log"}.
+children run with a kill point drawn from `random.Random(seed)` in [low, points] (`low`
+defaults to 1; the push's first point aims every kill at the push) until `kills` of them were
+killed, then one more runs to the end (`kills: 0, points: 0`: a single counting run). Prints one
+JSON line per child: {"kill_at", "exit" (negative: killed by that signal), "points" (crash points
+passed; absent when killed), "push_start" (crash points passed when the push began), "log"}.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ def child(config: str, as_of: str, kill_at: int, log: Path, points_file: Path) -
     from connector.run.cli import main
 
     install(kill_at)
+    _mark_push_start(log.with_suffix(".push"))
     sys.argv = ["connector", "sync", "--config", config, "--as-of", as_of]
     code = 0
     try:
@@ -63,6 +65,22 @@ def child(config: str, as_of: str, kill_at: int, log: Path, points_file: Path) -
     os._exit(code)
 
 
+def _mark_push_start(path: Path) -> None:
+    """Write the crash points passed when the run's push stage begins (the runner looks `push` up
+    at call time)."""
+    from killpoints import passed  # type: ignore[import-not-found]
+
+    import connector.run.runner as runner
+
+    real_push = runner.push
+
+    def push(*args: object, **kwargs: object) -> object:
+        path.write_text(str(passed[0]))
+        return real_push(*args, **kwargs)  # type: ignore[arg-type]
+
+    runner.push = push  # type: ignore[assignment]
+
+
 def run_child(job: dict[str, str], index: int, kill_at: int) -> int:
     out_dir = Path(job["out_dir"])
     log = out_dir / f"run-{index:03d}.log"
@@ -73,7 +91,10 @@ def run_child(job: dict[str, str], index: int, kill_at: int) -> int:
     _, status = os.waitpid(pid, 0)
     code = os.waitstatus_to_exitcode(status)
     points = int(points_file.read_text()) if points_file.exists() else None
-    print(json.dumps({"kill_at": kill_at, "exit": code, "points": points, "log": str(log)}), flush=True)
+    push_file = log.with_suffix(".push")
+    push_start = int(push_file.read_text()) if push_file.exists() else None
+    print(json.dumps({"kill_at": kill_at, "exit": code, "points": points, "push_start": push_start,
+                      "log": str(log)}), flush=True)
     return code
 
 
@@ -84,7 +105,7 @@ def main() -> None:
     rng = random.Random(int(job.get("seed", 0)))
     kills, index = 0, 0
     while kills < int(job.get("kills", 0)) and index < 10 * int(job["kills"]):
-        code = run_child(job, index, rng.randint(1, int(job["points"])))
+        code = run_child(job, index, rng.randint(int(job.get("low", 1)), int(job["points"])))
         kills += code < 0
         index += 1
     run_child(job, index, 0)
