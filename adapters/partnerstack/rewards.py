@@ -69,8 +69,8 @@ def _is_deal(session: Session, entry: LedgerEntry, program: Program) -> Deal | N
 class BodyBuilder:
     """Entry → documented body, as the `[rewards]` mapping says; deals resolved to their customers."""
 
-    def __init__(self, spec: RewardBody, prefix: str, deals: DealCustomers) -> None:
-        self.spec, self.prefix, self.deals = spec, prefix, deals
+    def __init__(self, spec: RewardBody, prefix: str, deals: DealCustomers, currency: str = REWARD_CURRENCY) -> None:
+        self.spec, self.prefix, self.deals, self.currency = spec, prefix, deals, currency
 
     def target(self, session: Session, entry: LedgerEntry, program: Program) -> str | Held:
         key = getattr(entry, self.spec.target_key)
@@ -83,7 +83,7 @@ class BodyBuilder:
         return key if key else Held(f"the entry has no {self.spec.target_key} to target")
 
     def body(self, session: Session, entry: LedgerEntry, program: Program) -> dict[str, Any] | Held:
-        amount = entry_amount(entry, self.spec)
+        amount = entry_amount(entry, self.spec, self.currency)
         if isinstance(amount, Held):
             return amount
         target = self.target(session, entry, program)
@@ -139,10 +139,10 @@ class PartnerStackRewards:
     name = "PartnerStack"
 
     def __init__(self, api: RewardsApi, *, description_prefix: str, concurrency: int,
-                 spec: RewardBody) -> None:  # fmt: skip
+                 spec: RewardBody, currency: str = REWARD_CURRENCY) -> None:  # fmt: skip
         self.api = api
         self.concurrency = concurrency
-        self.builder = BodyBuilder(spec, description_prefix, DealCustomers(api))
+        self.builder = BodyBuilder(spec, description_prefix, DealCustomers(api), currency)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PartnerStackRewards:
@@ -153,6 +153,8 @@ class PartnerStackRewards:
             description_prefix=ps.reward_description_prefix,
             concurrency=ps.push_concurrency,
             spec=load_reward_body(settings),
+            # `[partnerstack] reward_currency` (programs.md "Payout currency") once the setting exists
+            currency=str(getattr(ps, "reward_currency", REWARD_CURRENCY)).lower(),
         )
 
     def close(self) -> None:

@@ -159,10 +159,12 @@ def run_once(
     `engine` lets a long-lived caller (`serve`) reuse one engine across runs: a fresh
     engine per run leaves each run's dialect in SQLAlchemy's compiled caches.
     """
+    from connector.mapping.outbound import load_reward_body
     from connector.rules.program import load_program
 
     since, until = _window(kind, since, until)
     program = load_program(settings.program.file)
+    load_reward_body(settings)  # the outbound body's mapping fails the run before any request
     with _engine_for(settings, engine) as run_engine, run_lock(run_engine, settings.lock.ttl_seconds) as lock:
         sessions = session_factory(run_engine)
         started = dt.datetime.now(dt.UTC)
