@@ -29,10 +29,13 @@ class Stream:
         return f"{self.source}.{self.name}"
 
 
-def cursor_version(raw: Mapping[str, Any], stream: str) -> int:
-    """The layout version of a stored cursor; one this connector cannot read is refused, not misread."""
+def cursor_version(raw: Mapping[str, Any], stream: str, latest: int = CURSOR_VERSION) -> int:
+    """The layout version of a stored cursor; one this connector cannot read is refused, not misread.
+
+    `latest` is the newest layout of that cursor type (a type whose layout moved on declares its own).
+    """
     version = raw.get("version", 1)
-    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= CURSOR_VERSION:
+    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= latest:
         raise CursorLayoutError(f"sync cursor {stream}: unknown layout version {version!r}")
     return version
 

@@ -83,9 +83,9 @@ class Sandbox:
 
 
 @contextlib.contextmanager
-def sandbox(size: str, seed: int, costs_csv: Path) -> Iterator[Sandbox]:
+def sandbox(size: str, seed: int, costs_csv: Path, extra: tuple[str, ...] = ()) -> Iterator[Sandbox]:
     """The sandbox in its own process; it generates the world itself (nothing of it touches disk)."""
-    cmd = [sys.executable, "-m", "bench.serve", size, "--seed", str(seed), "--costs-csv", str(costs_csv)]
+    cmd = [sys.executable, "-m", "bench.serve", size, "--seed", str(seed), "--costs-csv", str(costs_csv), *extra]
     process = subprocess.Popen(cmd, cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                                env=_env())
     try:
@@ -393,6 +393,53 @@ def run_sandbox_only(size: str, *, seed: int = 1, log: Any = None) -> dict[str, 
     return result
 
 
+# Stripe's test-mode limits (and the connector's defaults for a test key): per API and per endpoint.
+RATE_LIMIT = 25.0
+
+
+def run_rate_limited(size: str, *, databases: tuple[str, ...], seed: int, pg_base: str,
+                     log: Any = None) -> dict[str, Any]:
+    """A backfill's pull against a sandbox enforcing Stripe's test-mode limits (25/s per API, 25/s per
+    endpoint, 429 over them), the connector at its own default limits for a test key (and PartnerStack at
+    the same 25/s). Reports wall time over the physical floor (requests answered ÷ the allowed rate; the
+    APIs are read one after the other, so their floors add up; each bucket starts with one second's burst)
+    and the share of requests answered 429."""
+    say = log or (lambda _m: None)
+    out: dict[str, Any] = {"size": size, "rate_limit": RATE_LIMIT, "databases": {}, "commit": _git_commit()}
+    for kind in databases:
+        with tempfile.TemporaryDirectory(prefix="bench-rl-") as tmp:
+            workdir = Path(tmp)
+            costs = workdir / "costs.csv"
+            limits = ("--rate-limit", str(RATE_LIMIT), "--rate-limit-endpoint", str(RATE_LIMIT))
+            with sandbox(size, seed, costs, limits) as box:
+                db = new_database(kind, workdir, pg_base)
+                try:
+                    say(f"{kind}: rate-limited backfill pull at {RATE_LIMIT:g}/s")
+                    figures = worker("pull", "--db", db.url, "--ps-url", box.partnerstack_url, "--stripe-url",
+                                     box.stripe_url, "--program", PROGRAM, "--costs", str(costs), "--as-of",
+                                     _iso(NOW), "--since", BACKFILL_SINCE, "--rate-limited",
+                                     "--ps-rate", str(RATE_LIMIT))
+                    stats = httpx.get(f"{box.url}/_sandbox/stats", timeout=30).json()
+                finally:
+                    drop_database(db)
+        sent = {api: int(stats["requests"][api]) for api in ("stripe", "partnerstack")}
+        limited = {api: int(stats["rate_limited"][api]) for api in ("stripe", "partnerstack")}
+        # each API's bucket starts full (one second of requests), then refills at the rate
+        floor = sum(max(0, sent[api] - limited[api] - RATE_LIMIT) for api in sent) / RATE_LIMIT
+        out["databases"][kind] = {
+            "seconds": figures["seconds"],
+            "records": figures["records"],
+            "requests": sent,
+            "rate_limited": limited,
+            "floor_seconds": floor,
+            "over_floor": _ratio(figures["seconds"], floor),
+            "share_429": (sum(limited.values()) / sum(sent.values())) if sum(sent.values()) else 0.0,
+            "stripe_share_429": limited["stripe"] / sent["stripe"] if sent["stripe"] else 0.0,
+        }
+        say(f"{kind}: {json.dumps(out['databases'][kind])}")
+    return out
+
+
 def add_ratios(result: dict[str, Any]) -> None:
     """The connector's times as ratios to the ceilings, and the issue's targets met or not."""
     ceiling = result["ceiling"]
@@ -527,6 +574,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="work in DIR and leave the SQLite store there (to measure later code against it)")
     p.add_argument("--no-walk", action="store_true",
                    help="skip the bare list walks (at L they take minutes; the replay ceiling is still measured)")
+    p.add_argument("--rate-limited", action="store_true",
+                   help="only the rate-limited phase: a backfill pull at Stripe's test-mode limits (25/s, 25/s per "
+                        "endpoint, enforced by the sandbox), reported against the physical floor")
     args = p.parse_args(argv)
     console = Console(stderr=True)
     try:
@@ -538,6 +588,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile_dir is not None:
         args.profile_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
+    if args.rate_limited:
+        result = run_rate_limited(args.size, databases=databases, seed=args.seed, pg_base=args.pg_url,
+                                  log=lambda m: console.print(f"[dim]{m}[/dim]"))
+        result["bench_seconds"] = time.perf_counter() - started
+        path = write_json(result, args.json or results_path(f"{args.size}-rate-limited"))
+        Console().print_json(data=result["databases"])
+        console.print(f"results: {path}")
+        return 0
     if args.sandbox_only:
         result = run_sandbox_only(args.size, seed=args.seed, log=lambda m: console.print(f"[dim]{m}[/dim]"))
         result["bench_seconds"] = time.perf_counter() - started

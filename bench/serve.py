@@ -26,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("size")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--costs-csv", help="write finance's marketing-cost file of the world here")
+    p.add_argument("--rate-limit", type=float, help="sandbox rate limit, requests per second per API")
+    p.add_argument("--rate-limit-endpoint", type=float, help="sandbox rate limit per endpoint")
     args = p.parse_args(argv)
 
     from bench.generate import EARLIEST_MS, NOW_S, PS_SECTIONS, STRIPE_SECTIONS, stream
@@ -63,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     records["finance.marketing_costs"] = len(info.marketing_costs)
     if args.costs_csv:
         write_costs_csv({"finance": finance}, args.costs_csv)
-    server = SandboxServer(state, port=0)
+    server = SandboxServer(state, port=0, rate_limit=args.rate_limit, rate_limit_endpoint=args.rate_limit_endpoint)
     with server as srv:
         info_line = {
             "url": srv.url,

@@ -38,12 +38,22 @@ def make_settings(args: argparse.Namespace) -> Settings:
     return Settings.model_validate({
         "database": {"url": args.db},
         "partnerstack": {"base_url": args.ps_url or "http://127.0.0.1:9/ps", "public_key": "pk_bench",
-                         "secret_key": "sk_bench"},
-        "stripe": {"base_url": args.stripe_url or "http://127.0.0.1:9/stripe", "api_key": "sk_test_bench"},
+                         "secret_key": "sk_bench",
+                         "requests_per_second": getattr(args, "ps_rate", None) or 0},
+        "stripe": {"base_url": args.stripe_url or "http://127.0.0.1:9/stripe", "api_key": "sk_test_bench",
+                   **_stripe_limits(args)},
         "program": {"file": args.program},
         "finance": finance,
         "log": {"level": "WARNING", "format": "text"},
     })
+
+
+def _stripe_limits(args: argparse.Namespace) -> dict[str, Any]:
+    """No client-side limit (the unlimited phases measure the connector), unless `--rate-limited`:
+    then the connector's defaults for a test-mode key (25/s, 25/s per endpoint)."""
+    if getattr(args, "rate_limited", False):
+        return {}
+    return {"requests_per_second": 0, "requests_per_second_per_endpoint": 0}
 
 
 def _parse_time(text: str | None) -> dt.datetime | None:
@@ -172,6 +182,31 @@ def cmd_recompute(args: argparse.Namespace) -> dict[str, Any]:
             "statuses_changed": outcome.statuses_changed}
 
 
+def cmd_pull(args: argparse.Namespace) -> dict[str, Any]:
+    """A backfill's pull alone (no compute, no push): what the rate-limited phase times."""
+    from connector.context import RunContext
+    from connector.pull import pull
+    from connector.store.db import make_engine, session_factory
+
+    settings = make_settings(args)
+    engine = make_engine(settings.database.url)
+    try:
+        as_of = _parse_time(args.as_of) or dt.datetime.now(dt.UTC)
+        ctx = RunContext(settings=settings, engine=engine, sessions=session_factory(engine),
+                         run_id=str(uuid.uuid4()), kind="backfill", as_of=as_of, since=_parse_time(args.since))
+        started = time.perf_counter()
+        stats = pull(ctx)
+        seconds = time.perf_counter() - started
+    finally:
+        engine.dispose()
+    requests = {"stripe": 0, "partnerstack": 0}
+    for stream, stat in stats.items():
+        api = stream.split(".", 1)[0]
+        if api in requests:
+            requests[api] += stat.requests
+    return {"seconds": seconds, "records": sum(s.pulled for s in stats.values()), "requests": requests}
+
+
 def cmd_insert_ceiling(args: argparse.Namespace) -> dict[str, Any]:
     from bench.ceiling import insert_ceiling
     from connector.store.db import make_engine
@@ -188,6 +223,7 @@ def cmd_insert_ceiling(args: argparse.Namespace) -> dict[str, Any]:
 COMMANDS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "run": cmd_run,
     "recompute": cmd_recompute,
+    "pull": cmd_pull,
     "insert-ceiling": cmd_insert_ceiling,
 }
 
@@ -208,6 +244,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--dst")
     p.add_argument("--record-urls", help="write every GET URL the run sent to this file (and its POSTs to FILE.posts)")
     p.add_argument("--profile", help="write cProfile stats of the measured call to this file")
+    p.add_argument("--rate-limited", action="store_true",
+                   help="Stripe at the connector's own default limits (25/s, 25/s per endpoint) instead of none")
+    p.add_argument("--ps-rate", type=float, help="PartnerStack requests per second (default: no limit)")
     p.add_argument("--incremental", action="store_true",
                    help="recompute: only what changed since the last pass (as a scheduled sync does)")
     return p

@@ -63,6 +63,9 @@ class PartnerStackSettings(_Section):
     trailing_window_days: int = Field(default=35, ge=1)
     trailing_reread_hours: int = Field(default=24, ge=0)  # 0: re-read the trailing window every run
     reward_description_prefix: str = "referral-connector"
+    # Client-side limit shared by reads and the push; 0 = none. PartnerStack documents no rate
+    # limit (shared/spec/partnerstack.md), so a conservative 10/s; 429s are still retried.
+    requests_per_second: float = Field(default=10.0, ge=0)
     push_concurrency: int = Field(default=4, ge=1, le=32)  # partners pushed in parallel
 
 
@@ -74,6 +77,18 @@ class StripeSettings(_Section):
     backfill_window_days: int = Field(default=30, ge=1)
     concurrency: int = Field(default=4, ge=1, le=32)
     event_retention_days: int = Field(default=30, ge=1)
+    # Client-side limits shared by every concurrent reader; 0 = none. Unset: Stripe's documented
+    # global limit less a margin: 25/s for test keys (sk_test_/rk_test_: Stripe allows 25), 90/s
+    # for live keys (Stripe allows 100). Stripe limits each endpoint to 25/s unless it says otherwise.
+    requests_per_second: float | None = Field(default=None, ge=0)
+    requests_per_second_per_endpoint: float = Field(default=25.0, ge=0)
+
+    def rate_per_second(self) -> float:
+        """The global limit in force: the setting, else 25 for a test-mode key and 90 for a live one."""
+        if self.requests_per_second is not None:
+            return self.requests_per_second
+        test_mode = self.api_key.get_secret_value().startswith(("sk_test_", "rk_test_"))
+        return 25.0 if test_mode else 90.0
 
 
 class ProgramSettings(_Section):

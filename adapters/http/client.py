@@ -35,6 +35,7 @@ from adapters.http.errors import (
     RetryableHttpError,
     UpstreamError,
 )
+from adapters.http.limits import RateLimiter
 from adapters.http.policy import RETRYABLE_TRANSPORT_ERRORS, Action, action_for_status, retry_after_seconds
 from connector.config import HttpSettings
 
@@ -111,9 +112,13 @@ class HttpClient:
         headers: dict[str, str] | None = None,
         auth: httpx.Auth | tuple[str, str] | None = None,
         client: httpx.Client | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.api_name = api_name
+        # waits before every attempt (retries included) until the API's rate allows it
+        self.limiter = limiter
         self.base_url = base_url.rstrip("/")
+        self._base_path = httpx.URL(self.base_url).path.rstrip("/")
         self.settings = settings
         self._headers = dict(headers or {})
         self._auth = auth
@@ -191,6 +196,8 @@ class HttpClient:
                 c.add(retries=1)
 
         def attempt() -> T:
+            if self.limiter is not None:
+                self.limiter.acquire(method, httpx.URL(self._url(path)).path.removeprefix(self._base_path))
             for c in counters:
                 c.add(requests=1)
             response = self._client.request(

@@ -21,6 +21,7 @@ from adapters.http import (
     UpstreamError,
     paginate,
 )
+from adapters.http.limits import Rates, shared_limiter
 from connector.config import Settings
 
 API_NAME = "PartnerStack"
@@ -54,6 +55,7 @@ class PartnerStackClient:
             headers={"Accept": "application/json"},
             auth=(ps.public_key.get_secret_value(), ps.secret_key.get_secret_value()),
             client=http,
+            limiter=shared_limiter(API_NAME, ps.base_url, Rates(ps.requests_per_second)),
         )
 
     def close(self) -> None:

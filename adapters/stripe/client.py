@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from adapters.http import CursorPaginator, HttpClient, Page, RequestCounter, UpstreamError, paginate
+from adapters.http.limits import Rates, shared_limiter
 from adapters.stripe.streams import EVENTS_PATH, STREAMS, StripeStream
 from connector.config import Settings
 
@@ -42,6 +43,7 @@ class StripeClient:
 
     def __init__(self, settings: Settings, http: httpx.Client | None = None) -> None:
         st = settings.stripe
+        rates = Rates(st.rate_per_second(), st.requests_per_second_per_endpoint)
         self.settings = settings
         self.page_size = st.page_size
         self.http = HttpClient(
@@ -54,6 +56,7 @@ class StripeClient:
                 "Accept": "application/json",
             },
             client=http,
+            limiter=shared_limiter(API_NAME, st.base_url, rates),
         )
 
     def close(self) -> None:

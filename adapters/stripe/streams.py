@@ -14,6 +14,9 @@ from typing import Any, ClassVar, Literal
 
 from adapters.streams import CURSOR_VERSION, Stream, as_int, as_str, cursor_version, versioned
 
+# The events cursor's layout: 2 adds `read_at` (the last complete read of the log).
+EVENTS_CURSOR_VERSION = 2
+
 # What Stripe embeds only in part, completed from a sub-list before the object is mapped.
 Embedded = Literal["invoice_lines", "subscription_items"]
 
@@ -26,18 +29,37 @@ class StripeStream(Stream):
     # filters the list needs to return everything (Stripe hides canceled subscriptions otherwise)
     list_filters: Mapping[str, Any] = field(default_factory=dict, hash=False)
     embedded: Embedded | None = None
+    # Statuses after which a record can still change (empty: the stream has no lifecycle the pull
+    # tracks). A read that missed events re-reads every stored record in one of them.
+    open_statuses: frozenset[str] = frozenset()
+    # Whether the list takes `status=<one of open_statuses>` (Stripe's invoices, subscriptions,
+    # invoice payments do; disputes, refunds and credit notes do not).
+    status_filter: bool = False
 
 
 STREAMS: tuple[StripeStream, ...] = (
     StripeStream("products", "products", "product"),
     StripeStream("prices", "prices", "price"),
     StripeStream("customers", "customers", "customer"),
-    StripeStream("subscriptions", "subscriptions", "subscription", {"status": "all"}, "subscription_items"),
-    StripeStream("invoices", "invoices", "invoice", embedded="invoice_lines"),
-    StripeStream("credit_notes", "credit_notes", "credit_note"),
-    StripeStream("refunds", "refunds", "refund"),
-    StripeStream("disputes", "disputes", "dispute"),
-    StripeStream("invoice_payments", "invoice_payments", "invoice_payment"),
+    StripeStream(
+        "subscriptions", "subscriptions", "subscription", {"status": "all"}, "subscription_items",
+        frozenset({"active", "trialing", "past_due", "unpaid", "incomplete", "paused"}), status_filter=True,
+    ),
+    StripeStream(
+        "invoices", "invoices", "invoice", embedded="invoice_lines",
+        open_statuses=frozenset({"draft", "open", "uncollectible"}), status_filter=True,
+    ),
+    # an issued credit note can still be voided
+    StripeStream("credit_notes", "credit_notes", "credit_note", open_statuses=frozenset({"issued"})),
+    StripeStream("refunds", "refunds", "refund", open_statuses=frozenset({"pending", "requires_action"})),
+    StripeStream(
+        "disputes", "disputes", "dispute",
+        open_statuses=frozenset({"warning_needs_response", "warning_under_review", "needs_response", "under_review"}),
+    ),
+    StripeStream(
+        "invoice_payments", "invoice_payments", "invoice_payment", open_statuses=frozenset({"open"}),
+        status_filter=True,
+    ),
 )
 
 EVENTS_PATH = "events"
@@ -122,44 +144,72 @@ class EventPosition:
 
 @dataclass(frozen=True)
 class FullRead:
-    """A windows read in progress: its `epoch`, the event to continue from after it, since when it reads."""
+    """A windows read in progress: its `epoch`, the event to continue from after it, since when it
+    reads, and (version 2) when it began (epoch seconds: the `read_at` it leaves behind)."""
 
     epoch: str
     pending: EventPosition | None
     since: int | None
+    started: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         pending = self.pending.to_json() if self.pending is not None else None
-        return {"epoch": self.epoch, "pending": pending, "since": self.since}
+        body: dict[str, Any] = {"epoch": self.epoch, "pending": pending, "since": self.since}
+        if self.started is not None:
+            body["started"] = self.started
+        return body
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> FullRead:
-        return cls(str(raw.get("epoch")), EventPosition.from_json(raw.get("pending")), as_int(raw.get("since")))
+        return cls(
+            str(raw.get("epoch")),
+            EventPosition.from_json(raw.get("pending")),
+            as_int(raw.get("since")),
+            as_int(raw.get("started")),
+        )
 
 
 @dataclass(frozen=True)
 class EventsCursor:
-    """`{"position": event}` between runs; `{"position": ..., "full": {...}}` while a windows read is under way."""
+    """`{"version": 2, "position": event, "read_at": s}` between runs; with `"full": {...}` while a
+    windows read is under way.
+
+    `position` is the last event applied; `read_at` (epoch seconds, version 2) is when the log was
+    last read to its end, so a quiet account (no event for weeks) still knows its read is recent.
+    Version 1 (no `version` key, no `read_at`) reads as a read at the position's event.
+    """
 
     position: EventPosition | None = None
     full: FullRead | None = None
-    version: int = CURSOR_VERSION
+    read_at: int | None = None
+    version: int = EVENTS_CURSOR_VERSION
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {"position": self.position.to_json() if self.position is not None else None}
+        if self.version >= 2:
+            body["read_at"] = self.read_at
         if self.full is not None:
             body["full"] = self.full.to_json()
         return versioned(body, self.version)
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any], stream: str = EVENTS_STREAM) -> EventsCursor:
-        cursor_version(raw, stream)
+        version = cursor_version(raw, stream, EVENTS_CURSOR_VERSION)
         full = raw.get("full")
         position = EventPosition.from_json(raw.get("position"))
-        return cls(position, FullRead.from_json(full) if isinstance(full, dict) else None)
+        read_at = as_int(raw.get("read_at")) if version >= 2 else None
+        return cls(position, FullRead.from_json(full) if isinstance(full, dict) else None, read_at, version)
+
+    @property
+    def last_read(self) -> int | None:
+        """Since when no event can have been missed: the later of `read_at` and the position's event
+        (version 1 has only the latter)."""
+        times = [t for t in (self.read_at, self.position.created if self.position else None) if t is not None]
+        return max(times) if times else None
 
 
 __all__ = [
+    "EVENTS_CURSOR_VERSION",
     "EVENTS_PATH",
     "EVENTS_STREAM",
     "STREAMS",

@@ -1,9 +1,17 @@
-"""Applying Stripe's event log: each event's object is the latest state of a record of some stream."""
+"""Applying Stripe's event log: each event's object is the latest state of a record of some stream.
+
+Stripe renders an event's `data.object` in the API version the account had when the event was
+created, whatever `Stripe-Version` the list request sends. An event in another version than the
+pinned one (`stripe.api_version`) is therefore not mapped: its object is fetched again, in the
+pinned version, once per object id per chunk of events (the latest state wins anyway).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+from adapters.http import RecordNotFound
 from adapters.stripe import EVENTS_STREAM, STREAMS, StripeClient, StripeStream
 from adapters.stripe.streams import EventPosition, EventsCursor
 from connector.pull.context import PullContext
@@ -15,35 +23,82 @@ EVENT_CHUNK = 500  # events applied (and the position saved) per transaction
 # the `object` of an event's data.object → the stream it updates
 EVENT_OBJECT_STREAMS: dict[str, StripeStream] = {s.event_object: s for s in STREAMS}
 
+# An object whose latest event in a chunk is in another API version: fetched again by id.
+_REFETCH = object()
 
-def apply_events(pull: PullContext, client: StripeClient, position: EventPosition) -> None:
-    """Apply events after `position`, oldest first, in chunks that each move the position."""
+
+@dataclass
+class EventsApplied:
+    """What one pass over the log did: events applied, objects fetched again, foreign versions seen."""
+
+    events: int = 0
+    refetched: int = 0
+    gone: int = 0
+    versions: set[str] | None = None
+
+
+def apply_events(
+    pull: PullContext, client: StripeClient, cursor: EventsCursor, read_at: int
+) -> EventsApplied:
+    """Apply every retained event after the cursor's position, oldest first, in chunks that each
+    move the position; once the log is read to its end, the cursor records `read_at` (the run's
+    start) as the last complete read, even when there was no event at all."""
     events_stats = pull.stat(EVENTS_STREAM)
-    events = client.events_since(position.created or 0, counter=events_stats.counter)
+    position = cursor.position
+    since = (position.created if position is not None else None) or cursor.last_read or 0
+    events = client.events_since(since, counter=events_stats.counter)
     ids = [e.get("id") for e in events]
-    if position.id in ids:
+    if position is not None and position.id in ids:
         events = events[ids.index(position.id) + 1 :]
     events_stats.pulled += len(events)
     events_stats.pages += 1
+    pinned = pull.ctx.settings.stripe.api_version
+    done = EventsApplied(events=len(events), versions=set())
     for start in range(0, len(events), EVENT_CHUNK):
         chunk = events[start : start + EVENT_CHUNK]
         completed: dict[str, Any] = {}  # fetched before the transaction: it holds no lock while waiting
-        for kind, objects in _latest_objects(chunk).items():
+        for kind, objects in _latest_objects(chunk, pinned, done).items():
             stream = EVENT_OBJECT_STREAMS[kind]
             counter = pull.stat(stream.key).counter
-            completed[stream.key] = client.complete(stream, list(objects.values()), counter=counter)
+            current = _refetched(client, stream, objects, done)
+            completed[stream.key] = client.complete(stream, current, counter=counter)
         last = chunk[-1]
+        position = EventPosition(last.get("id"), last.get("created"))
         with transaction(pull.ctx) as session:
             for key, objects in completed.items():
                 pull.writer.write(session, key, objects, pull.stat(key))
-            moved = EventsCursor(EventPosition(last.get("id"), last.get("created")))
+            # not yet read to the end: the last complete read stays what it was
+            moved = EventsCursor(position, read_at=cursor.read_at)
             save_cursor(session, EVENTS_STREAM, moved.to_json())
+    with transaction(pull.ctx) as session:
+        save_cursor(session, EVENTS_STREAM, EventsCursor(position, read_at=read_at).to_json())
     for stream in STREAMS:
         pull.finish(stream.key)
+    return done
 
 
-def _latest_objects(chunk: list[Any]) -> dict[str, dict[str, Any]]:
-    """Objects by id per event object kind, in first-seen order; the latest state of an object wins."""
+def _refetched(
+    client: StripeClient, stream: StripeStream, objects: dict[str, Any], done: EventsApplied
+) -> list[Any]:
+    """The chunk's objects of one stream, those marked `_REFETCH` fetched in the pinned version."""
+    out: list[Any] = []
+    for object_id, obj in objects.items():
+        if obj is not _REFETCH:
+            out.append(obj)
+            continue
+        done.refetched += 1
+        try:
+            out.append(client.retrieve(stream.path, object_id))
+        except RecordNotFound:  # deleted since (a draft invoice): nothing left to map
+            done.gone += 1
+    return out
+
+
+def _latest_objects(chunk: list[Any], pinned: str, done: EventsApplied) -> dict[str, dict[str, Any]]:
+    """Objects by id per event object kind, in first-seen order; the latest state of an object wins.
+
+    An object whose latest event is in another API version than `pinned` is `_REFETCH`.
+    """
     by_kind: dict[str, dict[str, Any]] = {}
     for event in chunk:
         obj = (event.get("data") or {}).get("object") if isinstance(event, dict) else None
@@ -52,7 +107,14 @@ def _latest_objects(chunk: list[Any]) -> dict[str, dict[str, Any]]:
         kind = str(obj.get("object"))
         if kind not in EVENT_OBJECT_STREAMS:
             continue
+        object_id = str(obj.get("id"))
+        version = event.get("api_version")
         objects = by_kind.setdefault(kind, {})
-        objects.pop(str(obj.get("id")), None)
-        objects[str(obj.get("id"))] = obj
+        objects.pop(object_id, None)
+        if version == pinned or not isinstance(obj.get("id"), str):  # no id: mapped (and quarantined) as is
+            objects[object_id] = obj
+        else:
+            objects[object_id] = _REFETCH
+            if done.versions is not None:
+                done.versions.add(str(version))
     return by_kind

@@ -2,8 +2,13 @@
 
 The first run records the newest event, then reads every stream in `created` windows
 (`windows`); later runs apply `/v1/events` since the saved event, oldest first (`events`).
-A saved event older than Stripe's retention falls back to re-reading windows, and says so
-in `ctx.notes`.
+
+The events cursor records the last *complete read* of the log (`read_at`), not only the last
+event: an account with no event for weeks is still read within retention. When the last complete
+read is older than Stripe's retention, events may be lost, so the pull falls back to re-reading
+everything that can still have changed: each stream's objects created since that read (windows)
+and every stored record not yet final (`reread`), then resumes from the events. `ctx.notes` says
+which path ran and why.
 """
 
 from __future__ import annotations
@@ -15,8 +20,17 @@ from adapters.stripe.streams import EventPosition, FullRead
 from connector.pull.context import PullContext
 from connector.pull.events import apply_events
 from connector.pull.pages import read_cursor, transaction
+from connector.pull.reread import reread_unfinished
 from connector.pull.windows import WindowRead
 from connector.store.writes import save_cursor
+
+DAY = 86_400
+# A last read this close to the retention edge counts as past it (clock skew, events listed late).
+RETENTION_MARGIN_SECONDS = 3_600
+
+
+def _day(epoch_s: int) -> str:
+    return dt.datetime.fromtimestamp(epoch_s, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 class StripePull:
@@ -24,6 +38,7 @@ class StripePull:
         self.pull = pull
         self.ctx = pull.ctx
         self.client = client
+        self.now = to_epoch_s(self.ctx.as_of)
 
     def backfill(self) -> None:
         """`[since, until)` by created time; no cursor is read or moved."""
@@ -38,41 +53,63 @@ class StripePull:
         if full is None:
             newest = self.client.newest_event(counter=events_stats.counter)
             newest_at = EventPosition(newest.get("id"), newest.get("created")) if newest else None
-            if cursor.position is not None and not self._expired(cursor.position, newest_at):
-                apply_events(self.pull, self.client, cursor.position)
+            last_read = cursor.last_read
+            if last_read is not None and not self._expired(last_read, newest_at):
+                applied = apply_events(self.pull, self.client, cursor, read_at=self.now)
+                self._note_events(last_read, applied.events)
+                if applied.refetched:
+                    versions = ", ".join(sorted(applied.versions or ()))
+                    self.ctx.notes.append(
+                        f"stripe: {applied.refetched} object(s) whose events are in API version {versions} "
+                        f"(pinned {self.ctx.settings.stripe.api_version}) fetched again in the pinned version"
+                        + (f"; {applied.gone} no longer exist" if applied.gone else "")
+                    )
                 self.pull.finish(EVENTS_STREAM)
                 return
-            full = self._begin_full_read(cursor.position, newest_at)
+            full = self._begin_full_read(cursor, newest_at)
         self._read_windows(full.since, None, epoch=full.epoch)
-        pending = full.pending or EventPosition(None, to_epoch_s(self.ctx.as_of))
+        if full.since is not None:  # past retention: what was created before can still have changed
+            counts = reread_unfinished(self.pull, self.client, full.since)
+            if counts:
+                listed = ", ".join(f"{name} {n}" for name, n in counts.items())
+                self.ctx.notes.append(f"stripe: re-read the stored records not yet final: {listed}")
+        pending = full.pending or EventPosition(None, full.started or self.now)
         with transaction(self.ctx) as session:
-            save_cursor(session, EVENTS_STREAM, EventsCursor(pending).to_json())
+            save_cursor(session, EVENTS_STREAM, EventsCursor(pending, read_at=full.started or self.now).to_json())
         self.pull.finish(EVENTS_STREAM)
+
+    def _note_events(self, last_read: int, applied: int) -> None:
+        retention = self.ctx.settings.stripe.event_retention_days
+        self.ctx.notes.append(
+            f"stripe: event log read since the last complete read ({_day(last_read)}, inside the {retention}-day "
+            f"retention): {applied} event(s) applied"
+        )
 
     def _read_windows(self, since: int | None, until: int | None, epoch: str | None) -> None:
         for stream in STREAMS:
             WindowRead(self.pull, self.client, stream, since, until, epoch).run()
             self.pull.finish(stream.key)
 
-    def _begin_full_read(self, position: EventPosition | None, newest: EventPosition | None) -> FullRead:
+    def _begin_full_read(self, cursor: EventsCursor, newest: EventPosition | None) -> FullRead:
         """Record the newest event before reading, so nothing changed during the read is missed."""
         since: int | None = None
-        if position is not None:  # past retention: re-read from a day before the saved event
+        last_read = cursor.last_read
+        if last_read is not None:  # past retention: re-read from a day before the last complete read
             retention = self.ctx.settings.stripe.event_retention_days
-            since = (position.created or 0) - 86_400
+            since = last_read - DAY
             day = dt.datetime.fromtimestamp(since, dt.UTC).date().isoformat()
             self.ctx.notes.append(
-                f"stripe: saved event position older than {retention}-day retention; re-read windows since {day}"
+                f"stripe: last complete read of the event log ({_day(last_read)}) is older than the "
+                f"{retention}-day retention, so events may be lost; re-read windows since {day} and every "
+                "stored invoice, subscription, credit note, refund, dispute and invoice payment not yet final"
             )
-        full = FullRead(self.ctx.run_id, newest, since)
+        full = FullRead(self.ctx.run_id, newest, since, started=self.now)
         with transaction(self.ctx) as session:
-            save_cursor(session, EVENTS_STREAM, EventsCursor(position, full).to_json())
+            save_cursor(session, EVENTS_STREAM, EventsCursor(cursor.position, full, cursor.read_at).to_json())
         return full
 
-    def _expired(self, position: EventPosition, newest: EventPosition | None) -> bool:
-        """Is the saved event gone from Stripe's retention (and has anything happened since)?"""
-        if newest is None or newest.id == position.id:
-            return False
-        retention = self.ctx.settings.stripe.event_retention_days * 86_400
-        now = max(to_epoch_s(self.ctx.as_of), newest.created or 0)
-        return (position.created or 0) < now - retention
+    def _expired(self, last_read: int, newest: EventPosition | None) -> bool:
+        """Can events after the last complete read be gone from Stripe's retention?"""
+        retention = self.ctx.settings.stripe.event_retention_days * DAY
+        now = max(self.now, (newest.created or 0) if newest is not None else 0)
+        return last_read < now - retention + RETENTION_MARGIN_SECONDS

@@ -8,7 +8,15 @@ import pytest
 
 from adapters.partnerstack.streams import Position, TrailingCursor, TrailingPass, UpdatedCursor, UpdatedWindow
 from adapters.streams import CursorLayoutError
-from adapters.stripe.streams import EventPosition, EventsCursor, FullRead, HeadPage, WindowProgress, WindowsCursor
+from adapters.stripe.streams import (
+    EVENTS_CURSOR_VERSION,
+    EventPosition,
+    EventsCursor,
+    FullRead,
+    HeadPage,
+    WindowProgress,
+    WindowsCursor,
+)
 
 # Layouts exactly as the untyped code (99103f9) saved them, each one it could leave behind.
 UPDATED = [
@@ -39,6 +47,10 @@ EVENTS = [
     {"position": None, "full": {"epoch": "run-1", "pending": {"id": "evt_9", "created": 1782777600}, "since": None}},
     {"position": {"id": "evt_gone", "created": 1780000000},
      "full": {"epoch": "run-2", "pending": None, "since": 1779913600}},
+    # version 2: the last complete read of the log, and when a full read began
+    {"version": 2, "position": {"id": "evt_9", "created": 1782777600}, "read_at": 1785369600},
+    {"version": 2, "position": None, "read_at": None,
+     "full": {"epoch": "run-3", "pending": None, "since": 1782691200, "started": 1785369600}},
 ]
 
 
@@ -82,8 +94,13 @@ def test_the_layouts_read_as_what_they_say() -> None:
     )
     assert WindowsCursor.from_json({}) == WindowsCursor(None)
     assert EventsCursor.from_json(EVENTS[3]) == EventsCursor(
-        EventPosition("evt_gone", 1780000000), FullRead("run-2", None, 1779913600)
+        EventPosition("evt_gone", 1780000000), FullRead("run-2", None, 1779913600), version=1
     )
+    # version 1 knows only the last event; version 2 also when the log was last read to its end
+    assert EventsCursor.from_json(EVENTS[0]).last_read == 1782777600
+    quiet = EventsCursor.from_json(EVENTS[4])
+    assert quiet.read_at == 1785369600 and quiet.last_read == 1785369600
+    assert EventsCursor(EventPosition("evt_9", 1782777600), read_at=1785369600).to_json() == EVENTS[4]
 
 
 def test_the_older_trailing_layout_reads_as_a_window_pass_to_finish() -> None:
@@ -100,6 +117,7 @@ def test_the_older_trailing_layout_reads_as_a_window_pass_to_finish() -> None:
 
 @pytest.mark.parametrize("cursor", [UpdatedCursor, TrailingCursor, WindowsCursor, EventsCursor])
 def test_a_layout_from_a_newer_connector_is_refused(cursor: Any) -> None:
-    with pytest.raises(CursorLayoutError, match="unknown layout version 2"):
-        cursor.from_json({"version": 2})
+    newer = EVENTS_CURSOR_VERSION + 1 if cursor is EventsCursor else 2
+    with pytest.raises(CursorLayoutError, match=f"unknown layout version {newer}"):
+        cursor.from_json({"version": newer})
     assert cursor.from_json({"version": 1}) == cursor.from_json({})

@@ -278,7 +278,8 @@ def test_expired_event_position_falls_back_to_windows_with_a_note(
             )
         ctx = make_ctx(settings, as_of=dt.datetime(2026, 9, 15, tzinfo=dt.UTC))
         stats = pull(ctx)
-    assert any("older than 30-day retention; re-read windows since 2026-05-27" in n for n in ctx.notes)
+    assert any("older than the 30-day retention, so events may be lost; re-read windows since 2026-05-27" in n
+               for n in ctx.notes)
     assert stats["stripe.customers"].pulled == 1
     assert "cus_NEW" in {r["id"] for r in store_snapshot(engine)["st_customers"]}
 

@@ -1,0 +1,127 @@
+"""A payment made while the connector did not read the event log is never lost (issue 14, item 1).
+
+Two ways to get there: a quiet account (no event for five weeks, the connector running every two
+weeks: the last *event* is old, the last *read* is not), and an outage longer than Stripe's 30-day
+retention (the event that paid the invoice is gone). Either way the ledger after the gap equals a
+clean backfill's of the same world.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, text
+
+from connector.run.runner import RunOutcome, run_once
+from connector.store.db import make_engine
+from sandbox.server import SandboxServer
+from tests.conftest import fresh_database
+from tests.pull.scenarios import NOW, consio
+from tests.reliability.conftest import ledger_rows
+from tests.run.conftest import make_settings
+
+T0 = NOW  # 2026-06-30, the scenario's clock
+
+
+def _at(days: float) -> dt.datetime:
+    return T0 + dt.timedelta(days=days)
+
+
+def _iso(when: dt.datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _world() -> dict[str, Any]:
+    """The Consio example plus an invoice still open at the first sync."""
+    world = consio()
+    invoices = world["stripe"]["invoices"]
+    a3 = copy.deepcopy(next(i for i in invoices if i["id"] == "in_A2"))
+    a3.update(id="in_A3", status="open", created=_iso(_at(-10)), amount_paid=0, amount_remaining=a3["amount_due"],
+              status_transitions={"finalized_at": _iso(_at(-10))})
+    for n, line in enumerate(a3["lines"]):
+        line["id"] = f"il_A3_{n}"
+    invoices.append(a3)
+    # the last event before the gap comes after the invoice: re-reading what was created since that
+    # event does not reach the invoice
+    world["stripe"]["customers"].append({"id": "cus_LAST", "name": "Last", "created": _iso(_at(-1))})
+    return world
+
+
+def _pay_a3(srv: SandboxServer, when: dt.datetime) -> None:
+    srv.apply({
+        "now": _iso(when),
+        "stripe": {
+            "invoices": [{"id": "in_A3", "status": "paid", "amount_paid": 108000, "amount_remaining": 0,
+                          "status_transitions": {"finalized_at": _iso(_at(-10)), "paid_at": _iso(when)}}],
+            "invoice_payments": [{"id": "inpay_A3", "invoice": "in_A3", "amount_paid": 108000, "currency": "usd",
+                                  "status": "paid", "payment": {"type": "payment_intent",
+                                                                "payment_intent": "pi_A3"}}],
+        },
+    })
+
+
+def _sync(url: str, srv: SandboxServer, when: dt.datetime) -> RunOutcome:
+    srv.apply({"now": _iso(when)})  # the sandbox's clock only (an empty change emits no event)
+    return run_once(make_settings(url, srv), as_of=when)
+
+
+def _status(engine: Engine, invoice: str) -> str:
+    with engine.connect() as conn:
+        return str(conn.scalar(text("SELECT status FROM st_invoices WHERE id = :i"), {"i": invoice}))
+
+
+def _clean_backfill_ledger(tmp_path: Path, srv: SandboxServer, when: dt.datetime) -> list[Any]:
+    with fresh_database(tmp_path, "clean") as url:
+        run_once(make_settings(url, srv), kind="backfill", since=dt.datetime(2020, 1, 1, tzinfo=dt.UTC), as_of=when)
+        engine = make_engine(url)
+        try:
+            return [row[:6] for row in ledger_rows(engine)]
+        finally:
+            engine.dispose()
+
+
+def test_quiet_account_read_every_two_weeks_keeps_the_payment(
+    tmp_path: Path, database_url: str, engine: Engine
+) -> None:
+    with SandboxServer(_world()) as srv:
+        first = run_once(make_settings(database_url, srv), as_of=T0)
+        assert first.status == "succeeded" and _status(engine, "in_A3") == "open"
+        for day in (14, 28):  # nothing happens upstream: no event for five weeks
+            quiet = _sync(database_url, srv, _at(day))
+            assert any("inside the 30-day retention): 0 event(s) applied" in n for n in quiet.notes)
+        _pay_a3(srv, _at(36))
+        final = _sync(database_url, srv, _at(42))  # the last event seen is 42 days old, the last read 14
+        assert not any("may be lost" in n for n in final.notes)
+        assert any("inside the 30-day retention)" in n for n in final.notes)
+        assert _status(engine, "in_A3") == "paid"
+        gap = [row[:6] for row in ledger_rows(engine)]
+        clean = _clean_backfill_ledger(tmp_path, srv, _at(42))
+    assert any("in_A3" in row[0] for row in clean)  # the payment earns a commission
+    assert gap == clean
+
+
+@pytest.mark.parametrize("paid_day", [5, 20])  # paid with its event since expired / still retained
+def test_outage_past_retention_re_reads_what_was_not_final(
+    tmp_path: Path, database_url: str, engine: Engine, paid_day: int
+) -> None:
+    with SandboxServer(_world()) as srv:
+        run_once(make_settings(database_url, srv), as_of=T0)
+        assert _status(engine, "in_A3") == "open"
+        _pay_a3(srv, _at(paid_day))
+        srv.apply({"now": _iso(_at(38)), "stripe": {"customers": [{"id": "cus_LATE", "name": "Late"}]}})
+        final = _sync(database_url, srv, _at(40))  # down for 40 days
+        notes = " | ".join(final.notes)
+        assert "older than the 30-day retention, so events may be lost" in notes
+        assert "re-read the stored records not yet final: invoices 1" in notes
+        assert _status(engine, "in_A3") == "paid"
+        gap = [row[:6] for row in ledger_rows(engine)]
+        clean = _clean_backfill_ledger(tmp_path, srv, _at(40))
+        # and the connector is back on the event log, with nothing re-read next time
+        after = _sync(database_url, srv, _at(41))
+        assert any("inside the 30-day retention)" in n for n in after.notes)
+    assert any("in_A3" in row[0] for row in clean)
+    assert gap == clean
