@@ -8,25 +8,25 @@ its key, so the report can say so and show a declined reward as a finding.
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, update
 
 from connector.context import RunContext
 from connector.store.models import LedgerEntry, PlatformReward
 
 
 def read_back_status(ctx: RunContext, program: str) -> int:
-    """Set `platform_status` on the program's pushed entries whose reward's status changed; how many."""
-    status = (
-        select(func.coalesce(PlatformReward.reward_status, PlatformReward.payment_status))
-        .where(PlatformReward.key == LedgerEntry.platform_reward_key)
-        .scalar_subquery()
-    )
+    """Set `platform_status` on the program's pushed entries whose reward's status changed; how many.
+
+    One UPDATE joined on the reward key (`UPDATE … FROM`, indexed on both sides), so a run where
+    nothing changed costs one pass over the mirrored rewards, not a lookup per pushed entry.
+    """
+    status = func.coalesce(PlatformReward.reward_status, PlatformReward.payment_status)
     with ctx.sessions() as session, session.begin():
         done = session.execute(
             update(LedgerEntry)
             .where(
+                LedgerEntry.platform_reward_key == PlatformReward.key,
                 LedgerEntry.program == program,
-                LedgerEntry.platform_reward_key.is_not(None),
                 status.is_not(None),
                 LedgerEntry.platform_status.is_distinct_from(status),
             )
