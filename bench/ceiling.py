@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -202,30 +201,27 @@ class PostResult:
 
 
 def post_ceiling(posts: list[dict[str, str]], *, concurrency: int) -> PostResult:
-    """POST exactly the bodies a connector run sent, ``concurrency`` at a time, under fresh idempotency keys.
+    """POST exactly the bodies a connector run sent, ``concurrency`` at a time.
 
-    Fresh keys make the sandbox create every reward again (a replayed key would only return the stored
-    answer), so this costs the server what the connector's push cost it: a lower bound on any client
-    that must create the same rewards over the same number of connections. It leaves duplicate
-    rewards behind, so it runs after everything that reads the sandbox's rewards.
+    The sandbox, like PartnerStack, takes no idempotency key, so it creates every reward again: this
+    costs the server what the connector's push cost it, a lower bound on any client that must
+    create the same rewards over the same number of connections. It leaves duplicate rewards
+    behind, so it runs after everything that reads the sandbox's rewards.
     """
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    run = uuid.uuid4().hex[:8]
     with httpx.Client(timeout=httpx.Timeout(120.0), limits=limits, auth=httpx.BasicAuth("pk_bench", "sk_bench"),
                       headers={"Content-Type": "application/json"}) as client:
 
-        # A dropped connection is retried with the same key: the sandbox answers a replay from its
-        # record, so nothing is created twice and one reset does not void the whole benchmark.
+        # A dropped connection is retried, so one reset does not void the whole benchmark (a timing
+        # run: a duplicate it may leave is never read).
         @retry(retry=retry_if_exception_type(httpx.TransportError), stop=stop_after_attempt(3), reraise=True)
-        def post(job: tuple[int, dict[str, str]]) -> None:
-            n, sent = job
-            response = client.post(sent["url"], content=sent["body"].encode("utf-8"),
-                                   headers={"Idempotency-Key": f"ceiling-{run}-{n}"})
+        def post(sent: dict[str, str]) -> None:
+            response = client.post(sent["url"], content=sent["body"].encode("utf-8"))
             response.raise_for_status()
 
         started = time.perf_counter()
         with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-            for _ in pool.map(post, enumerate(posts), chunksize=16):
+            for _ in pool.map(post, posts, chunksize=16):
                 pass
         seconds = time.perf_counter() - started
     return PostResult(seconds=seconds, concurrency=concurrency, requests=len(posts))

@@ -364,7 +364,7 @@ def _phases(
     saved(result)
     if "post_replay" not in result["ceiling"]:
         # Last: it leaves duplicate rewards in this sandbox, which no later phase reads.
-        say(f"[{size}] push ceiling (the backfill's own POSTs under fresh idempotency keys)")
+        say(f"[{size}] push ceiling (the backfill's own POSTs replayed)")
         posts = [json.loads(line) for line in Path(f"{urls_file}.posts").read_text().splitlines() if line]
         step = max(1, -(-len(posts) // POST_CEILING_SAMPLE))
         posted = post_ceiling(posts[::step], concurrency=PUSH_CONCURRENCY)

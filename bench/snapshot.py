@@ -27,7 +27,8 @@ dumps can also be read with ``diff``): every row of ``ledger_entries``, ``decisi
 the sandbox received (``GET /_sandbox/rewards``) without the sandbox's own ``key`` and clock fields;
 the exit code and outcome line of each command. Rewards are pushed by partner in parallel, so the
 sandbox's sequential reward keys (``rwd_0000000001``...) depend on thread timing: a ledger entry's
-``platform_reward_key`` that names a pushed reward is written as ``pushed:<that reward's external_key>``.
+``platform_reward_key`` that names a pushed reward is written as ``pushed:<the entry it pays>``, read from
+the ``[entry:<key>]`` marker of its description (``external_key`` in dumps of older commits).
 Timings, the interpreter and the imported ``connector`` package path go to ``_meta.json``, which
 ``compare`` does not compare.
 
@@ -360,9 +361,18 @@ def _row_order(keys: tuple[str, ...]) -> Any:
     return order
 
 
+_ENTRY_MARKER = re.compile(r"\[entry:([^\]]+)\]")
+
+
+def _paid_entry(reward: dict[str, Any]) -> Any:
+    """The entry a reward pays: its description's marker (PartnerStack keeps no other field of ours)."""
+    found = _ENTRY_MARKER.search(str(reward.get("description") or ""))
+    return found.group(1) if found else reward.get("external_key")
+
+
 def dump_tables(db: Path, rewards: list[dict[str, Any]], workdir: Path) -> dict[str, Any]:
     """Every row of the compared tables, without the columns that differ from run to run by design."""
-    reward_of = {r.get("key"): r.get("external_key") for r in rewards if r.get("key")}
+    reward_of = {r.get("key"): _paid_entry(r) for r in rewards if r.get("key")}
     engine = create_engine(f"sqlite:///{db}")
     tables: dict[str, Any] = {}
     try:
@@ -394,10 +404,11 @@ def dump_tables(db: Path, rewards: list[dict[str, Any]], workdir: Path) -> dict[
     finally:
         engine.dispose()
     reward_rows = [
-        {k: _plain(v, str(workdir)) for k, v in r.items() if k not in REWARD_DROPPED} for r in rewards
+        {"entry": _paid_entry(r), **{k: _plain(v, str(workdir)) for k, v in r.items() if k not in REWARD_DROPPED}}
+        for r in rewards
     ]
-    reward_rows.sort(key=_row_order(("external_key",)))
-    tables["rewards"] = {"key": ["external_key"], "excluded": sorted(REWARD_DROPPED), "rows": reward_rows}
+    reward_rows.sort(key=_row_order(("entry",)))
+    tables["rewards"] = {"key": ["entry"], "excluded": sorted(REWARD_DROPPED), "rows": reward_rows}
     return tables
 
 

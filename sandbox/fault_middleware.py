@@ -4,7 +4,9 @@ Why: faults must look like the network and the upstream misbehaving, not like ha
 never hit the ``/_sandbox`` admin routes that tests use to steer the sandbox. Order matters for
 ``POST /rewards``: 429/5xx are answered *before* the handler runs (nothing recorded), while ``drop`` and
 ``truncate`` run the handler first (the reward *is* recorded) and then spoil the answer, which is the
-"sent but no answer" case a client must resolve with its idempotency key.
+"sent but no answer" case a client must resolve by asking the platform what landed.
+``commit-then-drop`` applies to POSTs only: the handler runs, then only the status line goes out and
+the connection closes, so not one byte of the answer reaches the client.
 
 ``drop`` sends the status line, headers and half the body, then ends the response without completing
 it; the server closes the connection, so an HTTP client sees a protocol/read error. ``truncate`` sends a
@@ -75,6 +77,8 @@ class FaultMiddleware:
             self.state.stats[path] += 1
             plan = self.state.fault_plan
         fault = plan.next() if plan is not None else None
+        if fault is not None and fault.kind == "commit-then-drop" and scope.get("method") != "POST":
+            fault = None
         if fault is None:
             await self.app(scope, receive, send)
             return
@@ -113,7 +117,7 @@ class FaultMiddleware:
         if start is None:
             return
         body = b"".join(chunks)
-        half = body[: len(body) // 2]
+        half = b"" if kind == "commit-then-drop" else body[: len(body) // 2]
         headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
         if kind == "truncate":
             headers.append((b"content-length", str(len(half)).encode()))

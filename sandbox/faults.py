@@ -8,6 +8,10 @@ Grammar: comma-separated ``name=value`` pairs, e.g.
 ``429=0.2,5xx=0.05,drop=0.02,truncate=0.01,slow=0.01,slow_seconds=0.2,seed=7,retry_after=1``.
 Rates (``429``, ``5xx``, ``drop``, ``truncate``, ``slow``) are probabilities that must sum to at most
 1; exactly one uniform draw per request picks at most one fault. ``5xx`` picks 500, 502 or 503.
+``commit-then-drop`` hits writes only (a ``POST``; other requests drawing it pass untouched): the
+handler runs to the end (the reward is stored) and the connection is then closed before a single
+byte of the answer, the "it landed but nobody was told" case that PartnerStack, documenting no
+idempotency, leaves to the client to resolve.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import random
 import threading
 from dataclasses import dataclass, field
 
-RATE_NAMES: tuple[str, ...] = ("429", "5xx", "drop", "truncate", "slow")
+RATE_NAMES: tuple[str, ...] = ("429", "5xx", "drop", "truncate", "slow", "commit-then-drop")
 _ALIASES = {"rate_limit": "429", "500": "5xx", "error": "5xx", "timeout": "slow"}
 
 

@@ -6,15 +6,17 @@ lists ``data = {"items": [...], "has_more": bool}`` newest first, ``limit`` in [
 ``starting_after`` / ``ending_before`` as item keys, time filters in epoch ms; errors
 ``{"message": ..., "status": 4xx}``.
 
-``POST /rewards`` honours an ``Idempotency-Key`` header: the same key with the same body replays the
-first answer byte for byte (with ``Idempotent-Replayed: true``); the same key with a different body is
-a 409. Only successful creations are remembered.
+``POST /rewards`` takes the documented body only (``rewards.py``) and ignores any ``Idempotency-Key``
+header, as PartnerStack documents none: a repeated POST creates a second reward.
+``POST /deals/{key}/convert`` turns a deal into a customer. Rewards filter ``customer_key`` on the
+nested customer (its ``key`` or ``external_key``), ``invoice_key`` on the nested invoice.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -26,7 +28,7 @@ from .http_util import json_bytes, json_response, parse_int
 from .jsonutil import dumps_bytes, loads
 from .normalize_partnerstack import TYPES
 from .rewards import RewardError
-from .state import State, Stored
+from .state import State
 
 MAX_LIMIT = 250
 
@@ -63,7 +65,21 @@ def _auth_error(request: Request, state: State) -> Response | None:
     return None
 
 
-def _filters(request: Request) -> tuple[Range | None, list[Filter]]:
+def _nested_key_filter(field: str, *attrs: str) -> Callable[[str], Filter]:
+    """A filter on a reward's nested object (``customer``, ``invoice``), by any of its key attributes."""
+    def make(value: str) -> Filter:
+        return Filter((field,), lambda v: isinstance(v, dict) and any(v.get(a) == value for a in attrs))
+    return make
+
+
+# Reward filters that read the listed (nested) shape.
+_REWARD_FILTERS: dict[str, Callable[[str], Filter]] = {
+    "customer_key": _nested_key_filter("customer", "key", "external_key"),
+    "invoice_key": _nested_key_filter("invoice", "key"),
+}
+
+
+def _filters(request: Request, reward: bool = False) -> tuple[Range | None, list[Filter]]:
     query = request.query_params
     ints: dict[str, int | None] = {}
     for name in ("min_created", "max_created", "min_updated", "max_updated"):
@@ -77,8 +93,10 @@ def _filters(request: Request) -> tuple[Range | None, list[Filter]]:
     if low is not None or high is not None:
         filters.append(Filter(("updated_at",), lambda v: _within(v, low, high)))
     for name, path in _EQ_FILTERS.items():
-        if name in query:
+        if name in query and not (reward and name in _REWARD_FILTERS):
             filters.append(Filter.equals(path, query[name]))
+    if reward:
+        filters += [_REWARD_FILTERS[name](query[name]) for name in _REWARD_FILTERS if name in query]
     group = query.get("group_key") or query.get("group")
     if group:
         filters.append(Filter((), lambda obj: _group_key(obj) == group))
@@ -112,6 +130,7 @@ class PartnerStackRoutes:
         return [
             Route("/{resource}", self.collection, methods=["GET", "POST"]),
             Route("/{resource}/{key}", self.retrieve, methods=["GET"]),
+            Route("/deals/{key}/convert", self.convert_deal, methods=["POST"]),
             Route("/{path:path}", self.unknown, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
         ]
 
@@ -148,7 +167,7 @@ class PartnerStackRoutes:
         after, before = query.get("starting_after") or None, query.get("ending_before") or None
         if after is not None and before is not None:
             raise ValueError("starting_after and ending_before are mutually exclusive")
-        created, filters = _filters(request)
+        created, filters = _filters(request, reward=resource == "rewards")
         name = f"partnerstack.{resource}"
         with self.state.lock:
             collection = self.state.partnerstack[resource]
@@ -185,25 +204,37 @@ class PartnerStackRoutes:
             return json_response(200, {"data": found, "message": "Object returned successfully", "status": 200})
 
     async def _create_reward(self, request: Request) -> Response:
-        raw = await request.body()
+        body, error = await _json_body(request)
+        if error is not None:
+            return error
         try:
-            body: Any = loads(raw) if raw else None
-        except ValueError:
-            return ps_error(400, "request body is not valid JSON")
-        idem_key = request.headers.get("idempotency-key")
-        fingerprint = State.fingerprint(body)
+            reward = self.state.create_reward(body)
+        except RewardError as exc:
+            return ps_error(400, str(exc))
+        return json_bytes(200, dumps_bytes({"data": reward, "message": "Reward created successfully", "status": 200}))
+
+    async def convert_deal(self, request: Request) -> Response:
+        """``POST /deals/{key}/convert``: the deal becomes a customer."""
+        error = _auth_error(request, self.state)
+        if error is not None:
+            return error
+        body, error = await _json_body(request)
+        if error is not None:
+            return error
+        key = request.path_params["key"]
         with self.state.lock:
-            if idem_key:
-                stored = self.state.idempotency.get(idem_key)
-                if stored is not None:
-                    if stored.fingerprint != fingerprint:
-                        return ps_error(409, "Idempotency-Key was already used with a different request body")
-                    return json_bytes(stored.status, stored.body, {"Idempotent-Replayed": "true"})
+            if self.state.partnerstack["deals"].get(key) is None:
+                return ps_error(404, "Deal not found")
             try:
-                reward = self.state.create_reward(body)
+                customer = self.state.convert_deal(key, body)
             except RewardError as exc:
                 return ps_error(400, str(exc))
-            answer = dumps_bytes({"data": reward, "message": "Reward created successfully", "status": 200})
-            if idem_key:
-                self.state.idempotency[idem_key] = Stored(fingerprint, 200, answer)
-        return json_bytes(200, answer)
+        return json_response(200, {"data": customer, "message": "Deal converted successfully", "status": 200})
+
+
+async def _json_body(request: Request) -> tuple[Any, Response | None]:
+    raw = await request.body()
+    try:
+        return (loads(raw) if raw else None), None
+    except ValueError:
+        return None, ps_error(400, "request body is not valid JSON")

@@ -12,11 +12,9 @@ clock are not served.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from . import STRIPE_API_VERSION
@@ -29,7 +27,7 @@ from .jsonutil import dumps
 from .normalize_stripe import is_int
 from .ratelimit import RateLimiter, RateLimits
 from .render import render
-from .rewards import build_reward
+from .rewards import build_reward, convert_deal
 from .scenario import Scenario, read_json
 from .timeutil import clock_ms, now_ms
 from .versions import Downgrader, check_event_version
@@ -44,15 +42,6 @@ _PRICE_DEPENDENT = frozenset({"subscription", "event"})
 _INVOICE_STATUS_TIME = {
     "open": "finalized_at", "paid": "paid_at", "void": "voided_at", "uncollectible": "marked_uncollectible_at",
 }
-
-
-@dataclass
-class Stored:
-    """A remembered answer for an ``Idempotency-Key``."""
-
-    fingerprint: str
-    status: int
-    body: bytes
 
 
 class State:
@@ -103,8 +92,8 @@ class State:
         self.emit_world_events()
         self.finance: dict[str, Any] = dict(scenario.finance)
         self.pushed_rewards: list[dict[str, Any]] = []
-        self.idempotency: dict[str, Stored] = {}
         self.reward_seq = 0
+        self.converted_seq = 0
         self.request_seq = 0
         self.fault_plan: FaultPlan | None = None
         self.endless: set[str] = set()
@@ -275,18 +264,26 @@ class State:
         """Validate and record a pushed reward (raises ``RewardError``)."""
         with self.lock:
             key = f"rwd_{self.reward_seq + 1:010d}"
-            reward = build_reward(
-                body, self.partnerstack["partnerships"], self.partnerstack["customers"], key, self.now_ms
-            )
+            reward = build_reward(body, self.partnerstack, key, self.now_ms)
             self.reward_seq += 1
             self.partnerstack["rewards"].add(reward)
             self.pushed_rewards.append(reward)
             return reward
 
-    @staticmethod
-    def fingerprint(body: Any) -> str:
-        """Canonical text of a request body for idempotency comparison."""
-        return json.dumps(body, sort_keys=True, default=str, separators=(",", ":"))
+    def convert_deal(self, deal_key: str, body: Any) -> dict[str, Any]:
+        """Turn a deal into a customer, as PartnerStack's SDK describes (raises ``RewardError``)."""
+        with self.lock:
+            deals, customers = self.partnerstack["deals"], self.partnerstack["customers"]
+            deal = deals.get(deal_key)
+            key = f"cust_converted_{self.converted_seq + 1:06d}"
+            customer = convert_deal(deal, body, customers, key, self.now_ms)
+            self.converted_seq += 1
+            customers.add(customer)
+            position = deals.position(deal_key)
+            assert position is not None  # convert_deal refused a missing deal
+            converted = {**deal, "customer_key": customer["key"], "updated_at": self.now_ms}
+            deals.replace(deals.entries()[position], converted)
+            return customer
 
     # ----- change over time -------------------------------------------------------------------
     def apply(self, partial: Any) -> dict[str, Any]:

@@ -12,7 +12,15 @@ from typing import Any
 
 import httpx
 
-from adapters.http import CursorPaginator, HttpClient, Page, RequestCounter, UpstreamError, paginate
+from adapters.http import (
+    CursorPaginator,
+    HttpClient,
+    Page,
+    RecordNotFound,
+    RequestCounter,
+    UpstreamError,
+    paginate,
+)
 from adapters.http.limits import Rates, shared_limiter
 from connector.config import Settings
 
@@ -34,7 +42,7 @@ def _extract(body: Any) -> tuple[list[dict[str, Any]], bool]:
 
 
 class PartnerStackClient:
-    """Reads (`iter_list`, `iter_newer`) for the pull; `create_reward` for the push."""
+    """Reads (`iter_list`, `iter_newer`) for the pull; rewards, customers and deal conversion for the push."""
 
     def __init__(self, settings: Settings, http: httpx.Client | None = None) -> None:
         ps = settings.partnerstack
@@ -85,14 +93,38 @@ class PartnerStackClient:
             counter=counter,
         )
 
-    def list_rewards(self, min_created: dt.datetime | None = None) -> list[dict[str, Any]]:
-        params = {"min_created": to_epoch_ms(min_created)} if min_created is not None else {}
+    def list_rewards(
+        self, min_created: dt.datetime | None = None, customer_key: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Rewards created since `min_created`, of one customer when `customer_key` is given."""
+        params: dict[str, Any] = {"min_created": to_epoch_ms(min_created)} if min_created is not None else {}
+        if customer_key is not None:
+            params["customer_key"] = customer_key
         return [item for page in self.iter_list("rewards", params) for item in page]
 
-    def create_reward(self, payload: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
-        """POST /rewards; safe to retry only because the key makes the platform de-duplicate."""
-        body = self.http.request_json("POST", "/rewards", json_body=payload, idempotency_key=idempotency_key)
-        data = body.get("data") if isinstance(body, dict) else None
-        if not isinstance(data, dict):
-            raise UpstreamError("PartnerStack POST /rewards: response without a data object")
-        return data
+    def create_reward(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """POST /rewards, sent once: PartnerStack documents no idempotency, so the HTTP layer never
+        retries it (the push asks the platform what landed before sending again)."""
+        return self._create("/rewards", payload)
+
+    def find_customer(self, customer_key: str) -> dict[str, Any] | None:
+        """GET /customers/{customer_key}; None when PartnerStack has no such customer."""
+        try:
+            body = self.http.request_json("GET", f"/customers/{customer_key}")
+        except RecordNotFound:
+            return None
+        return _data(body, f"GET /customers/{customer_key}")
+
+    def convert_deal(self, deal_key: str, email: str, customer_key: str) -> dict[str, Any]:
+        """POST /deals/{key}/convert: the deal becomes a customer (sent once, like a reward)."""
+        return self._create(f"/deals/{deal_key}/convert", {"email": email, "customer_key": customer_key})
+
+    def _create(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+        return _data(self.http.request_json("POST", path, json_body=payload), f"POST {path}")
+
+
+def _data(body: Any, what: str) -> dict[str, Any]:
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, dict):
+        raise UpstreamError(f"PartnerStack {what}: response without a data object")
+    return data

@@ -1,16 +1,19 @@
-"""PartnerStack as the push destination: the reward body, the reward key, finding a reward again.
+"""PartnerStack as the push destination: the documented reward body, the reward key, finding a reward again.
 
 The outbox (`connector.push`) owns the exactly-once protocol and knows nothing of PartnerStack;
-what it sends to the rewards API and reads back from it is shaped here. Each body carries its
-entry key three times (`external_key`, `metadata.entry_key`, `[entry:…]` in the description),
-so a reward stays findable even if PartnerStack or a person drops one of them.
+what it sends to the rewards API and reads back from it is shaped here. The body is the one
+PartnerStack documents, `{"amount": <USD cents>, "description": "...", "target": {"key", "type"}}`,
+filled from the entry as `mappings/partnerstack.toml` `[rewards]` says (`connector.mapping.outbound`).
+PartnerStack keeps no field of ours but the description, so the description ends with the entry's
+marker `[entry:<entry_key>]`: after a lost answer the reward is found by listing the target
+customer's rewards since the attempt and reading that marker.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from sqlalchemy import select
@@ -18,64 +21,85 @@ from sqlalchemy.orm import Session
 
 from adapters.http import ConnectorHttpError
 from adapters.partnerstack import PartnerStackClient
+from adapters.partnerstack.deals import CustomersApi, DealCustomers
 from connector.config import Settings
+from connector.mapping.outbound import AMOUNT_FIELDS, RewardBody, load_reward_body
+from connector.push.destination import Held
 from connector.rules.program import Program
-from connector.store.models import Deal, LedgerEntry, Partner, Referral
+from connector.store.models import Deal, LedgerEntry, PlatformReward, Referral
 
 _ENTRY_TAG = re.compile(r"\[entry:([^\]]+)\]")
+REWARD_CURRENCY = "usd"  # PartnerStack documents rewards in USD cents only
 
 
-class RewardsApi(Protocol):
-    """The two calls of the rewards API a push makes (`PartnerStackClient` has both)."""
+class RewardsApi(CustomersApi, Protocol):
+    """The calls a push makes (`PartnerStackClient` has them all)."""
 
-    def list_rewards(self, min_created: dt.datetime | None = None) -> list[dict[str, Any]]: ...
+    def list_rewards(
+        self, min_created: dt.datetime | None = None, customer_key: str | None = None
+    ) -> list[dict[str, Any]]: ...
 
-    def create_reward(self, payload: dict[str, Any], idempotency_key: str) -> dict[str, Any]: ...
+    def create_reward(self, payload: dict[str, Any]) -> dict[str, Any]: ...
 
 
-def build_payload(session: Session, entry: LedgerEntry, program: Program, prefix: str) -> dict[str, Any]:
-    """The create-reward body; deterministic, since a changed body under one key is a 409."""
-    partner = session.get(Partner, entry.partnership_key)
-    deal_based = "deals" in program.submissions.sources
-    what = f"{entry.kind} {entry.program}"
-    payload: dict[str, Any] = {
-        "amount": entry.amount_minor,
-        "currency": entry.currency,
-        "partnership_key": entry.partnership_key,
-        "external_key": entry.entry_key,
-        "metadata": {
-            "entry_key": entry.entry_key,
-            "program": entry.program,
-            "kind": entry.kind,
-            "sources": list(entry.sources or []),
-        },
-    }
-    if partner is not None and partner.partner_key:
-        payload["partner_key"] = partner.partner_key
-    if deal_based or session.get(Referral, entry.customer_key or "") is None:
-        deal = session.get(Deal, entry.customer_key or "")
-        if deal is not None or deal_based:
-            payload["metadata"]["deal_key"] = entry.customer_key
-            what += f" deal {entry.customer_key}"
-    else:
-        payload["customer_key"] = entry.customer_key
-    payload["description"] = f"{prefix}: {what} [entry:{entry.entry_key}]"
-    return payload
+def entry_amount(entry: LedgerEntry, spec: RewardBody, currency: str = REWARD_CURRENCY) -> int | Held:
+    """The reward's amount: the first amount field the entry has, if it is in the reward currency.
+
+    An amount in another currency is never sent as if it were USD cents (¥10,000 is not $100.00).
+    """
+    for field in spec.amount:
+        value = getattr(entry, field, None)
+        if value is None:
+            continue
+        own = str(getattr(entry, AMOUNT_FIELDS[field], "") or "").lower()
+        if own != currency:
+            return Held(f"{own.upper()} entry: PartnerStack pays rewards in {currency.upper()} cents; "
+                        f"held until the entry has a {currency.upper()} payout amount")
+        return int(value)
+    return Held("the entry has none of the amount fields the [rewards] mapping names")
+
+
+def _is_deal(session: Session, entry: LedgerEntry, program: Program) -> Deal | None:
+    key = entry.customer_key or ""
+    if "deals" not in program.submissions.sources and session.get(Referral, key) is not None:
+        return None
+    return session.get(Deal, key)
+
+
+class BodyBuilder:
+    """Entry → documented body, as the `[rewards]` mapping says; deals resolved to their customers."""
+
+    def __init__(self, spec: RewardBody, prefix: str, deals: DealCustomers, currency: str = REWARD_CURRENCY) -> None:
+        self.spec, self.prefix, self.deals, self.currency = spec, prefix, deals, currency
+
+    def target(self, session: Session, entry: LedgerEntry, program: Program) -> str | Held:
+        key = getattr(entry, self.spec.target_key)
+        if self.spec.target_key == "customer_key":
+            deal = _is_deal(session, entry, program)
+            if deal is not None:
+                if self.spec.deals == "hold":
+                    return Held(f"entry for deal {deal.key}: the [rewards] mapping holds deal entries")
+                return self.deals.target(session, deal)
+        return key if key else Held(f"the entry has no {self.spec.target_key} to target")
+
+    def body(self, session: Session, entry: LedgerEntry, program: Program) -> dict[str, Any] | Held:
+        amount = entry_amount(entry, self.spec, self.currency)
+        if isinstance(amount, Held):
+            return amount
+        target = self.target(session, entry, program)
+        if isinstance(target, Held):
+            return target
+        values = {"prefix": self.prefix, "kind": entry.kind, "program": entry.program,
+                  "customer_key": entry.customer_key, "partnership_key": entry.partnership_key,
+                  "entry_key": entry.entry_key}  # fmt: skip
+        return {"amount": amount, "description": self.spec.describe(values),
+                "target": {"key": target, "type": self.spec.target_type}}  # fmt: skip
 
 
 def embedded_entry_keys(reward: dict[str, Any]) -> set[str]:
-    """Every entry key a reward carries, wherever this connector (or a person) put it."""
-    keys: set[str] = set()
-    ext = reward.get("external_key")
-    if isinstance(ext, str) and ext:
-        keys.add(ext)
-    meta = reward.get("metadata") or reward.get("meta")
-    if isinstance(meta, dict) and isinstance(meta.get("entry_key"), str):
-        keys.add(meta["entry_key"])
+    """The entry keys a reward's description carries (`[entry:<key>]`)."""
     desc = reward.get("description")
-    if isinstance(desc, str):
-        keys.update(_ENTRY_TAG.findall(desc))
-    return keys
+    return set(_ENTRY_TAG.findall(desc)) if isinstance(desc, str) else set()
 
 
 def reward_key(reward: dict[str, Any]) -> str:
@@ -87,17 +111,26 @@ def reward_key(reward: dict[str, Any]) -> str:
 
 
 def _preload(session: Session, entries: Sequence[LedgerEntry]) -> list[Any]:
-    """Load what `build_payload` looks up into the session, so its `session.get`s cost no query.
+    """Load what the body builder looks up into the session, so its `session.get`s cost no query.
 
     Returns the loaded objects: the identity map holds them weakly, the caller keeps them alive.
     """
-    partners = {e.partnership_key for e in entries}
     customers = {e.customer_key for e in entries if e.customer_key}
-    loaded: list[Any] = list(session.scalars(select(Partner).where(Partner.key.in_(partners))))
+    loaded: list[Any] = []
     if customers:
         loaded += session.scalars(select(Referral).where(Referral.key.in_(customers)))
         loaded += session.scalars(select(Deal).where(Deal.key.in_(customers)))
     return loaded
+
+
+def _by_target(bodies: Mapping[str, dict[str, Any]]) -> dict[str | None, set[str]]:
+    """Entry keys grouped by the customer their reward targets (None: not a customer target)."""
+    groups: dict[str | None, set[str]] = {}
+    for entry_key, body in bodies.items():
+        target = body.get("target") or {}
+        customer = target.get("key") if target.get("type") == "customer" else None
+        groups.setdefault(customer, set()).add(entry_key)
+    return groups
 
 
 class PartnerStackRewards:
@@ -105,10 +138,11 @@ class PartnerStackRewards:
 
     name = "PartnerStack"
 
-    def __init__(self, api: RewardsApi, *, description_prefix: str, concurrency: int) -> None:
+    def __init__(self, api: RewardsApi, *, description_prefix: str, concurrency: int,
+                 spec: RewardBody, currency: str = REWARD_CURRENCY) -> None:  # fmt: skip
         self.api = api
-        self.description_prefix = description_prefix
         self.concurrency = concurrency
+        self.builder = BodyBuilder(spec, description_prefix, DealCustomers(api), currency)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PartnerStackRewards:
@@ -118,6 +152,8 @@ class PartnerStackRewards:
             PartnerStackClient(settings),
             description_prefix=ps.reward_description_prefix,
             concurrency=ps.push_concurrency,
+            spec=load_reward_body(settings),
+            currency=ps.reward_currency,  # programs.md "Payout currency"
         )
 
     def close(self) -> None:
@@ -125,23 +161,40 @@ class PartnerStackRewards:
         if close is not None:
             close()
 
-    def bodies(self, session: Session, entries: Sequence[LedgerEntry], program: Program) -> list[dict[str, Any]]:
+    def bodies(
+        self, session: Session, entries: Sequence[LedgerEntry], program: Program
+    ) -> list[dict[str, Any] | Held]:
         keep_alive = _preload(session, entries)
-        bodies = [build_payload(session, entry, program, self.description_prefix) for entry in entries]
+        bodies = [self.builder.body(session, entry, program) for entry in entries]
         del keep_alive
         return bodies
 
-    def send(self, body: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
-        return self.api.create_reward(body, idempotency_key)
+    def send(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self.api.create_reward(body)
 
     def platform_key(self, answer: dict[str, Any]) -> str:
         return reward_key(answer)
 
-    def find_pushed(self, entry_keys: Collection[str], since: dt.datetime) -> dict[str, str]:
-        """Lists the rewards created since `since` and reads the entry keys each one carries."""
-        wanted = set(entry_keys)
-        found: dict[str, dict[str, Any]] = {}
-        for reward in self.api.list_rewards(min_created=since):
-            for key in embedded_entry_keys(reward) & wanted:
-                found.setdefault(key, reward)
-        return {key: reward_key(reward) for key, reward in found.items()}
+    def find_mirrored(self, session: Session) -> dict[str, str]:
+        """Entry key → reward key for the pulled rewards whose marker names an entry that no entry
+        records yet (one's record was lost, e.g. a hand-deleted entry recomputed): no request."""
+        recorded = select(LedgerEntry.entry_key).where(LedgerEntry.platform_reward_key == PlatformReward.key)
+        rows = session.execute(
+            select(PlatformReward.key, PlatformReward.description).where(
+                PlatformReward.description.like("%[entry:%"), ~recorded.exists()
+            )
+        )
+        found: dict[str, str] = {}
+        for key, description in rows:
+            for entry_key in embedded_entry_keys({"description": description}):
+                found.setdefault(entry_key, key)
+        return found
+
+    def find_pushed(self, bodies: Mapping[str, dict[str, Any]], since: dt.datetime) -> dict[str, str]:
+        """Lists each target customer's rewards created since `since` and reads their markers."""
+        found: dict[str, str] = {}
+        for customer, wanted in _by_target(bodies).items():
+            for reward in self.api.list_rewards(min_created=since, customer_key=customer):
+                for key in embedded_entry_keys(reward) & wanted:
+                    found.setdefault(key, reward_key(reward))
+        return found

@@ -48,6 +48,7 @@ class EntryRow:
     fx_rate: str | None = None
     fx_date: dt.date | None = None
     fx_source: str | None = None
+    platform_status: str | None = None  # the platform's reward_status read back (the report reads it)
 
 
 Entry = LedgerEntry | EntryRow

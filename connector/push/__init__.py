@@ -5,8 +5,7 @@
 `destination` is the contract a platform adapter fills (`adapters.partnerstack.rewards`).
 """
 
-from connector.push.destination import Destination
-from connector.push.lanes import PushConflict, idempotency_key
+from connector.push.destination import Destination, Held
 from connector.push.outbox import BATCH_SIZE, REJECTED_PREFIX, push
 from connector.push.results import CurrencyTotals, PushResult
 
@@ -15,8 +14,7 @@ __all__ = [
     "REJECTED_PREFIX",
     "CurrencyTotals",
     "Destination",
-    "PushConflict",
+    "Held",
     "PushResult",
-    "idempotency_key",
     "push",
 ]

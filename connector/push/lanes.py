@@ -1,35 +1,28 @@
 """Step 2 of the outbox: a batch's requests, one lane per partner, and what each answer means.
 
-Each request carries an idempotency key derived from the entry key, the same on every attempt,
-so a request repeated after a crash or a lost answer cannot create a second reward. Whether the
-platform refused a request or its outcome is unknown is read from the HTTP status the error
-carries, never from its message.
+The platform offers no idempotency, so a request whose outcome is unknown (timeout after sending,
+dropped connection, 5xx, a cut answer) is never sent again before the platform has been asked
+whether it landed (`adapters.http.once.create_once` with the destination's `find_pushed`, since
+the attempt). Whether the platform refused a request or its outcome is unknown is read from the
+HTTP status the error carries, never from its message.
 """
 
 from __future__ import annotations
 
-import hashlib
+import datetime as dt
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from adapters.http.errors import AuthError, ConnectorHttpError, RetriesExhausted
+from adapters.http.errors import AuthError, ConnectorHttpError
+from adapters.http.once import create_once, outcome_unknown
 from connector.push.destination import Destination
 from connector.push.results import Answer, Outgoing, Progress
 
 # The name the push has always logged under, so log queries keep matching "reward rejected".
 log = logging.getLogger("connector.push.outbox")
-
-
-class PushConflict(Exception):
-    """409 on a create: the same idempotency key came with a different body. A bug: stop."""
-
-
-def idempotency_key(entry_key: str) -> str:
-    """Stable across attempts, runs and hosts: the entry key is the ledger's primary key."""
-    return hashlib.sha256(entry_key.encode("utf-8")).hexdigest()
 
 
 @dataclass
@@ -60,7 +53,11 @@ def _by_partner(outgoing: list[Outgoing]) -> list[list[Outgoing]]:
 
 
 def send_batch(
-    destination: Destination, outgoing: list[Outgoing], pool: ThreadPoolExecutor | None, progress: Progress
+    destination: Destination,
+    outgoing: list[Outgoing],
+    pool: ThreadPoolExecutor | None,
+    progress: Progress,
+    since: dt.datetime,
 ) -> BatchOutcome:
     """Send a batch, partners in parallel, each partner's entries one after another in event order.
 
@@ -75,7 +72,7 @@ def send_batch(
             if stop.is_set():
                 return
             try:
-                lane.answers.append(_send_one(destination, item))
+                lane.answers.append(_send_one(destination, item, since))
             except BaseException as exc:  # recorded by the caller, then raised
                 lane.in_doubt, lane.error = item.entry_key, exc
                 stop.set()
@@ -96,31 +93,25 @@ def send_batch(
     return BatchOutcome(answers, unsent, errors[0] if errors else None)
 
 
-def _send(destination: Destination, body: dict[str, Any], key: str) -> dict[str, Any]:
+def _send(destination: Destination, body: dict[str, Any]) -> dict[str, Any]:
     """The request itself (its own function so tests can interrupt around it)."""
-    return destination.send(body, key)
+    return destination.send(body)
 
 
-def _refused(exc: ConnectorHttpError) -> bool:
-    """The platform turned the request down outright (a 4xx, not after retries): nothing was created."""
-    status = exc.status_code
-    return status is not None and 400 <= status < 500 and not isinstance(exc, RetriesExhausted)
+def _send_one(destination: Destination, item: Outgoing, since: dt.datetime) -> Answer:
+    """One entry: the platform's key, or a 4xx refusal; an outcome still unknown after asking raises
+    (the entry stays `sending` and the next run asks again before anything is resent)."""
 
+    def create() -> str:
+        return destination.platform_key(_send(destination, item.body))
 
-def _send_one(destination: Destination, item: Outgoing) -> Answer:
-    """One request: the platform's key, or a 4xx rejection; anything else raises (its outcome is unknown)."""
+    def landed() -> str | None:
+        return destination.find_pushed({item.entry_key: item.body}, since).get(item.entry_key)
+
     try:
-        answer = _send(destination, item.body, idempotency_key(item.entry_key))
-    except AuthError:
-        raise
+        return Answer(item, platform_key=create_once(create, landed))
     except ConnectorHttpError as exc:
-        if exc.status_code == 409:
-            raise PushConflict(
-                f"{destination.name} answered 409 for entry {item.entry_key}: the reward body changed under the "
-                "same idempotency key (a bug; nothing was sent twice)"
-            ) from exc
-        if not _refused(exc):
-            raise  # unknown outcome: the entry stays `sending` and the next run recovers it
+        if outcome_unknown(exc) or isinstance(exc, AuthError):
+            raise
         log.warning("reward rejected", extra={"entry_key": item.entry_key, "status": exc.status_code})
         return Answer(item, rejection=str(exc))
-    return Answer(item, platform_key=destination.platform_key(answer))

@@ -4,32 +4,39 @@ The ledger is the outbox. Exactly once comes from three commits around the reque
 batch of entries at a time (one transaction per batch on each side, not per entry):
 
 1. `push_state = "sending"`, `push_attempts + 1` is committed for the batch *before* any request;
-2. each request carries an idempotency key derived from the entry key, the same on every
-   attempt (`lanes`);
+2. each request is sent once; after an unknown outcome the platform is asked whether it landed
+   before the request is sent again (`lanes`): no idempotency from the platform is assumed;
 3. `status = "pushed"`, the platform's key, `push_state = "sent"` are committed after, for every
    entry of the batch that got an answer; entries the batch never reached (a lane stopped by
    another lane's failure) go back to `push_state = NULL`.
 
 A crash between 1 and 3 leaves entries `sending`; the next push first looks them up on the
-platform (`recovery`). A 4xx rejection leaves the entry payable with the reason in `note`; a
-409 means the body changed under the same idempotency key — a bug — and fails the run. What an
-entry looks like on the platform is the destination's business (`destination`).
+platform (`recovery`) and sends again only what is not there. A 4xx refusal marks the entry
+`push_state = "refused"` with the platform's message in `note` and the refused body's fingerprint
+(`refused_body`): it is not offered again until its body changes (the entry, the program or the
+mapping changed), and the report shows it to finance. An entry the destination holds (`Held`,
+e.g. an amount not in the platform's currency) is not sent and stays payable. What an entry looks
+like on the platform is the destination's business (`destination`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from sqlalchemy import select, update
 
 from connector.context import RunContext
-from connector.push.destination import Destination
+from connector.push.destination import Destination, Held
 from connector.push.lanes import send_batch
-from connector.push.pages import outbox_pages, outbox_size
-from connector.push.recovery import find_landed
+from connector.push.pages import outbox_pages, outbox_size, payable
+from connector.push.recovery import find_landed, lookup_since
 from connector.push.results import Answer, Outgoing, Progress, PushResult
+from connector.push.status import read_back_status
 from connector.rules.program import Program
 from connector.store.models import LedgerEntry
 
@@ -67,30 +74,57 @@ def push(ctx: RunContext, program: Program, destination: Destination | None = No
 
 def _push(ctx: RunContext, program: Program, destination: Destination) -> PushResult:
     result = PushResult()
-    _recover_interrupted(ctx, destination, program.name, result)
+    _recover_interrupted(ctx, destination, program, result)
+    _adopt_mirrored(ctx, destination, program.name, result)
+    reoffer_changed_refusals(ctx, destination, program)
     progress = Progress(ctx, outbox_size(ctx, program.name))
+    since = lookup_since(ctx, [])
     workers = destination.concurrency
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="push") if workers > 1 else None
     try:
         for page in outbox_pages(ctx, program.name, BATCH_SIZE):
-            outgoing = _mark_sending(ctx, page, destination, program)
-            _push_batch(ctx, destination, outgoing, pool, result, progress)
+            outgoing = _mark_sending(ctx, page, destination, program, result)
+            _push_batch(ctx, destination, outgoing, pool, result, progress, since)
     finally:
         if pool is not None:
             pool.shutdown(wait=True)
     if result.failed:
-        ctx.notes.append(f"push: {result.failed} reward(s) rejected by {destination.name}; entries stay payable")
+        ctx.notes.append(f"push: {result.failed} reward(s) refused by {destination.name}; not offered again "
+                         "until the entry or the program changes")
         ctx.notes.extend(result.errors[:20])
+    result.statuses_read = read_back_status(ctx, program.name)
+    if result.held:
+        ctx.notes.append(f"push: {result.held} entr(ies) held, not sent to {destination.name}")
+        ctx.notes.extend(sorted(set(result.holds))[:20])
     log.info(
         "push finished",
-        extra={"pushed": result.pushed, "recovered": result.recovered, "rejected": result.failed},
+        extra={"pushed": result.pushed, "recovered": result.recovered, "rejected": result.failed,
+               "held": result.held},
     )
     return result
 
 
-def _recover_interrupted(ctx: RunContext, destination: Destination, program: str, result: PushResult) -> None:
+def _recover_interrupted(ctx: RunContext, destination: Destination, program: Program, result: PushResult) -> None:
     """Entries left `sending` by a crash: record those the platform already has."""
-    answers = find_landed(ctx, destination, program)
+    _record_recovered(ctx, find_landed(ctx, destination, program), result)
+
+
+def _adopt_mirrored(ctx: RunContext, destination: Destination, program: str, result: PushResult) -> None:
+    """Payable entries the platform already has a reward for (the pull saw it, no entry records it):
+    recorded, not sent again. A clean push costs this one query."""
+    with ctx.sessions() as session:
+        mirrored = destination.find_mirrored(session)
+        if not mirrored:
+            return
+        rows = session.scalars(
+            select(LedgerEntry).where(*payable(program), LedgerEntry.entry_key.in_(list(mirrored)))
+        ).all()
+        answers = [Answer(Outgoing(e.entry_key, e.partnership_key, e.currency, e.amount_minor, {}),
+                          platform_key=mirrored[e.entry_key]) for e in rows]  # fmt: skip
+    _record_recovered(ctx, answers, result)
+
+
+def _record_recovered(ctx: RunContext, answers: list[Answer], result: PushResult) -> None:
     if answers:
         _mark_pushed(ctx, answers, [])
     for answer in answers:
@@ -100,8 +134,10 @@ def _recover_interrupted(ctx: RunContext, destination: Destination, program: str
                  extra={"entry_key": answer.outgoing.entry_key, "reward": answer.platform_key})  # fmt: skip
 
 
-def _mark_sending(ctx: RunContext, entry_keys: list[str], destination: Destination, program: Program) -> list[Outgoing]:
-    """Step 1 for a batch, committed before any request; entries no longer payable are left out.
+def _mark_sending(
+    ctx: RunContext, entry_keys: list[str], destination: Destination, program: Program, result: PushResult
+) -> list[Outgoing]:
+    """Step 1 for a batch, committed before any request; entries no longer payable or held are left out.
 
     The bodies are built from the same transaction's reads, so what is sent is what was
     marked. The result keeps the order of `entry_keys` (event order).
@@ -117,14 +153,15 @@ def _mark_sending(ctx: RunContext, entry_keys: list[str], destination: Destinati
             if e.status == "payable"
         }
         batch = [found[key] for key in entry_keys if key in found]
-        bodies = destination.bodies(session, batch, program)
-        for entry in batch:
+        outgoing = []
+        for entry, body in zip(batch, destination.bodies(session, batch, program), strict=True):
+            if isinstance(body, Held):
+                result.hold(entry.entry_key, body.reason)
+                continue
             entry.push_state = "sending"
             entry.push_attempts = (entry.push_attempts or 0) + 1
-        return [
-            Outgoing(e.entry_key, e.partnership_key, e.currency, e.amount_minor, body)
-            for e, body in zip(batch, bodies, strict=True)
-        ]
+            outgoing.append(Outgoing(entry.entry_key, entry.partnership_key, entry.currency, entry.amount_minor, body))
+        return outgoing
 
 
 def _push_batch(
@@ -134,9 +171,10 @@ def _push_batch(
     pool: ThreadPoolExecutor | None,
     result: PushResult,
     progress: Progress,
+    since: dt.datetime,
 ) -> None:
     """Steps 2 and 3 for one batch; raises the first failure after recording every answer."""
-    sent = send_batch(destination, outgoing, pool, progress)
+    sent = send_batch(destination, outgoing, pool, progress, since)
     _mark_pushed(ctx, sent.answers, sent.unsent)
     result.count_sent(sent.answers)
     if sent.error is not None:
@@ -149,14 +187,16 @@ def _mark_pushed(ctx: RunContext, answers: list[Answer], unsent: list[str]) -> N
     now = dt.datetime.now(dt.UTC)
     pushed = [
         {"entry_key": a.outgoing.entry_key, "status": "pushed", "push_state": "sent",
-         "platform_reward_key": a.platform_key, "pushed_at": now, "pushed_run_id": ctx.run_id}
+         "platform_reward_key": a.platform_key, "pushed_at": now, "pushed_run_id": ctx.run_id,
+         "refused_body": None}
         for a in answers if a.platform_key is not None
     ]  # fmt: skip
     rejected = [
-        {"entry_key": a.outgoing.entry_key, "push_state": None, "note": (REJECTED_PREFIX + a.rejection)[:2000]}
+        {"entry_key": a.outgoing.entry_key, "push_state": "refused", "refused_body": body_fingerprint(a.outgoing.body),
+         "note": (REJECTED_PREFIX + a.rejection)[:2000]}
         for a in answers
         if a.rejection is not None
-    ]
+    ]  # fmt: skip
     if not (pushed or rejected or unsent):
         return
     with ctx.sessions() as session, session.begin():
@@ -181,3 +221,26 @@ def _mark_pushed(ctx: RunContext, answers: list[Answer], unsent: list[str]) -> N
                 .values(push_state=None, push_attempts=LedgerEntry.push_attempts - 1)
                 .execution_options(synchronize_session=False)
             )
+
+
+def body_fingerprint(body: dict[str, Any]) -> str:
+    """What a refusal remembers of the body it refused: a changed body is offered again."""
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode("utf-8")).hexdigest()
+
+
+def reoffer_changed_refusals(ctx: RunContext, destination: Destination, program: Program) -> int:
+    """Refused entries whose body has changed since the refusal go back to the outbox; the rest stay
+    refused (a refusal is not retried until the entry or the program changes). Returns how many."""
+    with ctx.sessions() as session, session.begin():
+        refused = list(session.scalars(
+            select(LedgerEntry).where(LedgerEntry.program == program.name, LedgerEntry.status == "payable",
+                                      LedgerEntry.push_state == "refused")
+        ))  # fmt: skip
+        if not refused:
+            return 0
+        bodies = destination.bodies(session, refused, program)
+        changed = [e for e, body in zip(refused, bodies, strict=True)
+                   if isinstance(body, Held) or body_fingerprint(body) != e.refused_body]  # fmt: skip
+        for entry in changed:
+            entry.push_state, entry.refused_body = None, None
+    return len(changed)

@@ -13,9 +13,11 @@ from connector.store.models import LedgerEntry
 _EVENT_ORDER = (LedgerEntry.event_at, LedgerEntry.created_at, LedgerEntry.entry_key)
 
 
-def payable(program: str) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
-    """The outbox: the program's entries waiting to be sent (`ix_ledger_outbox` leads with these)."""
-    return LedgerEntry.program == program, LedgerEntry.status == "payable"
+def payable(program: str) -> tuple[ColumnElement[bool], ColumnElement[bool], ColumnElement[bool]]:
+    """The outbox: the program's entries waiting to be sent (`ix_ledger_outbox` leads with the first
+    two); an entry the platform refused waits for a change instead (`outbox.reoffer_changed_refusals`)."""
+    return (LedgerEntry.program == program, LedgerEntry.status == "payable",
+            LedgerEntry.push_state.is_distinct_from("refused"))  # fmt: skip
 
 
 def outbox_size(ctx: RunContext, program: str) -> int:

@@ -1,44 +1,52 @@
 """After a crash: which entries left `sending` the platform already has.
 
 Between marking a batch `sending` and recording the answers, a crash leaves the ledger unsure
-whether each request landed. The platform is the truth: an entry found there is recorded
-without sending again; one not found is offered again with the same idempotency key (which
-also covers a platform that did create it but is slow to list it).
+whether each request landed. The platform is the truth, and it offers no idempotency: an entry
+found there (by the destination's `find_pushed`, which reads the bodies' targets and markers) is
+recorded without sending again; only one not found goes back to the outbox to be sent again.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from sqlalchemy import select
 
 from connector.context import RunContext
-from connector.push.destination import Destination
+from connector.push.destination import Destination, Held
 from connector.push.pages import payable
 from connector.push.results import Answer, Outgoing
+from connector.rules.program import Program
 from connector.store.models import LedgerEntry
 
-# How far before an entry's creation a reward for it may be listed (clock skew between hosts).
+# How far before an attempt a reward for it may be listed (clock skew between hosts; the sandbox
+# stamps rewards with its scenario clock, which the run's as-of follows).
 _RECOVERY_SLACK = dt.timedelta(days=1)
 
 
-def find_landed(ctx: RunContext, destination: Destination, program: str) -> list[Answer]:
+def lookup_since(ctx: RunContext, created: Sequence[dt.datetime]) -> dt.datetime:
+    """The earliest creation time a reward sent from now on (or for entries `created`) may carry."""
+    return min([*created, ctx.as_of, dt.datetime.now(dt.UTC)]) - _RECOVERY_SLACK
+
+
+def find_landed(ctx: RunContext, destination: Destination, program: Program) -> list[Answer]:
     """Entries left `sending` that the platform has, each answered with the platform's key."""
     with ctx.sessions() as session:
-        pending = session.execute(
-            select(
-                LedgerEntry.entry_key, LedgerEntry.created_at, LedgerEntry.partnership_key,
-                LedgerEntry.currency, LedgerEntry.amount_minor,
-            ).where(*payable(program), LedgerEntry.push_state == "sending")
-        ).all()  # fmt: skip
-    if not pending:
-        return []
-    # The platform stamps rewards with its own clock; the run's as-of bounds it from below too.
-    since = min([row.created_at for row in pending] + [ctx.as_of]) - _RECOVERY_SLACK
-    wanted = {row.entry_key: row for row in pending}
-    answers = []
-    for key, platform_key in destination.find_pushed(wanted.keys(), since).items():
-        row = wanted[key]
-        known = Outgoing(key, row.partnership_key, row.currency, row.amount_minor, {})
-        answers.append(Answer(known, platform_key=platform_key))
-    return answers
+        pending = list(session.scalars(
+            select(LedgerEntry).where(*payable(program.name), LedgerEntry.push_state == "sending")
+        ))  # fmt: skip
+        if not pending:
+            return []
+        bodies = {
+            e.entry_key: body
+            for e, body in zip(pending, destination.bodies(session, pending, program), strict=True)
+            if not isinstance(body, Held)
+        }
+        since = lookup_since(ctx, [e.created_at for e in pending])
+        known = {e.entry_key: Outgoing(e.entry_key, e.partnership_key, e.currency, e.amount_minor, {})
+                 for e in pending}  # fmt: skip
+    return [
+        Answer(known[key], platform_key=platform_key)
+        for key, platform_key in destination.find_pushed(bodies, since).items()
+    ]

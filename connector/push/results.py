@@ -46,9 +46,16 @@ class CurrencyTotals:
 class PushResult:
     pushed: int = 0  # sent and accepted in this run
     recovered: int = 0  # found already on the platform after an interrupted push
-    failed: int = 0  # rejected with a 4xx; still payable, reason in `note`
+    failed: int = 0  # refused with a 4xx; still payable, `push_state = "refused"`, reason in `note`
+    statuses_read: int = 0  # entries whose platform status changed (read back from the pulled rewards)
+    held: int = 0  # not sent: the destination holds them (`Held`), reasons in `holds`
     amounts: dict[str, CurrencyTotals] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    holds: list[str] = field(default_factory=list)
+
+    def hold(self, entry_key: str, reason: str) -> None:
+        self.held += 1
+        self.holds.append(f"{entry_key}: {reason}")
 
     def add_amount(self, currency: str, amount_minor: int) -> None:
         totals = self.amounts.setdefault(currency, CurrencyTotals())

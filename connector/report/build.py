@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import fields
 from typing import TypeVar
 
-from sqlalchemy import Engine, inspect, select
+from sqlalchemy import Engine, inspect, or_, select
 from sqlalchemy.orm import Session
 
 from connector.report.checks import compute_checks, compute_totals, monthly_commission
@@ -86,6 +86,7 @@ def _entry_row(e: LedgerEntry) -> EntryRow:
         fx_rate=e.fx_rate,
         fx_date=e.fx_date,
         fx_source=e.fx_source,
+        platform_status=e.platform_status,
     )
 
 
@@ -115,6 +116,20 @@ def _findings(session: Session, run_id: str) -> list[FindingRow]:
     rows = session.scalars(select(Finding).where(Finding.run_id == run_id)).all()
     found = [FindingRow(program=r.program, subject_key=r.subject_key, code=r.code, detail=r.detail) for r in rows]
     return sorted(found, key=lambda f: (f.code, f.subject_key or "", f.detail or ""))
+
+
+def _push_findings(session: Session, program: str) -> list[FindingRow]:
+    """What finance must look at about the platform's side: rewards it refused (never retried until
+    the entry or the program changes) and rewards it declined."""
+    stmt = select(LedgerEntry.entry_key, LedgerEntry.push_state, LedgerEntry.note).where(
+        LedgerEntry.program == program,
+        or_(LedgerEntry.push_state == "refused", LedgerEntry.platform_status == "declined"),
+    )
+    return [
+        FindingRow(program=program, subject_key=key, code="push_refused" if state == "refused" else "reward_declined",
+                   detail=note if state == "refused" else "the platform declined this reward")
+        for key, state, note in session.execute(stmt.order_by(LedgerEntry.entry_key))
+    ]
 
 
 def _stream_rows(session: Session, run_id: str) -> list[StreamRow]:
@@ -181,7 +196,7 @@ def _load(session: Session, run: Run) -> Report:
             streams=_stream_rows(session, run.id),
             submissions=submissions,
             quarantined=_quarantined(session, run.id),
-            findings=_findings(session, run.id),
+            findings=_findings(session, run.id) + _push_findings(session, run.program or ""),
             partners=_partners(session, partner_keys),
             notes=list(run.notes or []),
         )

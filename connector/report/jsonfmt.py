@@ -39,6 +39,7 @@ def entry_dict(e: EntryRow) -> dict[str, Any]:
         "sources": list(e.sources),
         "payable_at": iso_utc(e.payable_at),
         "platform_reward_key": e.platform_reward_key,
+        "platform_status": e.platform_status,
         "event_at": iso_utc(e.event_at),
         "group_key": e.group_key,
         "pushed_at": iso_utc(e.pushed_at),

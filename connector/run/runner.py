@@ -206,12 +206,14 @@ def run_once(
     engine per run leaves each run's dialect in SQLAlchemy's compiled caches.
     """
     from connector.ledger.payouts import load_payouts
+    from connector.mapping.outbound import load_reward_body
     from connector.rules.program import load_program
 
     since, until = _window(kind, since, until)
     program = load_program(settings.program.file)
     require_api_keys(settings)
     load_payouts(settings)  # a bad FX rate file stops the run before it starts, naming the file and line
+    load_reward_body(settings)  # the outbound body's mapping fails the run before any request
     with _engine_for(settings, engine) as run_engine, run_lock(run_engine, settings.lock.ttl_seconds) as lock:
         sessions = session_factory(run_engine)
         started = dt.datetime.now(dt.UTC)

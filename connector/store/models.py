@@ -193,6 +193,8 @@ class PlatformReward(Base):
     description: Mapped[str | None] = mapped_column(Text)
     external_key: Mapped[str | None] = mapped_column(index=True)
     created_at: Mapped[dt.datetime | None]
+    reward_status: Mapped[str | None] = mapped_column(String(16))
+    payment_status: Mapped[str | None] = mapped_column(String(32))
     raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
@@ -478,9 +480,9 @@ class LedgerEntry(Base):
     payable_at: Mapped[dt.datetime | None]
     created_run_id: Mapped[str | None] = mapped_column(String(36))
     created_at: Mapped[dt.datetime]
-    push_state: Mapped[str | None] = mapped_column(String(16))  # None | sending | sent
+    push_state: Mapped[str | None] = mapped_column(String(16))  # None | sending | sent | refused
     push_attempts: Mapped[int] = mapped_column(Integer, default=0)
-    platform_reward_key: Mapped[str | None]
+    platform_reward_key: Mapped[str | None] = mapped_column(index=True)
     pushed_at: Mapped[dt.datetime | None]
     pushed_run_id: Mapped[str | None] = mapped_column(String(36))
     note: Mapped[str | None] = mapped_column(Text)
@@ -492,6 +494,10 @@ class LedgerEntry(Base):
     fx_rate: Mapped[str | None] = mapped_column(String(40))  # Decimal as text
     fx_date: Mapped[dt.date | None] = mapped_column(Date)
     fx_source: Mapped[str | None] = mapped_column(String(200))  # "fx.csv:12" or "same currency"
+    # fingerprint of the body the platform refused (push_state = "refused"); a changed body is re-offered
+    refused_body: Mapped[str | None] = mapped_column(String(64))
+    # the platform's status of the pushed reward, read back: hold|pending|approved|declined|paid|scheduled
+    platform_status: Mapped[str | None] = mapped_column(String(16))
 
 
 Index("ix_ledger_program_partner", LedgerEntry.program, LedgerEntry.partnership_key)

@@ -16,6 +16,7 @@ from adapters.http import (
     HttpClient,
     Page,
     RecordNotFound,
+    RetriesExhausted,
     UpstreamError,
     paginate,
 )
@@ -136,11 +137,23 @@ def test_create_reward_returns_the_envelope_data(slept: list[float]) -> None:
         return_value=httpx.Response(200, json={"data": {"key": "rwd_9", "amount": 2000}, "status": 200})
     )
     settings = Settings.model_validate({"partnerstack": PS})
-    reward = PartnerStackClient(settings).create_reward({"amount": 2000}, idempotency_key="entry-1")
+    reward = PartnerStackClient(settings).create_reward({"amount": 2000})
     assert reward == {"key": "rwd_9", "amount": 2000}
     request = route.calls[0].request
-    assert request.headers["Idempotency-Key"] == "entry-1"
+    assert "Idempotency-Key" not in request.headers  # PartnerStack documents none
     assert request.headers["Authorization"].startswith("Basic ")
+
+
+@respx.mock
+def test_a_reward_post_is_never_retried_by_the_http_layer(slept: list[float]) -> None:
+    """PartnerStack documents no idempotency: a 502 after sending may have created the reward."""
+    route = respx.post("https://ps.test/api/v2/rewards").mock(
+        side_effect=[httpx.Response(502), httpx.Response(200, json={"data": {"key": "rwd_1"}})]
+    )
+    settings = Settings.model_validate({"partnerstack": PS})
+    with pytest.raises(RetriesExhausted):
+        PartnerStackClient(settings).create_reward({"amount": 2000})
+    assert route.call_count == 1
 
 
 def _stripe_list(items: list[str], has_more: bool) -> httpx.Response:

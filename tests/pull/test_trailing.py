@@ -47,7 +47,7 @@ def _push(srv: SandboxServer, n: int) -> list[str]:
     """Create `n` rewards the way the push does; the sandbox stamps them all with its (frozen) now."""
     keys = []
     for i in range(n):
-        body = {"partnership_key": f"part_{i:04d}", "amount": 100 + i, "currency": "usd", "description": "x"}
+        body = {"amount": 100 + i, "description": "x", "target": {"key": f"cust_{i % 40:03d}", "type": "customer"}}
         response = httpx.post(f"{srv.partnerstack_url}/rewards", json=body, auth=("pk", "sk"))
         response.raise_for_status()
         keys.append(response.json()["data"]["key"])

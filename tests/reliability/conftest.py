@@ -23,6 +23,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 import adapters.http
+from adapters.partnerstack.rewards import embedded_entry_keys
 from connector.store.models import LedgerEntry
 from sandbox.server import SandboxServer
 
@@ -64,9 +65,15 @@ def platform_rewards(server: SandboxServer) -> list[dict[str, Any]]:
     return list(body["data"])
 
 
+def paid_entry(reward: dict[str, Any]) -> str:
+    """The entry a reward pays, read from the marker in its description (PartnerStack keeps no other field)."""
+    (key,) = embedded_entry_keys(reward)
+    return key
+
+
 def reward_counts(server: SandboxServer) -> Counter[tuple[str, int]]:
     """Each pushed reward as (entry it pays, amount), counted: a duplicate shows as 2."""
-    return Counter((str(r["external_key"]), int(r["amount"])) for r in platform_rewards(server))
+    return Counter((paid_entry(r), int(r["amount"])) for r in platform_rewards(server))
 
 
 def sandbox_stats(server: SandboxServer) -> dict[str, Any]:
@@ -84,7 +91,7 @@ def assert_rewards_match_ledger(engine: Engine, server: SandboxServer) -> None:
         expected = Counter((e.entry_key, e.amount_minor) for e in pushed)
         keys = {e.entry_key: e.platform_reward_key for e in pushed}
     assert reward_counts(server) == expected
-    assert {str(r["external_key"]): r["key"] for r in platform_rewards(server)} == keys
+    assert {paid_entry(r): r["key"] for r in platform_rewards(server)} == keys
 
 
 def config_file(tmp_path: Path, database_url: str, server: SandboxServer | None, **sections: dict[str, Any]) -> Path:

@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -33,16 +34,17 @@ from .conftest import (
     ledger_rows,
     reward_counts,
 )
+from .medium import medium_scenario
 
 SCENARIO = SCENARIOS / "consio-example.json"
 KILLS = 20
 SEED = 20260630
 
 
-def crash_loop(config: Path, out_dir: Path, *, kills: int, points: int) -> list[dict[str, Any]]:
+def crash_loop(config: Path, out_dir: Path, *, kills: int, points: int, in_push: bool = False) -> list[dict[str, Any]]:
     """The children's outcomes, one per run, the last one a run to the end."""
     job = {"config": str(config), "as_of": AS_OF, "out_dir": str(out_dir), "kills": kills, "points": points,
-           "seed": SEED}
+           "seed": SEED, "in_push": in_push}
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECTOR_")}
     env["PYTHONPATH"] = os.pathsep.join([str(KILLHOOK_DIR), str(REPO)])
     done = subprocess.run([sys.executable, str(KILLHOOK_DIR / "crashloop.py"), json.dumps(job)], env=env,
@@ -57,28 +59,57 @@ def crash_loop(config: Path, out_dir: Path, *, kills: int, points: int) -> list[
     return runs
 
 
-@pytest.mark.slow
-def test_twenty_kills_in_a_row_end_in_the_clean_runs_state(tmp_path: Path, database_url: str) -> None:
-    with SandboxServer(SCENARIO) as clean_sandbox, extra_database(tmp_path, "clean") as clean_url:
+def _clean_run(tmp_path: Path, scenario: Path) -> tuple[dict[str, Any], list[tuple[Any, ...]], Counter[Any]]:
+    with SandboxServer(scenario) as clean_sandbox, extra_database(tmp_path, "clean") as clean_url:
         (clean,) = crash_loop(config_file(tmp_path, clean_url, clean_sandbox), tmp_path / "clean", kills=0, points=0)
         clean_engine = make_engine(clean_url)
         clean_ledger = ledger_rows(clean_engine)
         clean_engine.dispose()
         clean_rewards = reward_counts(clean_sandbox)
     assert [row[3] for row in clean_ledger if row[5] == "pushed"] != []
-    assert sorted(amount for _key, amount in clean_rewards) == [-10000, 20000, 20000]
+    return clean, clean_ledger, clean_rewards
 
+
+@pytest.mark.slow
+def test_twenty_kills_in_a_row_end_in_the_clean_runs_state(tmp_path: Path, database_url: str) -> None:
+    clean, clean_ledger, clean_rewards = _clean_run(tmp_path, SCENARIO)
+    assert sorted(amount for _key, amount in clean_rewards) == [-10000, 20000, 20000]
     with SandboxServer(SCENARIO) as sandbox:
         runs = crash_loop(config_file(tmp_path, database_url, sandbox), tmp_path / "crashes", kills=KILLS,
                           points=clean["points"])
-        engine = make_engine(database_url)
-        try:
-            assert ledger_rows(engine) == clean_ledger
-            assert reward_counts(sandbox) == clean_rewards  # each reward exactly once: no duplicate, no loss
-            assert_rewards_match_ledger(engine, sandbox)
-        finally:
-            engine.dispose()
+        _assert_clean_state(database_url, sandbox, clean_ledger, clean_rewards)
     killed = [r for r in runs if r["exit"] == -signal.SIGKILL]
     assert len(killed) == KILLS and runs[-1]["exit"] == 0
     print(f"crash-anywhere: {len(killed)} kills survived, {len(runs) - len(killed)} runs completed, "
           f"kill points {sorted(r['kill_at'] for r in killed)} of {clean['points']}")
+
+
+@pytest.mark.slow
+def test_twenty_kills_during_push_leave_every_reward_once(tmp_path: Path, database_url: str) -> None:
+    """Each kill lands inside a push (counted from the push stage's start) of a world with ~100 rewards
+    to send, on a platform that ignores idempotency keys: still each reward exactly once."""
+    scenario = tmp_path / "push-heavy.json"
+    scenario.write_text(json.dumps(medium_scenario(partners=60, invoices_per_customer=6, referred_every=2)))
+    clean, clean_ledger, clean_rewards = _clean_run(tmp_path, scenario)
+    span = clean["points"] - clean["push_start"]
+    assert sum(clean_rewards.values()) >= 100
+    with SandboxServer(scenario) as sandbox:
+        runs = crash_loop(config_file(tmp_path, database_url, sandbox), tmp_path / "crashes", kills=KILLS,
+                          points=max(2, span // KILLS), in_push=True)
+        _assert_clean_state(database_url, sandbox, clean_ledger, clean_rewards)
+    killed = [r for r in runs if r["exit"] == -signal.SIGKILL]
+    assert len(killed) == KILLS and runs[-1]["exit"] == 0
+    print(f"crash-during-push: {len(killed)} kills survived, {len(runs) - len(killed)} runs completed, "
+          f"{sum(clean_rewards.values())} rewards, kills at push points {sorted(r['kill_at'] for r in killed)} "
+          f"of a {span}-point push")
+
+
+def _assert_clean_state(database_url: str, sandbox: SandboxServer, clean_ledger: list[tuple[Any, ...]],
+                        clean_rewards: Counter[Any]) -> None:  # fmt: skip
+    engine = make_engine(database_url)
+    try:
+        assert ledger_rows(engine) == clean_ledger
+        assert reward_counts(sandbox) == clean_rewards  # each reward exactly once: no duplicate, no loss
+        assert_rewards_match_ledger(engine, sandbox)
+    finally:
+        engine.dispose()

@@ -1,6 +1,8 @@
 """Fault storm: 20 % 429 (with Retry-After), 5 % 5xx, 2 % dropped connections, 1 % truncated
-bodies on every API request, pushes included; the run must end exactly where a fault-free
-run ends: the same ledger (keys, amounts, statuses) and each reward on the platform once.
+bodies on every API request, pushes included, and 30 % `commit-then-drop` on every POST (the
+reward is stored, the answer never arrives); the sandbox ignores `Idempotency-Key`, as PartnerStack
+documents none. The run must end exactly where a fault-free run ends: the same ledger (keys,
+amounts, statuses) and each reward on the platform once.
 
 Small pages multiply the requests, so every kind of fault is drawn many times per run.
 """
@@ -29,7 +31,7 @@ from .conftest import (
     sandbox_stats,
 )
 
-STORM = "429=0.2,5xx=0.05,drop=0.02,truncate=0.01,seed=7"
+STORM = "429=0.2,5xx=0.05,drop=0.02,truncate=0.01,commit-then-drop=0.3,seed=7"
 CASES = [
     ("consio.json", "programs/consio.toml"),
     ("connectus.json", "programs/connectus.toml"),

@@ -69,7 +69,7 @@ def test_json_has_the_fixed_shape_and_exact_totals(consio_engine: Engine) -> Non
         "partner_key": "part_ada", "customer_key": "cust_acme", "kind": "commission",
         "basis_minor": 100000, "rate": "0.20", "amount_minor": 20000, "currency": "usd",
         "status": "pushed", "reason": None, "sources": ["in_A1"], "payable_at": "2026-02-03T00:00:00Z",
-        "platform_reward_key": "rwd_1", "event_at": "2026-02-03T00:00:00Z",
+        "platform_reward_key": "rwd_1", "platform_status": None, "event_at": "2026-02-03T00:00:00Z",
         "group_key": "consio|part_ada|cust_acme|commission|in_A1", "pushed_at": "2026-06-30T01:02:00Z",
         "created_run_id": RUN_ID, "pushed_run_id": RUN_ID, "payout_amount_minor": 20000, "payout_currency": "usd",
         "fx_rate": "1", "fx_date": None, "fx_source": "same currency",

@@ -300,8 +300,8 @@ def test_sync_full_restores_a_hand_deleted_entry_without_paying_twice(
 ) -> None:
     """An incremental sync cannot see a row deleted by hand; `sync --full` recomputes and puts it back.
 
-    The entry comes back under its own key, so its reward goes out under the same idempotency key
-    and the platform answers with the reward it already has: still one reward per entry.
+    The entry comes back under its own key; the pull mirrored its reward, whose description carries
+    that key, so push records that reward instead of sending a second one: still one reward per entry.
     """
     config = config_for(tmp_path, database_url, sandbox)
     assert invoke("sync", "--config", str(config), "--as-of", "2026-06-30T00:00:00Z").exit_code == 0
@@ -320,5 +320,5 @@ def test_sync_full_restores_a_hand_deleted_entry_without_paying_twice(
     assert [(e.amount_minor, e.status) for e in ledger] == [(a, "pushed") for a in EXPECTED_AMOUNTS]
     back = next(e for e in ledger if e.entry_key == key)
     assert back.platform_reward_key == reward
-    rewards = [r for r in sandbox.state.pushed_rewards if r.get("external_key") == key]
+    rewards = [r for r in sandbox.state.pushed_rewards if f"[entry:{key}]" in r["description"]]
     assert len(rewards) == 1

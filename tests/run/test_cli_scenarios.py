@@ -38,7 +38,8 @@ CASES = sorted(p.name for p in SCENARIOS.glob("*.json") if _with_entries(p))
 
 
 def _status(status: str) -> str:
-    """The compute-only tests write `payable` for what a full run pushes."""
+    """The compute-only tests write `payable` for what a full run pushes (in any currency: an entry in
+    another currency than USD is pushed at its USD payout amount, from the scenario's FX rates)."""
     return "pushed" if status == "payable" else status
 
 

@@ -78,23 +78,27 @@ def test_each_fault_kind_with_httpx(fresh_server: SandboxServer) -> None:
 
 
 def test_partnerstack_fault_shapes_and_post_ordering(fresh_server: SandboxServer) -> None:
-    body = {"amount": 100, "partner_key": "p001", "external_key": "x"}
+    body = {"amount": 100, "description": "x", "target": {"key": "cust_001", "type": "customer"}}
     with ps_client(fresh_server) as http:
         fresh_server.set_faults("429=1")
-        limited = http.post("/rewards", json=body, headers={"Idempotency-Key": "k"})
+        limited = http.post("/rewards", json=body)
         assert limited.status_code == 429 and limited.json() == {"message": "Too Many Requests", "status": 429}
         fresh_server.set_faults("5xx=1")
-        assert http.post("/rewards", json=body, headers={"Idempotency-Key": "k"}).status_code >= 500
+        assert http.post("/rewards", json=body).status_code >= 500
         assert fresh_server.rewards == []  # 429/5xx come before recording
         fresh_server.set_faults("drop=1")
         with pytest.raises(httpx.TransportError):
-            http.post("/rewards", json=body, headers={"Idempotency-Key": "k"})
+            http.post("/rewards", json=body)
         assert len(fresh_server.rewards) == 1  # a drop happens after recording: "sent, no answer"
+        fresh_server.set_faults("commit-then-drop=1")
+        assert http.get("/customers").status_code == 200  # a read passes: the fault hits writes only
+        with pytest.raises(httpx.RemoteProtocolError):
+            http.post("/rewards", json=body)
+        assert len(fresh_server.rewards) == 2  # stored, then the connection closed without an answer
         fresh_server.set_faults(None)
-        replay = http.post("/rewards", json=body, headers={"Idempotency-Key": "k"})
-        assert replay.status_code == 200 and replay.headers["idempotent-replayed"] == "true"
-        assert replay.json()["data"]["key"] == fresh_server.rewards[0]["key"]
-    assert len(fresh_server.rewards) == 1
+        again = http.post("/rewards", json=body, headers={"Idempotency-Key": "k"})
+        assert again.status_code == 200 and "idempotent-replayed" not in again.headers
+    assert len(fresh_server.rewards) == 3  # no idempotency: every POST that reached the handler is a reward
 
 
 def test_admin_faults_endpoint_rejects_bad_spec(fresh_server: SandboxServer) -> None:

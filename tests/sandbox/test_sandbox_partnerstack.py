@@ -1,4 +1,4 @@
-"""PartnerStack v2 emulation: envelope, auth, paging both ways, filters, limits, idempotent rewards."""
+"""PartnerStack v2 emulation: envelope, auth, paging both ways, filters, limits, rewards as documented."""
 
 from __future__ import annotations
 
@@ -77,38 +77,75 @@ def test_min_max_created_and_limits(server: SandboxServer) -> None:
         assert http.get("/customers/cust_nope").status_code == 404
 
 
-def test_rewards_idempotency(fresh_server: SandboxServer) -> None:
-    body = {"amount": 20000, "currency": "usd", "partner_key": "p001", "customer_key": "cust_001",
-            "description": "commission in_001", "external_key": "entry-1"}
+def _post(http: httpx.Client, body: Any, path: str = "/rewards") -> Any:
+    answer = http.post(path, json=body, headers={"Idempotency-Key": "ignored"})
+    return answer.status_code, answer.json()
+
+
+def test_rewards_as_documented_and_idempotency_key_ignored(fresh_server: SandboxServer) -> None:
+    body = {"amount": 20000, "description": "commission [entry:e1]", "target": {"key": "cust_001", "type": "customer"}}
     with ps_client(fresh_server) as http:
-        first = http.post("/rewards", json=body, headers={"Idempotency-Key": "entry-1"})
-        assert first.status_code == 200
-        reward = first.json()["data"]
-        assert reward["key"].startswith("rwd_") and reward["partnership_key"] == "part_001"
-        assert reward["external_key"] == "entry-1" and reward["amount"] == 20000
-        again = http.post("/rewards", json=body, headers={"Idempotency-Key": "entry-1"})
-        assert again.status_code == 200 and again.content == first.content
-        conflict = http.post("/rewards", json={**body, "amount": 1}, headers={"Idempotency-Key": "entry-1"})
-        assert conflict.status_code == 409 and conflict.json()["status"] == 409
-        clawback = http.post("/rewards", json={**body, "amount": -500, "external_key": "entry-2"},
-                             headers={"Idempotency-Key": "entry-2"})
-        assert clawback.status_code == 200
-        listed = http.get("/rewards").json()["data"]["items"]
-        assert [r["external_key"] for r in listed[:2]] == ["entry-2", "entry-1"]
-        assert http.get("/rewards", params={"external_key": "entry-1"}).json()["data"]["items"][0]["key"] == \
-            reward["key"]
-    assert len(fresh_server.rewards) == 2
+        status, first = _post(http, body)
+        assert status == 200
+        reward = first["data"]
+        assert reward["key"].startswith("rwd_") and reward["amount"] == 20000 and reward["currency"] == "usd"
+        assert reward["reward_status"] == "approved" and reward["description"] == "commission [entry:e1]"
+        assert reward["customer"] == {"key": "cust_001", "email": None, "name": None, "external_key": "ck001"}
+        assert reward["partnership"]["key"] == "part_001" and {"transaction", "invoice", "created_at"} <= set(reward)
+        assert "external_key" not in reward and "metadata" not in reward
+        status, again = _post(http, body)  # the same key again: PartnerStack documents no idempotency
+        assert status == 200 and again["data"]["key"] != reward["key"]
+        status, clawback = _post(http, {**body, "amount": -500, "target": {"key": "cust_002", "type": "customer"}})
+        assert status == 200 and clawback["data"]["amount"] == -500
+        by_customer = http.get("/rewards", params={"customer_key": "cust_001"}).json()["data"]["items"]
+        assert [r["key"] for r in by_customer] == [again["data"]["key"], reward["key"]]
+        by_own_key = http.get("/rewards", params={"customer_key": "ck002"}).json()["data"]["items"]
+        assert [r["amount"] for r in by_own_key] == [-500]
+        later = http.get("/rewards", params={"min_created": reward["created_at"] + 1}).json()["data"]["items"]
+        assert later == []
+    assert len(fresh_server.rewards) == 3
+
+
+_TARGET = {"key": "cust_001", "type": "customer"}
 
 
 @pytest.mark.parametrize(
-    "body",
-    [{"amount": "100", "partner_key": "p001"}, {"amount": 1.5, "partner_key": "p001"},
-     {"amount": None, "partner_key": "p001"}, {"amount": 100, "partner_key": "nobody"}, ["not", "an", "object"]],
+    ("body", "why"),
+    [({"amount": "100", "target": _TARGET}, "integer"), ({"amount": 1.5, "target": _TARGET}, "integer"),
+     ({"amount": None, "target": _TARGET}, "integer"), ({"target": _TARGET}, "missing required field(s) amount"),
+     ({"amount": 100}, "missing required field(s) target"),
+     ({"amount": 100, "target": _TARGET, "currency": "usd"}, "unknown field(s) currency"),
+     ({"amount": 100, "partner_key": "p001", "customer_key": "cust_001"}, "unknown field(s) customer_key"),
+     ({"amount": 100, "target": {"key": "cust_nope", "type": "customer"}}, "cust_nope not found"),
+     ({"amount": 100, "target": {"key": "cust_001", "type": "partner"}}, "target.type"),
+     ({"amount": 100, "target": {"key": "cust_001"}}, "target: missing"),
+     ({"amount": 100, "target": {"key": "trx_nope", "type": "transaction"}}, "trx_nope not found"),
+     (["not", "an", "object"], "JSON object")],
 )
-def test_rewards_validation(server: SandboxServer, body: Any) -> None:
+def test_rewards_validation(server: SandboxServer, body: Any, why: str) -> None:
     with ps_client(server) as http:
-        answer = http.post("/rewards", json=body)
-    assert answer.status_code == 400 and answer.json()["status"] == 400
+        status, answer = _post(http, body)
+    assert status == 400 and answer["status"] == 400 and why in answer["message"]
+
+
+def test_deal_converts_into_a_customer_once(fresh_server: SandboxServer) -> None:
+    fresh_server.apply({"partnerstack": {"deals": [
+        {"key": "deal_1", "partner_key": "p001", "account_name": "Acme", "stage": "closed won",
+         "created_at": "2026-01-05T00:00:00Z"}]}})
+    with ps_client(fresh_server) as http:
+        assert _post(http, {"email": "no-at-sign"}, "/deals/deal_1/convert")[0] == 400
+        assert _post(http, {"email": "a@b.c", "extra": 1}, "/deals/deal_1/convert")[0] == 400
+        assert _post(http, {"email": "a@b.c"}, "/deals/deal_nope/convert")[0] == 404
+        status, answer = _post(http, {"email": "cfo@acme.example", "customer_key": "cus_ACME"},
+                               "/deals/deal_1/convert")
+        customer = answer["data"]
+        assert status == 200 and customer["customer_key"] == "cus_ACME" and customer["partner_key"] == "p001"
+        assert http.get("/customers/cus_ACME").json()["data"]["key"] == customer["key"]
+        assert http.get("/deals/deal_1").json()["data"]["customer_key"] == customer["key"]
+        again, refused = _post(http, {"email": "cfo@acme.example"}, "/deals/deal_1/convert")
+        assert again == 400 and "already converted" in refused["message"]
+        status, reward = _post(http, {"amount": 700, "target": {"key": customer["key"], "type": "customer"}})
+        assert status == 200 and reward["data"]["partnership"]["key"] == "part_001"
 
 
 def test_endless_and_repeat_cursor(fresh_server: SandboxServer) -> None:

@@ -20,16 +20,23 @@ from sqlalchemy.orm import Session
 
 _lock = threading.Lock()
 passed = [0]
+_kill_at = [0]
+
+
+def arm(kill_at: int) -> None:
+    """Kill at the `kill_at`th crash point counted since `install` (0: disarm)."""
+    _kill_at[0] = kill_at
 
 
 def install(kill_at: int) -> None:
-    """Count crash points from now on; kill at the `kill_at`th (0: only count)."""
+    """Count crash points from now on; kill at the `kill_at`th (0: only count, until `arm`)."""
+    arm(kill_at)
 
     def point(*_args: Any, **_kwargs: Any) -> None:
         with _lock:
             passed[0] += 1
             reached = passed[0]
-        if kill_at and reached >= kill_at:
+        if _kill_at[0] and reached >= _kill_at[0]:
             os.kill(os.getpid(), signal.SIGKILL)
 
     event.listen(Engine, "commit", point)
