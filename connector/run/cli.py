@@ -401,6 +401,7 @@ def sandbox(
     legacy_field_data: Annotated[bool, typer.Option("--legacy-field-data", help="Also serve field_data.")] = False,
 ) -> None:
     """Serve a scenario as PartnerStack and Stripe APIs on loopback until stopped."""
+    _require_sandbox()
     from sandbox.server import serve as serve_sandbox
 
     if not scenario.is_file():
@@ -432,6 +433,7 @@ def demo(
     port: Annotated[int, typer.Option("--port", help="Sandbox port (0: any free port).")] = 0,
 ) -> None:
     """Start the sandbox with the bundled demo scenario, sync it, print the summary, write the reports."""
+    _require_sandbox()
     from connector.run.demo import run_demo
     from connector.run.logs import setup_logging
 
@@ -444,9 +446,17 @@ def demo(
             _out().print(line, markup=False, highlight=False, soft_wrap=True)
 
 
+def _require_sandbox() -> None:
+    """The production image leaves the sandbox out: say so in one line instead of a traceback."""
+    import importlib.util
+
+    if importlib.util.find_spec("sandbox") is None:
+        _fail(EXIT_USAGE, "the sandbox is not installed here (the production image leaves it out): "
+                          "build the image with --target demo, or install the project from its repository")
+
+
 def main() -> None:
     app()
-
 
 
 if __name__ == "__main__":  # pragma: no cover

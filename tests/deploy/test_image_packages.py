@@ -101,6 +101,11 @@ def test_production_image_has_no_sandbox_and_runs_without_it(tmp_path: Path) -> 
     assert help_.returncode == 0, help_.stderr
     for command in ("serve", "sync", "db"):
         assert command in help_.stdout
+    for command in ("demo", "sandbox"):  # one line naming what is missing, exit 2, no traceback
+        missing = run_isolated(prefix, tmp_path, "-m", "connector", command, *(["--scenario", "x.json"]
+                               if command == "sandbox" else []))
+        assert missing.returncode == 2, missing.stderr
+        assert "Traceback" not in missing.stderr and "--target demo" in missing.stderr, missing.stderr
 
 
 def test_demo_image_adds_the_sandbox_and_its_scenario(tmp_path: Path) -> None:
