@@ -23,12 +23,16 @@ FX_SCENARIO = SCENARIOS / "fx-consio.json"
 NOW = "2026-06-30T00:00:00Z"
 
 
+PUSHED: dict[str, list[dict[str, Any]]] = {}  # the rewards each test's platform received, by config path
+
+
 def _sync(tmp_path: Path, database_url: str, fx: Path) -> Path:
     with SandboxServer(FX_SCENARIO) as server:
         config = write_config(tmp_path / "connector.toml",
                               settings_values(database_url, server, finance={"fx_rates_file": str(fx)}))  # fmt: skip
         synced = runner.invoke(app, ["sync", "--config", str(config), "--as-of", NOW])
         assert synced.exit_code == 0, synced.stderr
+        PUSHED[str(config)] = server.rewards
     return config
 
 
@@ -55,6 +59,8 @@ def test_the_report_shows_original_and_payout_amounts_and_ties_out(tmp_path: Pat
         "gbp": (10000, "pushed", None, 12685, "usd", "1.26845", "2026-03-10"),
         "jpy": (25000, "pushed", None, 16676, "usd", "0.0066702", "2026-03-12"),
     }
+    # what reached PartnerStack: the USD payout in cents, never the entry's own GBP or JPY minor units
+    assert sorted(r["amount"] for r in PUSHED[str(config)]) == [12685, 16676]
     assert {c: (t["commission_minor"], t["pushed_minor"]) for c, t in body["totals"].items()} == {
         "gbp": (10000, 10000), "jpy": (25000, 25000),
     }
