@@ -74,7 +74,7 @@ class PartnerStackSettings(_Section):
     reward_description_prefix: str = "referral-connector"
     # Client-side limit shared by reads and the push; 0 = none. PartnerStack documents no rate
     # limit (shared/spec/partnerstack.md), so a conservative 10/s; 429s are still retried.
-    requests_per_second: float = Field(default=10.0, ge=0)
+    requests_per_second: float = Field(default=10.0, ge=0)  # not money: requests a second
     push_concurrency: int = Field(default=4, ge=1, le=32)  # partners pushed in parallel
     reward_currency: str = "usd"  # what rewards are pushed in; other currencies are converted
 
@@ -95,10 +95,10 @@ class StripeSettings(_Section):
     # Client-side limits shared by every concurrent reader; 0 = none. Unset: Stripe's documented
     # global limit less a margin: 25/s for test keys (sk_test_/rk_test_: Stripe allows 25), 90/s
     # for live keys (Stripe allows 100). Stripe limits each endpoint to 25/s unless it says otherwise.
-    requests_per_second: float | None = Field(default=None, ge=0)
-    requests_per_second_per_endpoint: float = Field(default=25.0, ge=0)
+    requests_per_second: float | None = Field(default=None, ge=0)  # not money
+    requests_per_second_per_endpoint: float = Field(default=25.0, ge=0)  # not money
 
-    def rate_per_second(self) -> float:
+    def rate_per_second(self) -> float:  # not money
         """The global limit in force: the setting, else 25 for a test-mode key and 90 for a live one."""
         if self.requests_per_second is not None:
             return self.requests_per_second

@@ -41,7 +41,7 @@ FIRST_ANALYZE_ROWS = 1_000  # below this a sequential scan is as cheap as an ind
 
 @dataclass
 class _Growth:
-    analyzed: float  # the table's rows at its last ANALYZE (0: never analyzed, or empty)
+    analyzed: float  # not money: the table's rows at its last ANALYZE (0: never analyzed, or empty)
     written: int = 0  # rows written since then (an upper bound)
 
     def due(self) -> bool:
