@@ -31,15 +31,15 @@ BURST_SHARE = 0.5
 class Rates:
     """Requests per second for the whole API and per endpoint; 0 or None = no limit."""
 
-    per_second: float | None
-    per_endpoint: float | None = None
+    per_second: float | None  # not money: requests a second
+    per_endpoint: float | None = None  # not money
 
     @property
     def enabled(self) -> bool:
         return bool(self.per_second) or bool(self.per_endpoint)
 
 
-def _bucket(per_second: float, clock: AbstractClock) -> Limiter:
+def _bucket(per_second: float, clock: AbstractClock) -> Limiter:  # not money
     # Rate(limit, interval) in integer milliseconds: `per_second` may be fractional
     interval: int = int(Duration.SECOND)
     limit = per_second

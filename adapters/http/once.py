@@ -34,7 +34,7 @@ def outcome_unknown(exc: BaseException) -> bool:
     return isinstance(exc, ConnectorHttpError) and not isinstance(exc, AuthError) and not refused(exc)
 
 
-def _pause(exc: ConnectorHttpError, attempt: int) -> float:
+def _pause(exc: ConnectorHttpError, attempt: int) -> float:  # not money: seconds
     """How long to wait before creating again: the platform's `Retry-After`, else a short backoff."""
     asked = retry_after_seconds(exc.response, _PAUSE_CAP) if exc.response is not None else None
     return asked if asked is not None else min(0.05 * 2**attempt, 2.0)

@@ -118,7 +118,7 @@ class ConnectorMetrics:
                               registry=r)
         self.push_lag.set_function(self._push_lag)
 
-    def _push_lag(self) -> float:
+    def _push_lag(self) -> float:  # not money: seconds
         if self.oldest_payable is None:
             return 0.0
         return max(0.0, (dt.datetime.now(dt.UTC) - self.oldest_payable).total_seconds())

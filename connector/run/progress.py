@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 class _Count:
     done: int
     total: int | None
-    started: float  # monotonic time of the first report
+    started: float  # not money: monotonic time of the first report
 
 
 def stage_of(stream: str) -> str:
@@ -64,7 +64,7 @@ class ProgressLog:
         return [self._line(stage, {n: c for n, c in counts.items() if stage_of(n) == stage}, now) for stage in stages]
 
     @staticmethod
-    def _line(stage: str, counts: dict[str, _Count], now: float) -> dict[str, Any]:
+    def _line(stage: str, counts: dict[str, _Count], now: float) -> dict[str, Any]:  # not money: seconds
         def rate(c: _Count) -> float:  # not money: records a second
             return round(c.done / max(now - c.started, 1e-6), 1)
 

@@ -315,7 +315,7 @@ def _run_stages(ctx: RunContext, program: Program, lock: RunLockHandle, outcome:
         raise RunFailed(message, run_id=ctx.run_id) from exc
 
 
-def _record_success(ctx: RunContext, outcome: RunOutcome, clock: float) -> None:
+def _record_success(ctx: RunContext, outcome: RunOutcome, clock: float) -> None:  # not money: monotonic seconds
     """Mark the run succeeded and complete `outcome` (`clock`: `time.monotonic()` at the start)."""
     outcome.finished_at = _finish(ctx, "succeeded", None)
     outcome.status = "succeeded"

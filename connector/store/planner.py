@@ -95,12 +95,12 @@ def note_rows_written(session: Session, table: Table, rows: int) -> None:
     tracker.note(session, table, rows)
 
 
-def _analyzed_rows(session: Session, name: str) -> float:
+def _analyzed_rows(session: Session, name: str) -> float:  # not money: a row estimate
     """The table's row count as the planner knows it: `reltuples` (-1 before any ANALYZE on PostgreSQL 14+)."""
     value = session.execute(
         text("SELECT reltuples FROM pg_class WHERE oid = to_regclass(:name)"), {"name": name}
     ).scalar()
-    return max(float(value), 0.0) if value is not None else 0.0
+    return max(float(value), 0.0) if value is not None else 0.0  # not money
 
 
 def _analyze(session: Session, name: str) -> None:
