@@ -20,32 +20,30 @@ from sandbox.server import SandboxServer
 
 from .conftest import AS_OF, make_settings
 
-NOW = dt.datetime.now(dt.UTC)
-
-
-def entry(key: str, status: str, amount: int, *, reason: str | None = None,
+def entry(key: str, status: str, amount: int, *, now: dt.datetime, reason: str | None = None,
           payable_at: dt.datetime | None = None, currency: str = "usd") -> LedgerEntry:
     return LedgerEntry(
         entry_key=key, group_key=key, seq=0, program="consio", partnership_key="part_x", customer_key="cus_x",
         kind="commission", basis_minor=amount * 5, rate="0.2", amount_minor=amount, currency=currency,
-        status=status, reason=reason, sources=[], event_at=NOW, payable_at=payable_at, created_run_id="r1",
-        created_at=NOW - dt.timedelta(hours=5), push_attempts=0,
+        status=status, reason=reason, sources=[], event_at=now, payable_at=payable_at, created_run_id="r1",
+        created_at=now - dt.timedelta(hours=5), push_attempts=0,
     )
 
 
-def seed(engine: Engine) -> None:
+def seed(engine: Engine, now: dt.datetime) -> None:
+    """Seeds rows dated relative to ``now``, taken when the test starts, so a long suite cannot age them."""
     with Session(engine) as session, session.begin():
         session.add_all([
-            entry("a", "held", 1500, reason="w9_missing"),
-            entry("b", "held", 2500, reason="w9_missing"),
-            entry("c", "held", 700, reason="bank_missing", currency="eur"),
-            entry("d", "payable", 900, payable_at=NOW - dt.timedelta(hours=3)),
-            entry("e", "payable", 100),  # no date: waits since it was created, 5 h ago
-            entry("f", "pushed", 100, payable_at=NOW - dt.timedelta(days=9)),
+            entry("a", "held", 1500, now=now, reason="w9_missing"),
+            entry("b", "held", 2500, now=now, reason="w9_missing"),
+            entry("c", "held", 700, now=now, reason="bank_missing", currency="eur"),
+            entry("d", "payable", 900, now=now, payable_at=now - dt.timedelta(hours=3)),
+            entry("e", "payable", 100, now=now),  # no date: waits since it was created, 5 h ago
+            entry("f", "pushed", 100, now=now, payable_at=now - dt.timedelta(days=9)),
         ])
         session.add_all([
             Quarantine(run_id="r1", source="stripe.invoices", source_id=f"in_{i}", error="bad", payload=None,
-                       created_at=NOW)
+                       created_at=now)
             for i in range(3)
         ])
         session.add_all([
@@ -65,7 +63,7 @@ def samples(text: str) -> dict[str, float]:
 
 
 def test_store_gauges_by_gate_quarantine_findings_and_push_lag(engine: Engine) -> None:
-    seed(engine)
+    seed(engine, dt.datetime.now(dt.UTC))
     metrics = ConnectorMetrics()
     metrics.record_store(read_store_gauges(engine, "consio", "r1"))
     got = samples(metrics.exposition().decode())
