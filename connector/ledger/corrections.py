@@ -80,7 +80,7 @@ def correction(
         push_attempts=0,
         note=note if seq == 0 else f"correction: {note}" if note else "correction",
     )
-    place = with_payout(new, placement(partner, customer, payable_at, pending), payouts)
+    place = with_payout(new, placement(partner, customer, payable_at, pending, sources), payouts)
     new.status, new.reason = place.status, place.reason
     return new
 
@@ -121,7 +121,7 @@ def place_open(
                 continue
             payable_at = target.payable_at if target is not None else entry.payable_at
             pending = target.pending_reason if target is not None else pending_of(entry)
-            place = placement(entry.partnership_key, entry.customer_key, payable_at, pending)
+            place = placement(entry.partnership_key, entry.customer_key, payable_at, pending, entry.sources)
             place = with_payout(entry, place, payouts)
             if entry.payable_at != payable_at:
                 entry.payable_at = payable_at

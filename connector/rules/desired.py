@@ -8,7 +8,7 @@ The rules own these types and the ledger only consumes them, so the dependency r
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -59,6 +59,7 @@ class Placement:
     reason: str | None
 
 
-PlacementPolicy = Callable[[str, str | None, dt.datetime | None, str | None], Placement]
-"""(partnership_key, customer_key, payable_at, pending_reason) -> where an open entry belongs now
-(`connector.rules.gates.GatePolicy` is the one the compute pass uses)."""
+PlacementPolicy = Callable[[str, str | None, dt.datetime | None, str | None, Sequence[str]], Placement]
+"""(partnership_key, customer_key, payable_at, pending_reason, sources) -> where an open entry belongs
+now (`connector.rules.gates.GatePolicy` is the one the compute pass uses). `sources` are the entry's
+source ids: the `dispute_open` gate holds the entries that name a disputed invoice."""

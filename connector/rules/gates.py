@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from connector.rules.desired import Placement
 from connector.rules.facts import Facts
@@ -80,6 +80,19 @@ def past_due(facts: Facts, billing_customer_id: str) -> bool:
     return False
 
 
+OPEN_DISPUTE_STATUSES = frozenset({"warning_needs_response", "warning_under_review", "needs_response", "under_review"})
+"""Stripe's dispute statuses before a decision (programs.md `dispute_open`); `won`, `lost`,
+`warning_closed` and `prevented` are closed."""
+
+
+def disputed(facts: Facts, invoice_id: str) -> bool:
+    """The invoice has a dispute visible at the as-of time that is still open.
+
+    A dispute's status is the one stored now (Stripe keeps no status history): a backdated run sees
+    today's decision. A dispute created after the as-of time does not exist yet (`Facts`)."""
+    return any(d.status in OPEN_DISPUTE_STATUSES for d in facts.disputes_of(invoice_id))
+
+
 class GatePolicy:
     """Where an open entry belongs now: scheduled, held (gate code) or payable."""
 
@@ -99,6 +112,7 @@ class GatePolicy:
         self._partner_gate = {} if partner_gates is None else partner_gates
         self._billing = billing_of_customer
         self._past_due: dict[str, bool] = {}
+        self._dispute_gate = "dispute_open" in program.gates.rules
 
     def customer_gate(self, customer_key: str | None) -> str | None:
         if "customer_past_due" not in self.program.gates.rules or customer_key is None:
@@ -115,15 +129,32 @@ class GatePolicy:
             self._partner_gate[partnership_key] = partner_gate(self.program, self.facts.partners.get(partnership_key))
         return self._partner_gate[partnership_key]
 
-    def gate(self, partnership_key: str, customer_key: str | None) -> str | None:
-        return self.partner_gate(partnership_key) or self.customer_gate(customer_key)
+    def dispute_gate(self, sources: Sequence[str]) -> str | None:
+        """`dispute_open`: the entry names a paid invoice with an open dispute (its commission, and every
+        adjustment that follows it, name the invoice). Entries naming no invoice (a subscription's
+        one-off reward, a deal's) are never held by it."""
+        if not self._dispute_gate:
+            return None
+        for source in sources:
+            if source in self.facts.invoices and disputed(self.facts, source):
+                return "dispute_open"
+        return None
+
+    def gate(self, partnership_key: str, customer_key: str | None, sources: Sequence[str] = ()) -> str | None:
+        """The first failing gate in programs.md's order: partner gates, past due, open dispute."""
+        return self.partner_gate(partnership_key) or self.customer_gate(customer_key) or self.dispute_gate(sources)
 
     def __call__(
-        self, partnership_key: str, customer_key: str | None, payable_at: dt.datetime | None, pending: str | None
+        self,
+        partnership_key: str,
+        customer_key: str | None,
+        payable_at: dt.datetime | None,
+        pending: str | None,
+        sources: Sequence[str] = (),
     ) -> Placement:
         if payable_at is None and pending:
             return Placement("scheduled", pending)
         if payable_at is not None and payable_at > self.as_of:
             return Placement("scheduled", "payable_after")
-        gate = self.gate(partnership_key, customer_key)
+        gate = self.gate(partnership_key, customer_key, sources)
         return Placement("held", gate) if gate else Placement("payable", None)

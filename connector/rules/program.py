@@ -29,7 +29,9 @@ QualificationRule = Literal[
     "duplicate_lead",
     "contract_window_expired",
 ]
-GateRule = Literal["tax_form_missing", "bank_details_missing", "application_incomplete", "customer_past_due"]
+GateRule = Literal[
+    "tax_form_missing", "bank_details_missing", "application_incomplete", "customer_past_due", "dispute_open"
+]
 # In programs.md's table order: the first failing check gives the reason.
 QUALIFICATION_RULES: tuple[str, ...] = get_args(QualificationRule)
 GATE_RULES: tuple[str, ...] = get_args(GateRule)
