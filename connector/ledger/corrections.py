@@ -23,8 +23,10 @@ from connector.store.models import LedgerEntry
 
 def groups_to_correct(totals: Mapping[str, int], wanted: Mapping[str, DesiredEntry]) -> list[str]:
     """The groups whose stored total differs from the wanted one (a group not wanted any more wants 0),
-    in key order, as the whole ledger corrects them."""
-    differ = [key for key, d in wanted.items() if d.amount != totals.get(key, 0)]
+    in key order, as the whole ledger corrects them. A `final` group already booked stands as booked."""
+    differ = [
+        key for key, d in wanted.items() if d.amount != (have := totals.get(key, 0)) and not (d.final and have != 0)
+    ]
     differ.extend(key for key, have in totals.items() if have != 0 and key not in wanted)
     return sorted(differ)
 

@@ -49,6 +49,9 @@ class DesiredEntry(NamedTuple):
     payable_at: dt.datetime | None = None
     pending_reason: str | None = None  # not payable until something happens (no date yet)
     note: Note | None = None
+    # what is booked for the group stands: its payable date has come and the program makes it final
+    # (`[payable] final_once_payable`); a group not booked yet is booked at this amount
+    final: bool = False
 
 
 @dataclass(frozen=True)

@@ -268,12 +268,31 @@ def contract_value_entries(program: Program, facts: Facts, sub: Submission) -> I
     payable_at = None
     if program.payable.when == "end_of_month_after_start" and start is not None:
         payable_at = end_of_month_after(start, program.payable.months_after_start)
+    if _void_by_cancellation(program, facts, subscription, payable_at):
+        return  # what was booked is taken back: the pair is `reversed` when neither was pushed
     yield _entry(
         program, sub, "commission", subscription.id, value, rate, currency,
         sources=(subscription.id,), event_at=start, payable_at=payable_at,
         pending_reason=None if payable_at or start else "awaiting_contract_start",
         note=f"12-month value of {subscription.id} = {_show(value)}; x {rate}",
+        final=program.payable.final_once_payable and payable_at is not None and payable_at <= facts.as_of,
     )  # fmt: skip
+
+
+def _void_by_cancellation(
+    program: Program, facts: Facts, subscription: SubscriptionRecord, payable_at: dt.datetime | None
+) -> bool:
+    """The contract was cancelled before its reward became payable (`[payable] void_if_cancelled_before_payable`).
+
+    A cancellation dated after as-of has not happened yet: it wakes the customer when it has.
+    """
+    cancelled = subscription.canceled_at
+    if not program.payable.void_if_cancelled_before_payable or cancelled is None or payable_at is None:
+        return False
+    if cancelled > facts.as_of:
+        facts.note(subscription.customer_id, cancelled)
+        return False
+    return cancelled < payable_at
 
 
 # ---------------------------------------------------------------- deal value

@@ -191,6 +191,11 @@ class Payable(_Strict):
 
     when: Literal["on_event", "end_of_month_after_start", "after_first_payment"] = "on_event"
     months_after_start: int = Field(default=0, ge=0, le=120)
+    # A one-off reward follows its contract until its payable date; from then on what is booked stands
+    # (later edits to the contract are not recomputed).
+    final_once_payable: bool = False
+    # A contract cancelled (`canceled_at`) before the payable date voids its one-off reward.
+    void_if_cancelled_before_payable: bool = False
 
 
 class Bonus(_Strict):
@@ -248,6 +253,11 @@ class Program(_Strict):
             raise ValueError("rates: set default, by_group or bands")
         if self.payable.when == "end_of_month_after_start" and self.commission.basis != "contract_value_12m":
             raise ValueError("payable.when end_of_month_after_start needs a contract start (basis contract_value_12m)")
+        if (self.payable.final_once_payable or self.payable.void_if_cancelled_before_payable) and (
+            self.payable.when != "end_of_month_after_start"
+        ):
+            raise ValueError("payable.final_once_payable and void_if_cancelled_before_payable need a payable date "
+                             "(payable.when = end_of_month_after_start)")
         exp = minor_exponent(self.currency_default)
         for b in self.bonuses:
             for amount in (b.over, b.amount):

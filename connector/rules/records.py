@@ -109,6 +109,7 @@ class SubscriptionRecord(NamedTuple):
     start_date: dt.datetime | None
     created: dt.datetime | None
     term_months: int | None
+    canceled_at: dt.datetime | None = None
 
 
 class SubscriptionItemRecord(NamedTuple):

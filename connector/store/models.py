@@ -252,6 +252,7 @@ class Subscription(Tracked, Base):
     start_date: Mapped[dt.datetime | None]
     created: Mapped[dt.datetime | None]
     term_months: Mapped[int | None]
+    canceled_at: Mapped[dt.datetime | None]  # when it was cancelled (a one-off reward before payable is void)
     raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
