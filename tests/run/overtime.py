@@ -90,7 +90,8 @@ class Scenario:
                 "partner_key": partner, "email": f"cfo@{company}.io", "name": f"{company.title()} Corp",
                 "provider_key": cus, "created_at": at, "test": False,
             })  # fmt: skip
-            self._st("customers").append({"id": cus, "email": f"billing@{company}.io", "name": f"{company.title()} Corp",
+            name = f"{company.title()} Corp"
+            self._st("customers").append({"id": cus, "email": f"billing@{company}.io", "name": name,
                                           "created": "2025-06-01T00:00:00Z"})  # fmt: skip
         return cus
 
