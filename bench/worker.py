@@ -47,6 +47,7 @@ def make_settings(args: argparse.Namespace) -> Settings:
         "program": {"file": args.program},
         "finance": finance,
         "log": {"level": "WARNING", "format": "text"},
+        "security": {"fingerprint_key": "bench-worker-fingerprint-key"},  # there is no default key
     })
 
 

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -121,9 +121,30 @@ class MappingSettings(_Section):
     dir: str | None = None
 
 
+# Placeholders that shipped in earlier config examples: as public as no key at all.
+KNOWN_FINGERPRINT_KEYS = frozenset({"change-me-fingerprint-key", "change-me", "CHANGE-ME"})
+MIN_FINGERPRINT_KEY_CHARS = 16
+
+
 class SecuritySettings(_Section):
-    # Key of the HMAC that fingerprints tax ids and bank numbers; set it in production.
-    fingerprint_key: SecretStr = SecretStr("change-me-fingerprint-key")
+    # Key of the HMAC that fingerprints tax ids and bank numbers. No default: a key everyone
+    # knows lets anyone recover a tax id from its stored last four and fingerprint in seconds.
+    fingerprint_key: SecretStr = SecretStr("")
+    # Or a file holding the key (a mounted secret; `connector demo` writes one); the key wins.
+    fingerprint_key_file: str | None = None
+
+    @model_validator(mode="after")
+    def _key_from_file(self) -> SecuritySettings:
+        """Read `fingerprint_key_file` into `fingerprint_key` when no key is set directly."""
+        if self.fingerprint_key.get_secret_value() or not self.fingerprint_key_file:
+            return self
+        try:
+            key = Path(self.fingerprint_key_file).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"fingerprint_key_file: cannot read {self.fingerprint_key_file} "
+                             f"({type(exc).__name__})") from None
+        self.fingerprint_key = SecretStr(key)
+        return self
 
 
 class ScheduleSettings(_Section):
@@ -134,9 +155,12 @@ class ScheduleSettings(_Section):
 
 
 class ServeSettings(_Section):
-    host: str = "0.0.0.0"
+    # Loopback unless configured: the container image sets 0.0.0.0 itself (its port is published).
+    host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     shutdown_grace_seconds: float = Field(default=300.0, ge=0)  # how long SIGTERM waits for the run in flight
+    # When set, /metrics answers only `Authorization: Bearer <token>` (401 otherwise).
+    metrics_token: SecretStr | None = None
 
 
 class ReportSettings(_Section):
@@ -252,6 +276,25 @@ def require_api_keys(settings: Settings) -> None:
                               "or quote when it was pasted?)")
         if section == "partnerstack" and name == "public_key" and ":" in value:
             raise ConfigError(f"{where}: contains ':', which Basic auth cannot carry in the user name")
+
+
+def require_fingerprint_key(settings: Settings) -> str:
+    """The fingerprint key, or `ConfigError` naming `security.fingerprint_key` (the CLI exits 2).
+
+    Why here and not a model default: `report` and `db` need no key, while anything that pulls
+    (sync, backfill, serve) must never fingerprint with a key that is empty or publicly known.
+    """
+    key = settings.security.fingerprint_key.get_secret_value()
+    where = "bad setting security.fingerprint_key"
+    how = (f"set it (or security.fingerprint_key_file) in the config file or "
+           f"{env_name('security', 'fingerprint_key')}, e.g. to the output of `openssl rand -hex 32`")
+    if not key.strip():
+        raise ConfigError(f"{where}: not set; {how}")
+    if key in KNOWN_FINGERPRINT_KEYS:
+        raise ConfigError(f"{where}: a published placeholder, which protects nothing; {how}")
+    if len(key) < MIN_FINGERPRINT_KEY_CHARS:
+        raise ConfigError(f"{where}: shorter than {MIN_FINGERPRINT_KEY_CHARS} characters; {how}")
+    return key
 
 
 def redacted_environ() -> dict[str, str]:

@@ -18,8 +18,27 @@ from sqlalchemy import Engine, create_engine, text
 from connector.store.db import make_engine, upgrade
 
 PG_ENV = "CONNECTOR_TEST_DATABASE_URL"
+# There is no default fingerprint key (see `connector.config.require_fingerprint_key`): every test
+# process runs with this one, and `child_env` hands it to the connector processes tests start.
+FINGERPRINT_ENV = "CONNECTOR_SECURITY__FINGERPRINT_KEY"
+TEST_FINGERPRINT_KEY = "test-only-fingerprint-key-0123456789"
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
+
+
+@pytest.fixture(autouse=True)
+def _fingerprint_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test gets a fingerprint key unless it removes it (`monkeypatch.delenv`)."""
+    monkeypatch.setenv(FINGERPRINT_ENV, TEST_FINGERPRINT_KEY)
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment for a connector process a test starts: none of the caller's `CONNECTOR_`
+    settings, except the test fingerprint key; plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECTOR_")}
+    env[FINGERPRINT_ENV] = TEST_FINGERPRINT_KEY
+    env.update(extra)
+    return env
 
 
 def pg_base_url() -> str | None:

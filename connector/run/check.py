@@ -185,9 +185,10 @@ def _clients(settings: Settings) -> Iterator[_Clients]:
 
 def run_checks(settings: Settings, config_source: str) -> CheckReport:
     """Every check in order; `ConfigError` (exit 2) only for keys that cannot be sent at all."""
-    from connector.config import require_api_keys
+    from connector.config import require_api_keys, require_fingerprint_key
 
     require_api_keys(settings)
+    require_fingerprint_key(settings)
     report = CheckReport([CheckLine("config", True, config_source)])
     report.run("database", lambda: check_database(settings))
     with _clients(settings) as clients:

@@ -312,11 +312,13 @@ def check(config: ConfigOpt = None) -> None:
 @app.command()
 def serve(config: ConfigOpt = None) -> None:
     """Run sync on the configured schedule; serve /healthz and /metrics. Stops on SIGTERM/SIGINT."""
+    from connector.config import require_fingerprint_key
     from connector.run.runner import open_engine
     from connector.run.scheduler import serve as serve_forever
 
     with _exit_codes():
         settings = _settings(config)
+        require_fingerprint_key(settings)  # exit 2 before binding a port, not at the first scheduled run
         # fail fast (exit 1/2) on an unreachable database or a schema it may not migrate
         open_engine(settings, prepare=True, serving=True).dispose()
         serve_forever(settings)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import secrets
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from connector.config import ConfigError, Settings
+from connector.config import MIN_FINGERPRINT_KEY_CHARS, ConfigError, Settings
 from connector.context import ProgressHook
 
 DEMO_PROGRAM = "consio"
@@ -49,7 +50,23 @@ def _fresh_database(workdir: Path) -> Path:
     return db
 
 
-def demo_settings(db: Path, ps_url: str, stripe_url: str, costs_csv: Path) -> Settings:
+KEY_NAME = "fingerprint.key"
+
+
+def demo_fingerprint_key(workdir: Path) -> Path:
+    """The demo's own fingerprint key file (made once, readable by its owner only).
+
+    Why: there is no default key; the demo must not teach a known one either.
+    """
+    path = workdir / KEY_NAME
+    if not path.is_file() or len(path.read_text(encoding="utf-8").strip()) < MIN_FINGERPRINT_KEY_CHARS:
+        path.touch(mode=0o600)
+        path.chmod(0o600)
+        path.write_text(secrets.token_hex(32) + "\n", encoding="utf-8")
+    return path
+
+
+def demo_settings(db: Path, ps_url: str, stripe_url: str, costs_csv: Path, key_file: Path) -> Settings:
     """Settings for the sandbox only: no config file, so a ./connector.toml cannot redirect the demo."""
     from connector.rules.program import bundled_program_path
 
@@ -59,6 +76,7 @@ def demo_settings(db: Path, ps_url: str, stripe_url: str, costs_csv: Path) -> Se
         "stripe": {"base_url": stripe_url, "api_key": "sk_test_demo"},
         "program": {"file": str(bundled_program_path(DEMO_PROGRAM))},
         "finance": {"marketing_costs_file": str(costs_csv)},
+        "security": {"fingerprint_key_file": str(key_file)},
     }
     return Settings(**values)
 
@@ -83,6 +101,9 @@ def write_demo_config(path: Path, settings: Settings) -> None:
         "",
         "[finance]",
         f"marketing_costs_file = {_toml_string(settings.finance.marketing_costs_file or '')}",
+        "",
+        "[security]",
+        f"fingerprint_key_file = {_toml_string(settings.security.fingerprint_key_file or '')}",
         "",
         "[report]",
         f"output_dir = {_toml_string(str(path.parent))}",
@@ -129,7 +150,8 @@ def run_demo(
     write_costs_csv(scenario, costs_csv)
 
     with SandboxServer(scenario, port=port) as server:
-        settings = demo_settings(db, server.partnerstack_url, server.stripe_url, costs_csv)
+        settings = demo_settings(db, server.partnerstack_url, server.stripe_url, costs_csv,
+                                 demo_fingerprint_key(workdir))
         if progress is None:
             outcome = run_once(settings, kind="demo", as_of=as_of)
         else:

@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
-from connector.config import ConfigError, Settings, require_api_keys
+from connector.config import ConfigError, Settings, require_api_keys, require_fingerprint_key
 from connector.context import ProgressHook, RunContext, RunKind
 from connector.push.outbox import PushResult, push
 from connector.run.lock import RunLockHandle, run_lock
@@ -212,6 +212,7 @@ def run_once(
     since, until = _window(kind, since, until)
     program = load_program(settings.program.file)
     require_api_keys(settings)
+    require_fingerprint_key(settings)  # never fingerprint tax ids with an empty or published key
     load_payouts(settings)  # a bad FX rate file stops the run before it starts, naming the file and line
     load_reward_body(settings)  # the outbound body's mapping fails the run before any request
     with _engine_for(settings, engine) as run_engine, run_lock(run_engine, settings.lock.ttl_seconds) as lock:

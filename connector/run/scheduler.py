@@ -12,6 +12,7 @@ finish (it commits per page and per push batch, so abandoning it is also safe), 
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 import logging
 import signal
 import socket
@@ -96,15 +97,20 @@ def health(
     overdue_factor: float,  # not money: a ratio of intervals
     now: dt.datetime,
 ) -> tuple[int, dict[str, Any]]:
-    """(HTTP status, body): 200 only when the last run succeeded and the next is not overdue."""
+    """(HTTP status, body): 200 only when the last run succeeded and the next is not overdue.
+
+    Status and times only, never the run's error line: the endpoint is unauthenticated, and a
+    database error names host, port and database (the error is in the logs and the run row).
+    """
     overdue_after = interval * overdue_factor
     body: dict[str, Any] = {
         "last_status": state.last_status,
         "last_success_at": state.last_success_at.isoformat() if state.last_success_at else None,
+        "last_finished_at": state.last_finished_at.isoformat() if state.last_finished_at else None,
         "running": state.running,
     }
     if state.last_status == "failed":
-        return 503, {**body, "status": "failing", "reason": state.last_error or "the last run failed"}
+        return 503, {**body, "status": "failing", "reason": "the last run failed (see the logs)"}
     if state.last_success_at is None:
         if now - state.started_at <= interval:
             return 200, {**body, "status": "starting"}
@@ -116,6 +122,12 @@ def health(
             "reason": f"last successful run is older than {int(overdue_after.total_seconds())}s",
         }
     return 200, {**body, "status": "ok"}
+
+
+def bearer_ok(authorization: str | None, token: str) -> bool:
+    """True when `authorization` is `Bearer <token>` (compared in constant time)."""
+    scheme, _, given = (authorization or "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
 
 
 class SyncService:
@@ -212,7 +224,12 @@ class SyncService:
                                 self.settings.schedule.overdue_factor, now)
             return JSONResponse(body, status_code=code)
 
-        async def metrics(_request: Request) -> Response:
+        token = self.settings.serve.metrics_token
+        secret = token.get_secret_value() if token is not None else ""
+
+        async def metrics(request: Request) -> Response:
+            if secret and not bearer_ok(request.headers.get("authorization"), secret):
+                return Response("unauthorized\n", status_code=401, headers={"WWW-Authenticate": "Bearer"})
             return Response(self.metrics.exposition(), media_type=CONTENT_TYPE)
 
         return Starlette(routes=[Route("/healthz", healthz), Route("/metrics", metrics)])

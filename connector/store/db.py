@@ -55,7 +55,10 @@ def json_loads(text_: str) -> Any:
 
 def make_engine(url: str, *, schema: str | None = None, echo: bool = False) -> Engine:
     """Create the engine; `schema` pins PostgreSQL's search_path (tests use one per run)."""
-    kwargs: dict[str, Any] = {"echo": echo, "json_serializer": json_dumps, "json_deserializer": json_loads}
+    # hide_parameters: a failed statement's message (logged, or stored as a run's error) must not
+    # carry the bound values, which are invoices, amounts and customer data.
+    kwargs: dict[str, Any] = {"echo": echo, "json_serializer": json_dumps, "json_deserializer": json_loads,
+                              "hide_parameters": True}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 30}
     else:

@@ -27,7 +27,7 @@ from adapters.partnerstack.rewards import embedded_entry_keys
 from connector.store.models import LedgerEntry
 from sandbox.server import SandboxServer
 
-from ..conftest import fresh_database
+from ..conftest import child_env, fresh_database
 from ..run.conftest import settings_values, write_config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -108,7 +108,7 @@ def config_file(tmp_path: Path, database_url: str, server: SandboxServer | None,
 def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
             timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """`connector ARGS` in a real subprocess (killable, with its own stderr)."""
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECTOR_")}
+    full_env = child_env()
     full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), full_env.get("PYTHONPATH")]))
     full_env.update(env or {})
     return subprocess.run(

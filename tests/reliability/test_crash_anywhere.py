@@ -23,6 +23,7 @@ import pytest
 from connector.store.db import make_engine
 from sandbox.server import SandboxServer
 
+from ..conftest import child_env
 from .conftest import (
     AS_OF,
     KILLHOOK_DIR,
@@ -45,7 +46,7 @@ def crash_loop(config: Path, out_dir: Path, *, kills: int, points: int, in_push:
     """The children's outcomes, one per run, the last one a run to the end."""
     job = {"config": str(config), "as_of": AS_OF, "out_dir": str(out_dir), "kills": kills, "points": points,
            "seed": SEED, "in_push": in_push}
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECTOR_")}
+    env = child_env()
     env["PYTHONPATH"] = os.pathsep.join([str(KILLHOOK_DIR), str(REPO)])
     done = subprocess.run([sys.executable, str(KILLHOOK_DIR / "crashloop.py"), json.dumps(job)], env=env,
                           capture_output=True, text=True, timeout=300, check=False, cwd=REPO)

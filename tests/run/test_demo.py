@@ -33,6 +33,9 @@ def test_demo_runs_end_to_end_twice(tmp_path: Path) -> None:
             assert (out / name).stat().st_size > 0
             assert str(out / name) in done.stdout
         assert "succeeded" in done.stdout
+        key = out / "fingerprint.key"  # no default key: the demo makes its own, owner-only
+        assert key.stat().st_mode & 0o777 == 0o600 and len(key.read_text(encoding="utf-8").strip()) == 64
+        assert f'fingerprint_key_file = "{key.resolve()}"' in (out / "connector.toml").read_text(encoding="utf-8")
 
 
 def test_demo_writes_a_config_the_printed_next_commands_work_with(
@@ -44,6 +47,7 @@ def test_demo_writes_a_config_the_printed_next_commands_work_with(
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("CONNECTOR_CONFIG", raising=False)
+    monkeypatch.delenv("CONNECTOR_SECURITY__FINGERPRINT_KEY")  # the demo needs none from outside
     runner = CliRunner()
     done = runner.invoke(app, ["demo", "--workdir", "out"], catch_exceptions=False)
     assert done.exit_code == 0, done.stderr

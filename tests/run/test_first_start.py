@@ -8,7 +8,6 @@ No Docker engine here: the entry point runs as a process with the image's enviro
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -21,6 +20,8 @@ import httpx
 from connector.run.demo import demo_scenario_path
 from sandbox.server import SandboxServer
 
+from ..conftest import child_env
+
 REPO = Path(__file__).resolve().parents[2]
 ENTRY_POINT = [sys.executable, "-c", "from connector.run.cli import main; main()", "serve"]
 
@@ -32,7 +33,7 @@ def free_port() -> int:
 
 
 def image_env(database: Path, port: int, server: SandboxServer) -> dict[str, str]:
-    keep = {k: v for k, v in os.environ.items() if not k.startswith("CONNECTOR_")}
+    keep = child_env()
     return {
         **keep,
         "PYTHONPATH": str(REPO),

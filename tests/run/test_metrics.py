@@ -20,6 +20,7 @@ from sandbox.server import SandboxServer
 
 from .conftest import AS_OF, make_settings
 
+
 def entry(key: str, status: str, amount: int, *, now: dt.datetime, reason: str | None = None,
           payable_at: dt.datetime | None = None, currency: str = "usd") -> LedgerEntry:
     return LedgerEntry(

@@ -78,7 +78,9 @@ def test_healthz_starting_then_failing(database_url: str) -> None:
         service.stop()
     assert (starting.status_code, starting.json()["status"]) == (200, "starting")
     assert failing_now.status_code == 503
-    assert failing_now.json()["reason"] == "pull failed: PartnerStack rejected the API keys (401)"
+    # status and times only: the error line (which may name a database host) stays in the logs
+    assert failing_now.json()["reason"] == "the last run failed (see the logs)"
+    assert "PartnerStack" not in failing_now.text and "401" not in failing_now.text
     assert 'connector_runs_total{status="failed"} 1.0' in metrics
     assert 'connector_errors_total{stage="run"} 1.0' in metrics
 
