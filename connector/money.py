@@ -5,10 +5,10 @@ connector; how many digits a currency has, how a basis times a rate is rounded (
 half up) and how an amount is shown to a person must mean the same thing in the rules,
 the ledger, the mappings and every report format.
 
-- Currencies: ISO 4217 codes and their minor-unit exponents (JPY 0, USD 2, KWD 3, CLF 4).
-  Amounts arrive in minor units, so a currency code we do not know means we cannot tell
-  what an amount is worth; such a record is quarantined instead of guessed at.
-  Source: the ISO 4217 list (active codes, including funds and precious-metal codes).
+- Currencies: every ISO 4217 code is known (an unknown code means we cannot tell what an
+  amount is worth; such a record is quarantined instead of guessed at), but the exponent is
+  Stripe's, not ISO's: amounts arrive in Stripe's minor units, and the program file's major-unit
+  bands and bonuses must be scaled the way Stripe counts (ISK 2, MGA 0; see `STRIPE_ZERO_DECIMAL`).
 - Arithmetic: Fractions until the single rounding per entry.
 - Presentation: minor units to major units without a float in between, so a JPY amount
   never grows two decimals and a USD amount never loses a cent to binary floats.
@@ -21,24 +21,52 @@ import functools
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
-_ZERO = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
-_THREE = "BHD IQD JOD KWD LYD OMR TND"
-_FOUR = "CLF UYW"
-_TWO = (
-    "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB BOV BRL BSD BTN BWP BYN BZD "
-    "CAD CDF CHE CHF CHW CNY COP COU CRC CUC CUP CVE CZK DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL "
-    "GHS GIP GMD GTQ GYD HKD HNL HRK HTG HUF IDR ILS INR IRR JMD KES KGS KHR KPW KYD KZT LAK LBP LKR "
-    "LRD LSL MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD NGN NIO NOK NPR NZD PAB "
-    "PEN PGK PHP PKR PLN QAR RON RSD RUB SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP "
-    "SZL THB TJS TMT TOP TRY TTD TWD TZS UAH USD USN UYU UZS VED VES WST XCD XCG YER ZAR ZMW ZWG ZWL"
+# Every active ISO 4217 code (funds and precious-metal codes included): what counts as a currency.
+_ISO_CODES = (
+    "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BOV BRL BSD BTN BWP BYN "
+    "BZD CAD CDF CHE CHF CHW CLF CLP CNY COP COU CRC CUC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD "
+    "FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HRK HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS "
+    "KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN "
+    "MXV MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR "
+    "SDG SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD "
+    "USN UYI UYU UYW UZS VED VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG ZWL"
 )
 
-MINOR_EXPONENTS: dict[str, int] = {
-    **{code.lower(): 2 for code in _TWO.split()},
-    **{code.lower(): 0 for code in _ZERO.split()},
-    **{code.lower(): 3 for code in _THREE.split()},
-    **{code.lower(): 4 for code in _FOUR.split()},
+# Stripe, "Supported currencies" (https://docs.stripe.com/currencies): unless listed otherwise a
+# currency is two-decimal (1000 = 10.00).
+# - Zero-decimal (#zero-decimal): the API amount is the whole amount (500 = 500 JPY). Note MGA (two
+#   digits in ISO 4217, none at Stripe) and that ISK is not in it (none in ISO 4217, two at Stripe).
+STRIPE_ZERO_DECIMAL = frozenset(
+    {"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf"}
+)
+# - Three-decimal (#three-decimal): 5.124 KWD is 5124 (Stripe wants the last digit 0 when charging;
+#   an amount read back still counts thousandths).
+STRIPE_THREE_DECIMAL = frozenset({"bhd", "jod", "kwd", "omr", "tnd"})
+# - Special cases (#special-cases): charges or payouts in whole units while the API amount keeps
+#   its digits, so the exponent does not change. ISK: "ISK will remain a two-decimal currency in the
+#   Stripe API, and an ISK amount of `100` will continue to represent 1 króna" (support.stripe.com,
+#   "Deprecation of fractional ISK charges and refunds"). HUF, TWD: treated as zero-decimal for
+#   payouts although charges have two decimals (payout amounts divisible by 100). UGX: in the
+#   zero-decimal list, 1 = 1 USh.
+STRIPE_SPECIAL_CASES: dict[str, str] = {
+    "isk": "two decimals in the API (100 = 1 ISK); charges are whole krónur, multiples of 100",
+    "huf": "two decimals in the API (100 = 1 HUF); payouts are whole forint, multiples of 100",
+    "twd": "two decimals in the API (100 = 1 TWD); payouts are whole dollars, multiples of 100",
+    "ugx": "zero-decimal in the API (1 = 1 UGX), as the zero-decimal list says",
 }
+# Codes Stripe does not charge in keep ISO 4217's digits (a finance file or a reward may name them).
+_ISO_NOT_AT_STRIPE = {"iqd": 3, "lyd": 3, "clf": 4, "uyw": 4, "uyi": 0}
+
+
+def _stripe_exponent(code: str) -> int:
+    if code in STRIPE_ZERO_DECIMAL:
+        return 0
+    if code in STRIPE_THREE_DECIMAL:
+        return 3
+    return _ISO_NOT_AT_STRIPE.get(code, 2)
+
+
+MINOR_EXPONENTS: dict[str, int] = {code.lower(): _stripe_exponent(code.lower()) for code in _ISO_CODES.split()}
 
 
 class UnknownCurrency(ValueError):
@@ -57,7 +85,7 @@ def is_currency(code: object) -> bool:
 
 
 def minor_exponent(currency: str) -> int:
-    """Digits after the decimal point in `currency` (case-insensitive)."""
+    """Digits after the decimal point in `currency`'s Stripe amounts (case-insensitive): JPY 0, ISK 2, KWD 3."""
     return MINOR_EXPONENTS[normalize_currency(currency)]
 
 
