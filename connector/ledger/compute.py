@@ -288,7 +288,7 @@ def _book(
         reconcile_entries(
             session, program.name, entries_of_customers(session, program.name, keys), entries,
             GatePolicy(program, batch_facts, q.billing_of, partner_gates), run_id=ctx.run_id, now=now,
-            result=booked.ledger, payouts=payouts,
+            result=booked.ledger, payouts=payouts, as_of=ctx.as_of,
         )  # fmt: skip
         _note_batch_wake(booked, keys, q.billing_of, batch_facts)
         del batch_facts, entries

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from connector.ledger.corrections import correction, groups_to_correct, note_wake, pair_reversals, place_open
 from connector.ledger.entries import Entry, EntryRow, LedgerResult, moves_of
+from connector.ledger.history import Stamp
 from connector.ledger.store import LedgerSlice, whole_groups, whole_ledger, write
 from connector.rules.desired import DesiredEntry, PlacementPolicy
 from connector.rules.payout import PayoutRates
@@ -33,12 +34,14 @@ def reconcile(
     run_id: str | None,
     now: dt.datetime,
     payouts: PayoutRates | None = None,
+    as_of: dt.datetime | None = None,
 ) -> LedgerResult:
     """Append each group's difference, then move open entries to their current status (whole ledger)."""
     result = LedgerResult()
     ledger = whole_ledger(session, program)
     reconcile_entries(
-        session, program, ledger, desired, placement, run_id=run_id, now=now, result=result, payouts=payouts
+        session, program, ledger, desired, placement, run_id=run_id, now=now, result=result, payouts=payouts,
+        as_of=as_of,
     )
     return result
 
@@ -54,6 +57,7 @@ def reconcile_entries(
     now: dt.datetime,
     result: LedgerResult,
     payouts: PayoutRates | None = None,
+    as_of: dt.datetime | None = None,
 ) -> None:
     """Reconcile one slice of the ledger (whole customers) against the entries desired for it.
 
@@ -61,6 +65,7 @@ def reconcile_entries(
     slice holding whole customers reconciles exactly as the whole ledger would; `result`
     accumulates across slices. Groups are corrected in key order, as the whole ledger would be.
     `payouts` records each open entry's payout in the reward currency (compute always passes it).
+    `as_of` (the run's, else `now`) dates the status history's rows.
     """
     wanted = {d.group_key: d for d in desired}
     differ = groups_to_correct(ledger.totals, wanted)
@@ -77,7 +82,7 @@ def reconcile_entries(
     result.statuses_changed += place_open(groups, wanted, placement, payouts)
     result.reversed += pair_reversals([e for entries in groups.values() for e in entries])
     note_wake(result.wake, groups.values())
-    write(session, appended, read)
+    write(session, appended, read, program=program, stamp=Stamp(run_id, as_of or now, now))
 
 
 def _groups_read(session: Session, ledger: LedgerSlice, stored: list[str]) -> dict[str, list[Entry]]:

@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, Row, and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from connector.ledger.entries import OPEN_STATUSES, PAYOUT_COLUMNS, EntryRow, Moves, moves_of, payout_of
+from connector.ledger.history import Stamp, StatusAt, record_booked, record_moves
 from connector.rules.reads.sql import in_lists, padded, read_as
 from connector.store.models import LedgerEntry
 
@@ -110,14 +111,32 @@ def whole_groups(session: Session, ledger: LedgerSlice, keys: list[str]) -> list
     return out
 
 
-def write(session: Session, appended: Sequence[LedgerEntry], read: Iterable[tuple[EntryRow, Moves]]) -> None:
+def write(
+    session: Session,
+    appended: Sequence[LedgerEntry],
+    read: Iterable[tuple[EntryRow, Moves]],
+    *,
+    program: str,
+    stamp: Stamp | None = None,
+) -> None:
     """One bulk INSERT of the new entries and one bulk UPDATE of the read entries that moved from
-    what they were read as (`read`: each with its moves as read), by primary key."""
+    what they were read as (`read`: each with its moves as read), by primary key; each new entry's
+    booking and each status (or reason) move appended to the status history (`history`)."""
+    stamp = stamp or Stamp.of(None)
     session.flush()  # anything the caller added goes first, as a flush before these statements would
     if appended:
         columns = [c.key for c in LedgerEntry.__mapper__.column_attrs]
         rows = [{k: v for k in columns if (v := e.__dict__.get(k, _UNSET)) is not _UNSET} for e in appended]
         session.execute(insert(LedgerEntry), rows)
+        record_booked(session, appended, stamp)
+    read = list(read)
+    record_moves(
+        session,
+        ((e.entry_key, program, StatusAt(e.status, e.reason, e.platform_status))
+         for e, before in read if (e.status, e.reason) != before[:2]),
+        stamp,
+        "moved",
+    )  # fmt: skip
     moved = [
         {"entry_key": e.entry_key, "status": e.status, "reason": e.reason, "payable_at": e.payable_at,
          **dict(zip(PAYOUT_COLUMNS, payout_of(e), strict=True))}

@@ -31,6 +31,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from connector.context import RunContext
+from connector.ledger.history import Stamp, record_current
 from connector.push.destination import Destination, Held
 from connector.push.lanes import send_batch
 from connector.push.pages import outbox_pages, outbox_size, payable
@@ -202,6 +203,8 @@ def _mark_pushed(ctx: RunContext, answers: list[Answer], unsent: list[str]) -> N
     with ctx.sessions() as session, session.begin():
         if pushed:
             session.execute(update(LedgerEntry), pushed)
+            keys = [str(row["entry_key"]) for row in pushed]
+            record_current(session, keys, Stamp(ctx.run_id, ctx.as_of, now), "pushed")
             # A reward accepted after an earlier rejection no longer carries that rejection.
             session.execute(
                 update(LedgerEntry)

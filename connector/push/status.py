@@ -8,9 +8,10 @@ its key, so the report can say so and show a declined reward as a finding.
 
 from __future__ import annotations
 
-from sqlalchemy import func, update
+from sqlalchemy import func, select, update
 
 from connector.context import RunContext
+from connector.ledger.history import Stamp, StatusAt, record_moves
 from connector.store.models import LedgerEntry, PlatformReward
 
 
@@ -18,18 +19,27 @@ def read_back_status(ctx: RunContext, program: str) -> int:
     """Set `platform_status` on the program's pushed entries whose reward's status changed; how many.
 
     One UPDATE joined on the reward key (`UPDATE … FROM`, indexed on both sides), so a run where
-    nothing changed costs one pass over the mirrored rewards, not a lookup per pushed entry.
+    nothing changed costs one pass over the mirrored rewards, not a lookup per pushed entry; the
+    entries it moves are read by the same join first, for the status history.
     """
     status = func.coalesce(PlatformReward.reward_status, PlatformReward.payment_status)
+    changed = (
+        LedgerEntry.platform_reward_key == PlatformReward.key,
+        LedgerEntry.program == program,
+        status.is_not(None),
+        LedgerEntry.platform_status.is_distinct_from(status),
+    )
     with ctx.sessions() as session, session.begin():
+        moving = session.execute(
+            select(LedgerEntry.entry_key, LedgerEntry.status, LedgerEntry.reason, status).where(*changed)
+        ).all()
+        record_moves(
+            session, ((key, program, StatusAt(st, reason, new)) for key, st, reason, new in moving),
+            Stamp.of(ctx.run_id, ctx.as_of), "platform",
+        )  # fmt: skip
         done = session.execute(
             update(LedgerEntry)
-            .where(
-                LedgerEntry.platform_reward_key == PlatformReward.key,
-                LedgerEntry.program == program,
-                status.is_not(None),
-                LedgerEntry.platform_status.is_distinct_from(status),
-            )
+            .where(*changed)
             .values(platform_status=status)
             .execution_options(synchronize_session=False)
         )

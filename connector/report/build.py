@@ -16,6 +16,7 @@ from typing import TypeVar
 from sqlalchemy import Engine, inspect, or_, select
 from sqlalchemy.orm import Session
 
+from connector.report.asof import entries_as_of_run
 from connector.report.checks import compute_checks, compute_totals, monthly_commission
 from connector.report.model import (
     EntryRow,
@@ -187,7 +188,7 @@ def _with_figures(report: Report) -> Report:
 
 def _load(session: Session, run: Run) -> Report:
     submissions = _submissions(session, run.program)
-    entries = _entries(session, run.program)
+    entries = entries_as_of_run(session, run, _entries(session, run.program))  # a past run: as it stood then
     partner_keys = {e.partnership_key for e in entries} | {s.partnership_key for s in submissions if s.partnership_key}
     return _with_figures(
         Report(

@@ -509,6 +509,50 @@ Index("ix_ledger_outbox", LedgerEntry.program, LedgerEntry.status, LedgerEntry.e
       LedgerEntry.entry_key)
 
 
+class EntryStatusMove(Base):
+    """Append-only history of every ledger entry's status: one row when it is booked, one for each
+    move after (scheduled → payable → pushed, held and released, reversed, and the platform's
+    reward status read back: approved, declined, paid). The entry's current status is its latest
+    row; a past run's or period's report reads the statuses as they were then
+    (`connector.ledger.history`).
+
+    `at` is the run's as-of (the business clock the rules judged by), `recorded_at` the wall clock.
+    `period` is the month (YYYY-MM) the row counts in for the roll-forward: the entry's event month
+    for its booking row, the month of `at` for a move, moved to the first open month when that one
+    was closed (`period_closes`); `corrects` then names the closed month.
+    """
+
+    __tablename__ = "entry_status_history"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    entry_key: Mapped[str] = mapped_column(String(200), index=True)
+    program: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(64))
+    platform_status: Mapped[str | None] = mapped_column(String(16))
+    cause: Mapped[str] = mapped_column(String(16))  # booked | moved | pushed | platform | backfill
+    run_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    at: Mapped[dt.datetime]
+    recorded_at: Mapped[dt.datetime]
+    period: Mapped[str] = mapped_column(String(7))
+    corrects: Mapped[str | None] = mapped_column(String(7))
+
+
+# the roll-forward reads one program's rows up to a period
+Index("ix_entry_status_history_program_period", EntryStatusMove.program, EntryStatusMove.period)
+
+
+class PeriodClose(Base):
+    """A month frozen by `connector close`: its report as rendered then (and its digest), so the
+    report rendered again from the history can be shown to be the same, byte for byte."""
+
+    __tablename__ = "period_closes"
+    program: Mapped[str] = mapped_column(String(64), primary_key=True)
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)
+    closed_at: Mapped[dt.datetime]
+    digest: Mapped[str] = mapped_column(String(64))
+    rendering: Mapped[str] = mapped_column(Text)
+
+
 class Finding(Base):
     """Something the rules noticed but could not pay on (e.g. `margin_unknown`), per run."""
 
