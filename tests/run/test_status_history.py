@@ -83,7 +83,7 @@ def test_a_run_that_booked_nothing_yet_shows_an_empty_ledger(
 def test_the_migration_backfills_each_entry_with_its_current_status(tmp_path: object) -> None:
     url = f"sqlite:///{tmp_path}/old.db"
     engine = make_engine(url)
-    upgrade(engine, "0007")
+    upgrade(engine, "0008")
     with engine.begin() as conn:
         conn.execute(text(
             "INSERT INTO runs (id, kind, program, as_of, started_at, status, notes) "
