@@ -35,6 +35,7 @@ from connector.ledger.store import customers_of_partnerships, entries_of_custome
 from connector.rules import reads
 from connector.rules.facts import Facts, Needs, earliest
 from connector.rules.gates import GatePolicy
+from connector.rules.invariants import enforce
 from connector.rules.kinds import RuleFinding, desired_entries
 from connector.rules.payout import PayoutRates
 from connector.rules.program import Program
@@ -270,6 +271,8 @@ def _book(
             subs_of[n].append(v)
     needs = Needs.of(program)
     partner_gates: dict[str, str | None] = {}  # judged once per pass, shared by the batches
+    holds = reads.open_holds(session)  # what the pull's unresolved quarantine rows hold
+    held_partnerships = holds.partnerships(q.facts)
     now = dt.datetime.now(dt.UTC)
     customers, total = 0, sum(len(keys) for keys in batches)
     for n, keys in enumerate(batches):
@@ -279,6 +282,12 @@ def _book(
             | {v.submission.billing_customer_id for v in batch if v.submission.billing_customer_id}
         )
         batch_facts = reads.load_customers(session, q.facts, billing_ids, needs)
+        held_billing = holds.billing_ids
+        if needs.adjustments:  # money invariants at the door: a bad adjustment is quarantined, never booked
+            violations = enforce(batch_facts)
+            reads.keep_violations(session, ctx.run_id, billing_ids, violations)
+            if violations:
+                held_billing = held_billing | {v.customer_id for v in violations if v.customer_id}
         if global_entries is None:
             kinds = desired_entries(program, batch_facts, batch)
             entries = kinds.entries
@@ -287,8 +296,8 @@ def _book(
             entries = [e for e in global_entries if booked.batch_of.get(e.customer_key) == n]
         reconcile_entries(
             session, program.name, entries_of_customers(session, program.name, keys), entries,
-            GatePolicy(program, batch_facts, q.billing_of, partner_gates), run_id=ctx.run_id, now=now,
-            result=booked.ledger, payouts=payouts, as_of=ctx.as_of,
+            GatePolicy(program, batch_facts, q.billing_of, partner_gates, held_billing, held_partnerships),
+            run_id=ctx.run_id, now=now, result=booked.ledger, payouts=payouts, as_of=ctx.as_of,
         )  # fmt: skip
         _note_batch_wake(booked, keys, q.billing_of, batch_facts)
         del batch_facts, entries

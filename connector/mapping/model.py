@@ -115,8 +115,13 @@ class StreamMapping:
 
     def record_id(self, payload: Any) -> str | None:
         """Best-effort id for a quarantine row, even from a payload that fails the mapping."""
-        spec = next(f for f in self.fields if f.name == self.key_field)
-        if not isinstance(payload, dict):
+        return self.field_text(payload, self.key_field)
+
+    def field_text(self, payload: Any, name: str) -> str | None:
+        """Best-effort text of one field (an id, a customer) of a payload that may fail the mapping;
+        None if the stream has no such field or the payload does not carry it as text or a number."""
+        spec = next((f for f in self.fields if f.name == name), None)
+        if spec is None or not isinstance(payload, dict):
             return None
         for path in spec.paths:
             try:

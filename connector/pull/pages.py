@@ -7,12 +7,13 @@ run can stop anywhere and the next one continues without losing or duplicating a
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, delete
+from sqlalchemy import Table, delete, select
 from sqlalchemy.orm import DeclarativeBase, Session
 
 from adapters.http import Page
@@ -20,9 +21,10 @@ from connector.context import RunContext
 from connector.mapping import MappedRecord, Mappings, RecordError, StreamMapping
 from connector.pull.jsonsafe import json_safe
 from connector.pull.stats import StreamStats
+from connector.rules.invariants import DUPLICATE_ID_CONFLICT, UNMAPPABLE
 from connector.store import models
-from connector.store.models import RunStreamStat
-from connector.store.writes import load_cursor, quarantine, upsert_rows
+from connector.store.models import Quarantine, RunStreamStat
+from connector.store.writes import load_cursor, quarantine, resolve_quarantined, upsert_rows
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,20 @@ def read_cursor(ctx: RunContext, stream: str) -> dict[str, Any]:
         return load_cursor(session, stream)
 
 
+def _unresolved(session: Session) -> dict[str, set[str]]:
+    """Per source, the ids of unresolved rows the pull wrote (few: read once per run)."""
+    stmt = select(Quarantine.source, Quarantine.source_id).where(
+        Quarantine.resolved_at.is_(None),
+        Quarantine.source_id.is_not(None),
+        Quarantine.reason.is_(None) | Quarantine.reason.in_(_PULL_REASONS),
+    )
+    out: dict[str, set[str]] = {}
+    for source, source_id in session.execute(stmt):
+        if source_id is not None:  # (as the statement asks: for the types)
+            out.setdefault(source, set()).add(source_id)
+    return out
+
+
 def _models_by_table() -> dict[str, type[DeclarativeBase]]:
     return {m.local_table.name: m.class_ for m in models.Base.registry.mappers if isinstance(m.local_table, Table)}
 
@@ -52,14 +68,28 @@ class Reject:
     payload: Any
 
 
+HOLDS: dict[str, str] = {"stripe.invoices": "customer_id", "partnerstack.deals": "partner_key"}
+"""Streams whose quarantined records feed rules other entries depend on, and the field naming whom:
+an invoice may be its customer's first purchase; a deal counts toward its partner's tier ordinals.
+While such a record is unresolved those entries are held `upstream_quarantined`."""
+
+_PULL_REASONS = (UNMAPPABLE, DUPLICATE_ID_CONFLICT)  # rows a later clean read of the record resolves
+
+
 class RecordWriter:
-    """Maps payloads and writes them (and their quarantines) into the caller's transaction."""
+    """Maps payloads and writes them (and their quarantines) into the caller's transaction.
+
+    A record quarantined by an earlier run that is now stored whole resolves its row: the upstream
+    was fixed. One quarantined in this run stays unresolved until a later run reads it clean.
+    """
 
     def __init__(self, ctx: RunContext, mappings: Mappings) -> None:
         self.ctx = ctx
         self.mappings = mappings
         self.models = _models_by_table()
         self.fingerprint_key = ctx.settings.security.fingerprint_key.get_secret_value()
+        self._unresolved: dict[str, set[str]] | None = None  # source -> ids quarantined by earlier runs
+        self._lock = threading.Lock()
 
     def write(
         self, session: Session, source: str, payloads: Iterable[Any], stats: StreamStats
@@ -69,6 +99,8 @@ class RecordWriter:
         check_raw = mapping.has_raw and not (isinstance(payloads, Page) and payloads.clean)
         fingerprint_key = self.fingerprint_key
         records: dict[str, MappedRecord] = {}
+        payload_of: dict[str, Any] = {}  # the payload each kept record came from (a conflict quarantines it)
+        conflicts: dict[str, list[Any]] = {}
         for payload in payloads:
             try:
                 record = mapping.apply(payload, fingerprint_key)
@@ -77,11 +109,22 @@ class RecordWriter:
             except RecordError as exc:
                 self._quarantine(session, mapping, payload, str(exc), stats)
                 continue
-            records.pop(record.key, None)
-            records[record.key] = record  # duplicate ids within a stream: the last one wins
-        self._store(session, mapping, list(records.values()))
+            if record.key in conflicts:
+                conflicts[record.key].append(payload)
+                continue
+            earlier = records.pop(record.key, None)
+            if earlier is not None and (earlier.row != record.row or earlier.children != record.children):
+                conflicts[record.key] = [payload_of.pop(record.key), payload]
+                continue
+            records[record.key] = record  # an identical copy of an id is stored once
+            payload_of[record.key] = payload
+        for key, copies in conflicts.items():
+            self._conflict(session, mapping, key, copies, stats)
+        stored = list(records.values())
+        self._store(session, mapping, stored)
+        self._resolve(session, mapping.source, [r.key for r in stored])
         stats.pulled += len(records)
-        return list(records.values())
+        return stored
 
     def write_rows(
         self,
@@ -118,11 +161,44 @@ class RecordWriter:
         }
         upsert_rows(session, RunStreamStat, [row])
 
+    def _conflict(
+        self, session: Session, mapping: StreamMapping, key: str, copies: list[Any], stats: StreamStats
+    ) -> None:
+        """Two copies of one id with different content in one page: neither is stored (which one is
+        right is not known; the later one is not more likely), each copy is quarantined."""
+        for n, payload in enumerate(copies, 1):
+            error = f"{len(copies)} copies of id {key} with different content in one page (copy {n})"
+            self._quarantine(session, mapping, payload, error, stats, reason=DUPLICATE_ID_CONFLICT)
+
+    def _resolve(self, session: Session, source: str, keys: list[str]) -> None:
+        """Resolve the rows of earlier runs whose record is now stored whole."""
+        with self._lock:
+            if self._unresolved is None:
+                self._unresolved = _unresolved(session)
+            pending = self._unresolved.get(source)
+            fixed = sorted(k for k in keys if k in pending) if pending else []
+            if pending:
+                pending.difference_update(fixed)
+        if fixed:
+            resolve_quarantined(
+                session, self.ctx.run_id, Quarantine.source == source, Quarantine.source_id.in_(fixed),
+                Quarantine.reason.is_(None) | Quarantine.reason.in_(_PULL_REASONS),
+            )  # fmt: skip
+
     def _quarantine(
-        self, session: Session, mapping: StreamMapping, payload: Any, error: str, stats: StreamStats
+        self,
+        session: Session,
+        mapping: StreamMapping,
+        payload: Any,
+        error: str,
+        stats: StreamStats,
+        *,
+        reason: str = UNMAPPABLE,
     ) -> None:
         source_id = mapping.record_id(payload)
         redacted = mapping.redacted(payload)
+        holds = HOLDS.get(mapping.source)
+        who = mapping.field_text(payload, holds) if holds is not None else None
         quarantine(
             session,
             run_id=self.ctx.run_id,
@@ -130,6 +206,9 @@ class RecordWriter:
             source_id=json_safe(source_id, cap=255) if source_id is not None else None,
             error=json_safe(error, cap=2000),
             payload=json_safe(redacted, cap=2000) if redacted is not None else None,
+            reason=reason,
+            customer_id=json_safe(who) if holds == "customer_id" and who else None,
+            partner_key=json_safe(who) if holds == "partner_key" and who else None,
         )
         stats.quarantined += 1
         log.warning("quarantined %s %s: %s", mapping.source, json_safe(source_id or "?"), json_safe(error))

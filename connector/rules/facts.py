@@ -131,6 +131,16 @@ class Facts:
             self._adjusted.update(self._refunds_index(), self._disputes_index())
         return self._adjusted
 
+    def drop_adjustments(self, *, refunds: set[str], disputes: set[str], credit_notes: set[str]) -> None:
+        """Leave these refunds, disputes and credit notes out of the batch (`connector.rules.invariants`
+        quarantined them): nothing of theirs is booked."""
+        self.refunds = [r for r in self.refunds if r.id not in refunds]
+        self.disputes = [d for d in self.disputes if d.id not in disputes]
+        for invoice_id, notes in list(self.credit_notes.items()):
+            self.credit_notes[invoice_id] = [c for c in notes if c.id not in credit_notes]
+        self._refunds_by_invoice = self._disputes_by_invoice = self._adjusted = None
+        self.earning_shares.clear()
+
     def first_paid_at(self, customer_id: str) -> dt.datetime | None:
         """When the first paid invoice with money in it was paid: a $0 or void invoice is not a purchase.
 

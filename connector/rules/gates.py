@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from connector.rules.desired import Placement
 from connector.rules.facts import Facts
 from connector.rules.program import Program
 from connector.rules.records import PartnerRecord
+
+UPSTREAM_QUARANTINED = "upstream_quarantined"  # a quarantined record feeds the entry (`rules.invariants`)
 
 # an account number with its routing number, or an IBAN ("account_only" lacks the routing number)
 BANK_DETAILS_COMPLETE = ("account", "iban")
@@ -102,10 +104,18 @@ class GatePolicy:
         facts: Facts,
         billing_of_customer: Mapping[str, str],
         partner_gates: dict[str, str | None] | None = None,
+        held_billing: Collection[str] = (),
+        held_partnerships: Collection[str] = (),
     ) -> None:
         """`partner_gates` is a memo of `partner_gate` by partner key that a pass shares across its
         batches: a partner's gate depends on the partner alone, and judging every partner again for
-        every batch cost partners x batches calls (5 M at L)."""
+        every batch cost partners x batches calls (5 M at L).
+
+        `held_billing` and `held_partnerships` are what unresolved quarantine rows feed (see
+        `connector.rules.invariants`): their entries are held `upstream_quarantined` before any
+        other gate, since what they would pay is not known."""
+        self._held_billing = held_billing
+        self._held_partnerships = held_partnerships
         self.program = program
         self.facts = facts
         self.as_of = facts.as_of
@@ -140,9 +150,24 @@ class GatePolicy:
                 return "dispute_open"
         return None
 
+    def upstream_gate(self, partnership_key: str, customer_key: str | None) -> str | None:
+        """`upstream_quarantined`: a record the entry's partner or customer depends on is quarantined."""
+        if partnership_key in self._held_partnerships:
+            return UPSTREAM_QUARANTINED
+        billing = self._billing.get(customer_key) if customer_key is not None else None
+        if billing is not None and billing in self._held_billing:
+            return UPSTREAM_QUARANTINED
+        return None
+
     def gate(self, partnership_key: str, customer_key: str | None, sources: Sequence[str] = ()) -> str | None:
-        """The first failing gate in programs.md's order: partner gates, past due, open dispute."""
-        return self.partner_gate(partnership_key) or self.customer_gate(customer_key) or self.dispute_gate(sources)
+        """The first failing gate: a quarantined upstream record (what is owed is not known), then
+        programs.md's order: partner gates, past due, open dispute."""
+        return (
+            self.upstream_gate(partnership_key, customer_key)
+            or self.partner_gate(partnership_key)
+            or self.customer_gate(customer_key)
+            or self.dispute_gate(sources)
+        )
 
     def __call__(
         self,

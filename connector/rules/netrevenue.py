@@ -127,7 +127,7 @@ def original_contract(facts: Facts, program: Program, customer_id: str) -> tuple
     return add_months(start, term), monthly
 
 
-def _post_payment_amount(cn: CreditNoteRecord, invoice: InvoiceRecord) -> tuple[Fraction, Fraction]:
+def post_payment_amount(cn: CreditNoteRecord, invoice: InvoiceRecord) -> tuple[Fraction, Fraction]:
     """(post-payment total incl. tax, the same excl. tax) of a credit note; pre-payment is outside amount_paid."""
     none = Fraction(0), Fraction(0)
     if cn.type == "pre_payment":
@@ -151,7 +151,7 @@ def adjustments(facts: Facts, program: Program, invoice: InvoiceRecord, basis: F
     per_paid = basis / invoice.amount_paid
     share = earning_share(facts, program, invoice)
     for cn in credit_notes or []:
-        total, excluding_tax = _post_payment_amount(cn, invoice)
+        total, excluding_tax = post_payment_amount(cn, invoice)
         if total <= 0:
             continue
         if program.commission.credit_note_amount == "total_excluding_tax":

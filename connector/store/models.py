@@ -424,6 +424,17 @@ class Quarantine(Base):
     error: Mapped[str] = mapped_column(Text)
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # redacted
     created_at: Mapped[dt.datetime]
+    reason: Mapped[str | None] = mapped_column(String(64))  # a code (`connector.rules.invariants`), or None: see error
+    # what the record feeds, so the entries it could change are held `upstream_quarantined` until it resolves
+    customer_id: Mapped[str | None]  # the billing (Stripe) customer
+    partner_key: Mapped[str | None]  # the partner's referral or partnership key (a deal's)
+    changed_seq: Mapped[int | None] = mapped_column(BigInteger, index=True)  # the change clock at insert/resolve
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(index=True)
+    resolved_run_id: Mapped[str | None] = mapped_column(String(36))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # retries of a parked record
+    last_attempt_at: Mapped[dt.datetime | None]
+
+    __table_args__ = (Index("ix_quarantine_source_id", "source", "source_id"),)
 
 
 class RunLock(Base):

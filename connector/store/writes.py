@@ -16,7 +16,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import JSON, ColumnElement, Table, Text, cast, false, func, or_, select
+from sqlalchemy import JSON, ColumnElement, Table, Text, cast, false, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Session
 
@@ -127,8 +127,15 @@ def quarantine(
     source_id: str | None,
     error: str,
     payload: dict[str, Any] | None = None,
+    reason: str | None = None,
+    customer_id: str | None = None,
+    partner_key: str | None = None,
 ) -> None:
-    """Keep a record that failed validation, with why; `payload` must already be redacted."""
+    """Keep a record that failed validation, with why; `payload` must already be redacted.
+
+    Stamped with the change clock, so the next incremental compute sees the hold it puts on
+    `customer_id` or `partner_key` (see `connector.rules.reads.holds`).
+    """
     session.add(
         Quarantine(
             run_id=run_id,
@@ -137,5 +144,21 @@ def quarantine(
             error=error[:2000],
             payload=payload,
             created_at=dt.datetime.now(dt.UTC),
+            reason=reason,
+            customer_id=customer_id[:255] if customer_id else None,
+            partner_key=partner_key[:255] if partner_key else None,
+            changed_seq=_current_tick(),
+            attempts=0,
         )
     )
+
+
+def resolve_quarantined(session: Session, run_id: str | None, *where: ColumnElement[bool]) -> int:
+    """Mark the unresolved quarantine rows matching `where` resolved, stamped with the change clock
+    so the next compute lifts the holds they put (`connector.rules.reads.holds`)."""
+    stmt = (
+        update(Quarantine)
+        .where(Quarantine.resolved_at.is_(None), *where)
+        .values(resolved_at=dt.datetime.now(dt.UTC), resolved_run_id=run_id, changed_seq=_current_tick())
+    )
+    return int(getattr(session.execute(stmt), "rowcount", 0) or 0)

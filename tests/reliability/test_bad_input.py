@@ -5,6 +5,9 @@ ends in a traceback. Streams that never end or loop fail the run with a clear on
 The corpus is `tests/scenarios/bad-input.json`: the Consio worked example plus records with
 missing ids, wrong types, null / fractional / negative / huge amounts, unknown currencies,
 bad dates, lone surrogates (text that is not valid UTF-8), very long strings and duplicate ids.
+Two copies of one id with different content in one page (`in_dup`'s second copy pays 2,000 where
+the first paid 1,000) are both quarantined `duplicate_id_conflict` and neither is stored: which
+one is right is not known.
 """
 
 from __future__ import annotations
@@ -56,6 +59,10 @@ QUARANTINED = {
     ("stripe.invoices", "in_wronglines"),             # lines is a string
     ("stripe.refunds", "re_null"),                    # amount null
 }
+CONFLICTS = {
+    ("stripe.invoices", "in_dup"),                    # amount_paid 1,000, then 2,000
+    ("partnerstack.partnerships", "part_dup"),        # the same key, other content
+}
 
 
 def quarantined(engine: Engine) -> dict[tuple[str, str | None], str]:
@@ -73,15 +80,17 @@ def test_bad_records_are_quarantined_and_the_rest_is_paid(tmp_path: Path, databa
         assert {row[5] for row in ledger_rows(engine)} == {"pushed"}
         assert_rewards_match_ledger(engine, sandbox)
     found = quarantined(engine)
-    assert set(found) == QUARANTINED
+    assert set(found) == QUARANTINED | CONFLICTS
     assert all(reason.strip() for reason in found.values())
     warnings = [line for line in json_log_lines(result.stderr) if line.get("msg", "").startswith("quarantined ")]
-    assert len(warnings) == len(QUARANTINED)
+    assert len(warnings) == len(QUARANTINED) + 2 * len(CONFLICTS)  # both copies of each conflict
     with Session(engine) as session:
-        assert session.execute(text("SELECT count(*) FROM st_invoices WHERE id = 'in_dup'")).scalar() == 1
-        assert session.execute(text("SELECT count(*) FROM ps_partners WHERE key = 'part_dup'")).scalar() == 1
-    print(f"bad-input: {len(QUARANTINED) + 2} bad records tried, {len(found)} quarantined with a reason, "
-          "2 duplicates stored once, 3 good rewards pushed")
+        reasons = {(q.source, q.source_id): q.reason for q in session.scalars(select(Quarantine))}
+        assert {k for k, r in reasons.items() if r == "duplicate_id_conflict"} == CONFLICTS
+        assert session.execute(text("SELECT count(*) FROM st_invoices WHERE id = 'in_dup'")).scalar() == 0
+        assert session.execute(text("SELECT count(*) FROM ps_partners WHERE key = 'part_dup'")).scalar() == 0
+    print(f"bad-input: {len(QUARANTINED) + len(CONFLICTS)} bad records tried, {len(found)} quarantined with a "
+          "reason (both copies of the 2 conflicting duplicates), 3 good rewards pushed")
 
 
 @pytest.mark.parametrize(

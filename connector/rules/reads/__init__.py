@@ -3,6 +3,7 @@ and the state one compute leaves for the next."""
 
 from connector.rules.reads.changes import Changes, adopt_unstamped, advance_clock, changes_since
 from connector.rules.reads.facts import INVOICE_COLUMNS, load_customers, load_global
+from connector.rules.reads.holds import keep_violations, open_holds, resolve
 from connector.rules.reads.sql import IN_LIST, in_lists, padded, read_as
 from connector.rules.reads.state import (
     DecisionChanges,
@@ -27,13 +28,16 @@ __all__ = [
     "decision_counts",
     "due_customers",
     "in_lists",
+    "keep_violations",
     "load_customers",
     "load_global",
+    "open_holds",
     "padded",
     "previous_findings",
     "program_digest",
     "read_as",
     "replace_rechecks",
+    "resolve",
     "save_state",
     "stored_decisions",
     "write_decisions",

@@ -35,6 +35,7 @@ from connector.store.models import (
     Partner,
     Price,
     Product,
+    Quarantine,
     Referral,
     Refund,
     Subscription,
@@ -142,6 +143,17 @@ def changes_since(session: Session, mark: int) -> Changes:
     invoices |= _column_of(session, InvoicePayment.invoice_id, InvoicePayment.charge, charges)
     invoices |= keys(InvoicePayment, InvoicePayment.invoice_id)
     billing |= _column_of(session, Invoice.customer_id, Invoice.id, invoices)
+    # quarantine rows written or resolved since: the holds they put or lift (`reads.holds`)
+    held_refs: set[str] = set()
+    stmt = select(Quarantine.customer_id, Quarantine.partner_key).where(Quarantine.changed_seq > mark)
+    for customer_id, partner_key in session.execute(stmt):
+        out.rows += 1
+        billing.add(customer_id)
+        if partner_key:
+            held_refs.add(partner_key)
+    if held_refs:
+        out.partners |= _column_of(session, Partner.key, Partner.partner_key, held_refs)
+        out.partners |= _column_of(session, Partner.key, Partner.key, held_refs)
     out.billing_ids = {b for b in billing if b is not None}
     for found in (out.partners, out.leads, out.referrals, out.deals):
         found.discard(None)
