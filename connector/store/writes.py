@@ -130,11 +130,12 @@ def quarantine(
     reason: str | None = None,
     customer_id: str | None = None,
     partner_key: str | None = None,
+    seq: Any = None,
 ) -> None:
     """Keep a record that failed validation, with why; `payload` must already be redacted.
 
-    Stamped with the change clock, so the next incremental compute sees the hold it puts on
-    `customer_id` or `partner_key` (see `connector.rules.reads.holds`).
+    Stamped with the change clock (or `seq`), so the next incremental compute sees the hold it puts
+    on `customer_id` or `partner_key` (see `connector.rules.reads.holds`).
     """
     session.add(
         Quarantine(
@@ -147,18 +148,21 @@ def quarantine(
             reason=reason,
             customer_id=customer_id[:255] if customer_id else None,
             partner_key=partner_key[:255] if partner_key else None,
-            changed_seq=_current_tick(),
+            changed_seq=_current_tick() if seq is None else seq,
             attempts=0,
         )
     )
 
 
-def resolve_quarantined(session: Session, run_id: str | None, *where: ColumnElement[bool]) -> int:
+def resolve_quarantined(
+    session: Session, run_id: str | None, *where: ColumnElement[bool], seq: Any = None
+) -> int:
     """Mark the unresolved quarantine rows matching `where` resolved, stamped with the change clock
-    so the next compute lifts the holds they put (`connector.rules.reads.holds`)."""
+    (or `seq`) so the next compute lifts the holds they put (`connector.rules.reads.holds`)."""
+    stamp = _current_tick() if seq is None else seq
     stmt = (
         update(Quarantine)
         .where(Quarantine.resolved_at.is_(None), *where)
-        .values(resolved_at=dt.datetime.now(dt.UTC), resolved_run_id=run_id, changed_seq=_current_tick())
+        .values(resolved_at=dt.datetime.now(dt.UTC), resolved_run_id=run_id, changed_seq=stamp)
     )
     return int(getattr(session.execute(stmt), "rowcount", 0) or 0)

@@ -3,7 +3,7 @@ and the state one compute leaves for the next."""
 
 from connector.rules.reads.changes import Changes, adopt_unstamped, advance_clock, changes_since
 from connector.rules.reads.facts import INVOICE_COLUMNS, load_customers, load_global
-from connector.rules.reads.holds import keep_violations, open_holds, resolve
+from connector.rules.reads.holds import keep_violations, open_holds
 from connector.rules.reads.sql import IN_LIST, in_lists, padded, read_as
 from connector.rules.reads.state import (
     DecisionChanges,
@@ -37,7 +37,6 @@ __all__ = [
     "program_digest",
     "read_as",
     "replace_rechecks",
-    "resolve",
     "save_state",
     "stored_decisions",
     "write_decisions",

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from connector.rules.invariants import INVARIANT_REASONS, Holds, Violation
 from connector.rules.reads.sql import in_lists
-from connector.store.models import Quarantine
+from connector.store.models import ChangeClock, Quarantine
 from connector.store.writes import quarantine, resolve_quarantined
 
 
@@ -43,7 +43,11 @@ def keep_violations(
     session: Session, run_id: str, checked: Collection[str], violations: Iterable[Violation]
 ) -> None:
     """Quarantine each violation not already quarantined, and resolve the invariant rows of the
-    `checked` billing customers that no longer break (fixed upstream since)."""
+    `checked` billing customers that no longer break (fixed upstream since).
+
+    Runs inside a compute, which has already applied what these rows hold: they are stamped with
+    its own mark (the clock moved one past it as the compute began), so the next incremental
+    compute does not take them for a change and recompute their customers again."""
     found = {(v.source, v.source_id, v.reason): v for v in violations}
     open_rows: dict[tuple[str, str | None, str | None], int] = {}
     for chunk in in_lists(sorted(checked)):
@@ -58,14 +62,12 @@ def keep_violations(
         if key not in open_rows:
             quarantine(
                 session, run_id=run_id, source=v.source, source_id=v.source_id, error=f"{v.reason}: {v.detail}",
-                reason=v.reason, customer_id=v.customer_id,
+                reason=v.reason, customer_id=v.customer_id, seq=_MARK,
             )  # fmt: skip
     fixed = [row_id for key, row_id in open_rows.items() if key not in found]
-    if fixed:
-        resolve(session, run_id, fixed)
+    for ids in in_lists(sorted(fixed)):
+        resolve_quarantined(session, run_id, Quarantine.id.in_(ids), seq=_MARK)
 
 
-def resolve(session: Session, run_id: str, row_ids: list[int]) -> None:
-    """Mark these rows resolved (their holds lift at the next compute)."""
-    for chunk in in_lists(sorted(row_ids)):
-        resolve_quarantined(session, run_id, Quarantine.id.in_(chunk))
+_MARK = select(ChangeClock.seq - 1).where(ChangeClock.id == 1).scalar_subquery()
+"""The running compute's mark (see `connector.rules.reads.changes.advance_clock`)."""
