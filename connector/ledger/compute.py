@@ -20,7 +20,7 @@ import datetime as dt
 import gc
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -28,6 +28,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from connector.context import RunContext
+from connector.ledger import requalify
 from connector.ledger.entries import LedgerResult
 from connector.ledger.payouts import load_payouts
 from connector.ledger.reconcile import reconcile_entries
@@ -164,7 +165,8 @@ def _nothing_to_do(state: ComputeState, as_of: dt.datetime, changes: reads.Chang
 def _unchanged(session: Session, ctx: RunContext, program: Program, state: ComputeState) -> ComputeResult:
     """Nothing changed and no time has come: the decisions stand, the findings carry over to this run."""
     decisions, rejected = reads.decision_counts(session, program.name)
-    findings = _sorted(reads.previous_findings(session, program.name, state.run_id))
+    previous = reads.previous_findings(session, program.name, state.run_id)
+    findings = _sorted([f for f in previous if f.code != requalify.REQUALIFIED])  # news of that run only
     _write_findings(session, ctx.run_id, program.name, findings)
     return ComputeResult(
         program=program.name, decisions=decisions, rejected_reasons=rejected, findings=findings, mode="incremental"
@@ -181,8 +183,16 @@ class _Qualified:
     billing_of: dict[str, str]  # customer key -> billing customer, of every submission that has both
     qualified: list[Verdict] = field(init=False)
 
+    rejected_of: dict[str | None, list[Verdict]] = field(init=False)  # customer key -> its rejected submissions
+    qualified_pairs: set[requalify.Pair] = field(init=False)  # (partnership, customer) of the qualified
+
     def __post_init__(self) -> None:
         self.qualified = [v for v in self.verdicts if v.decision == "qualified"]
+        self.rejected_of = defaultdict(list)
+        for v in self.verdicts:
+            if v.decision == "rejected" and v.submission.partner is not None:
+                self.rejected_of[v.submission.customer_key].append(v)
+        self.qualified_pairs = {(_partner(v) or "", v.submission.customer_key) for v in self.qualified}
 
 
 @dataclass
@@ -193,6 +203,7 @@ class _Booked:
     findings: list[RuleFinding] = field(default_factory=list)
     wake: dict[str | None, dt.datetime] = field(default_factory=dict)
     batch_of: dict[str | None, int] = field(default_factory=dict)  # customer key -> its batch
+    takebacks: dict[requalify.Pair, requalify.TakeBack] = field(default_factory=dict)  # of rejected submissions
 
 
 def _pass(
@@ -270,6 +281,7 @@ def _book(
         if (n := booked.batch_of.get(v.submission.customer_key)) is not None:
             subs_of[n].append(v)
     needs = Needs.of(program)
+    earlier = requalify.first_of_company(q.verdicts)
     partner_gates: dict[str, str | None] = {}  # judged once per pass, shared by the batches
     holds = reads.open_holds(session)  # what the pull's unresolved quarantine rows hold
     held_partnerships = holds.partnerships(q.facts)
@@ -294,17 +306,31 @@ def _book(
             booked.findings.extend(kinds.findings)
         else:
             entries = [e for e in global_entries if booked.batch_of.get(e.customer_key) == n]
+        ledger = entries_of_customers(session, program.name, keys)
+        takebacks = _take_backs(q, keys, ledger.totals, earlier)
+        booked.takebacks.update(takebacks)
         reconcile_entries(
-            session, program.name, entries_of_customers(session, program.name, keys), entries,
+            session, program.name, ledger, entries,
             GatePolicy(program, batch_facts, q.billing_of, partner_gates, held_billing, held_partnerships),
-            run_id=ctx.run_id, now=now, result=booked.ledger, payouts=payouts, as_of=ctx.as_of,
+            run_id=ctx.run_id, now=now, result=booked.ledger, payouts=payouts, as_of=ctx.as_of, takebacks=takebacks,
         )  # fmt: skip
         _note_batch_wake(booked, keys, q.billing_of, batch_facts)
         del batch_facts, entries
         customers += len(keys)
         if ctx.progress is not None:  # the terminal's bar, the JSON log's progress lines
             ctx.progress("compute", customers, total)
+    booked.findings.extend(booked.takebacks[pair].finding() for pair in sorted(booked.ledger.requalified))
     return booked
+
+
+def _take_backs(
+    q: _Qualified, keys: set[str | None], totals: dict[str, int], earlier: Callable[[Verdict], str | None]
+) -> dict[requalify.Pair, requalify.TakeBack]:
+    """Why a batch's booked groups of submissions rejected since are taken back (`connector.ledger.requalify`)."""
+    rejected = [v for key in keys for v in q.rejected_of.get(key, ())]
+    if not rejected:
+        return {}
+    return requalify.take_backs(rejected, q.qualified_pairs, requalify.booked_pairs(totals), earlier)
 
 
 def _note_batch_wake(booked: _Booked, keys: set[str | None], billing_of: dict[str, str], batch_facts: Facts) -> None:
@@ -322,7 +348,8 @@ def _findings_kept(
     """The other customers' findings stand as the last compute wrote them."""
     redone = {v.submission.key for v in q.verdicts if v.submission.customer_key in booked.batch_of}
     redone |= q.decided.keys
-    return [f for f in reads.previous_findings(session, program.name, previous_run) if f.subject_key not in redone]
+    kept = reads.previous_findings(session, program.name, previous_run)
+    return [f for f in kept if f.subject_key not in redone and f.code != requalify.REQUALIFIED]
 
 
 def _affected(

@@ -125,6 +125,8 @@ def place_open(
             pending = target.pending_reason if target is not None else pending_of(entry)
             place = placement(entry.partnership_key, entry.customer_key, payable_at, pending, entry.sources)
             place = with_payout(entry, place, payouts)
+            if place.reason is None and (entry.reason or "").startswith("requalified:"):
+                place = Placement(place.status, entry.reason)  # a take-back keeps why it was taken (`requalify`)
             if entry.payable_at != payable_at:
                 entry.payable_at = payable_at
             if may_move(entry.status, place.status) or (entry.status == place.status and entry.reason != place.reason):

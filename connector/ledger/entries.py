@@ -71,6 +71,8 @@ class LedgerResult:
     reversed: int = 0
     # per customer key: the earliest payable_at of an open `scheduled` entry, when time alone moves it
     wake: dict[str | None, dt.datetime] = field(default_factory=dict)
+    # the (partnership, customer) pairs a take-back for a changed decision was appended for (`requalify`)
+    requalified: set[tuple[str, str | None]] = field(default_factory=set)
 
 
 def entry_key(group: str, seq: int) -> str:

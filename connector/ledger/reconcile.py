@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from sqlalchemy.orm import Session
 
 from connector.ledger.corrections import correction, groups_to_correct, note_wake, pair_reversals, place_open
 from connector.ledger.entries import Entry, EntryRow, LedgerResult, moves_of
 from connector.ledger.history import Stamp
+from connector.ledger.requalify import Pair, TakeBack
 from connector.ledger.store import LedgerSlice, whole_groups, whole_ledger, write
 from connector.rules.desired import DesiredEntry, PlacementPolicy
 from connector.rules.payout import PayoutRates
@@ -58,6 +59,7 @@ def reconcile_entries(
     result: LedgerResult,
     payouts: PayoutRates | None = None,
     as_of: dt.datetime | None = None,
+    takebacks: Mapping[Pair, TakeBack] | None = None,
 ) -> None:
     """Reconcile one slice of the ledger (whole customers) against the entries desired for it.
 
@@ -66,6 +68,8 @@ def reconcile_entries(
     accumulates across slices. Groups are corrected in key order, as the whole ledger would be.
     `payouts` records each open entry's payout in the reward currency (compute always passes it).
     `as_of` (the run's, else `now`) dates the status history's rows.
+    `takebacks` says why a pair's groups are no longer wanted when its submission was rejected after
+    booking: the take-back carries its reason and note (`connector.ledger.requalify`).
     """
     wanted = {d.group_key: d for d in desired}
     differ = groups_to_correct(ledger.totals, wanted)
@@ -75,6 +79,12 @@ def reconcile_entries(
     for key in differ:
         entries = groups.setdefault(key, [])
         new = correction(program, key, entries, wanted.get(key), run_id, now, placement, payouts)
+        pair = (new.partnership_key, new.customer_key)
+        if takebacks and key not in wanted and (tb := takebacks.get(pair)):
+            new.note = tb.note()
+            result.requalified.add(pair)
+            if new.reason is None:
+                new.reason = tb.reason
         appended.append(new)
         entries.append(new)
         result.appended += 1

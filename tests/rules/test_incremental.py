@@ -37,6 +37,7 @@ from connector.store.models import (
     Partner,
     Price,
     Referral,
+    Subscription,
     SubscriptionItem,
 )
 from connector.store.writes import upsert_rows
@@ -212,7 +213,7 @@ class History:
         out: Rows = []
         for _ in range(rng.choice([0, 0, 1, 2, 3])):
             kind = rng.choice(["new_invoice", "pay", "partner", "lead", "referral", "deal", "quantity", "cost",
-                               "new_customer", "void_credit", "payment_moves"])  # fmt: skip
+                               "new_customer", "void_credit", "payment_moves", "cancel"])  # fmt: skip
             w = World()
             w.rows[Price] = self.world.rows[Price]  # the builders look prices up
             if kind == "new_invoice" and self.customers:
@@ -264,6 +265,11 @@ class History:
                 notes = [k for (m, k) in self.current if m is CreditNote]
                 if notes:
                     out.append(self.changed(CreditNote, rng.choice(notes), status="void"))
+            elif kind == "cancel":  # a first subscription cancelled, before or after a reward's payable date
+                subs = [k for (m, k) in self.current if m is Subscription]
+                if subs:
+                    when = START + dt.timedelta(days=as_of + rng.randint(-90, 10))
+                    out.append(self.changed(Subscription, rng.choice(subs), status="canceled", canceled_at=when))
             elif kind == "payment_moves" and len(self.invoices) > 1:
                 # another invoice's payment now carries the same payment intent: its refunds move
                 a, b = rng.sample(self.invoices, 2)
@@ -539,3 +545,54 @@ def test_a_deleted_change_clock_falls_back_to_full(engine: Engine, reference: En
     assert (after.mode, after.full_reason, after.entries_appended) == ("full", "the change clock was reset", 1)
     with session_factory(engine)() as s:
         assert s.execute(select(ChangeClock.id, ChangeClock.seq)).all() == [(1, 2)]
+
+
+def test_connectus_cancelled_before_payable_is_void_and_final_after(engine: Engine, reference: Engine) -> None:
+    """programs.md "Changes after the fact", Connectus: a quantity edit before the payable date is
+    recomputed, a cancellation before it voids the reward (reversed), nothing changes it after it."""
+    w = World()
+    w.partner("part_a", referrer_relationship="customer")
+    w.product("prod_p", unit_cost=100)
+    w.price("price_p", "prod_p", 1000)
+    for c in range(2):
+        w.lead(f"lead_{c}", "a", "2026-01-02", external_key=f"k{c}", email=f"x@c{c}.io")
+        w.referral(f"cust_{c}", "part_a", "2026-01-03", customer_key=f"k{c}", provider_key=f"cus_{c}")
+        w.subscription(f"sub_{c}", f"cus_{c}", "2026-01-15", [("price_p", 1)])
+    subs = {r["id"]: r for r in w.rows[Subscription]}
+    item = next(r for r in w.rows[SubscriptionItem] if r["subscription_id"] == "sub_0")
+    results = _twins(engine, reference, "connectus", [
+        (_rows(w), "2026-02-01"),
+        ([(SubscriptionItem, dict(item, quantity=2)),
+          (Subscription, dict(subs["sub_1"], status="canceled", canceled_at=t("2026-02-10")))], "2026-03-01"),
+        ([], "2026-04-30"),
+        ([(SubscriptionItem, dict(item, quantity=5)),
+          (Subscription, dict(subs["sub_0"], status="canceled", canceled_at=t("2026-05-01")))], "2026-05-15"),
+    ])  # fmt: skip
+    assert [r.entries_appended for r in results] == [2, 2, 0, 0]
+    assert [(e[3], e[4], e[7], e[9]) for e in _ledger(engine)] == [
+        ("cust_0", "commission", 360, "payable"),  # 12 x 1000 x 3 %
+        ("cust_0", "commission", 360, "payable"),  # quantity 2 before the payable date
+        ("cust_1", "commission", 360, "reversed"),
+        ("cust_1", "clawback", -360, "reversed"),
+    ]
+
+
+def test_requalified_take_back_and_its_finding(engine: Engine, reference: Engine) -> None:
+    """A booked submission made a duplicate by an earlier one that surfaces late: its entries are taken
+    back (`requalified:duplicate_lead`), the finding is raised by that run only, in both passes alike."""
+    w = _consio_world(2)
+    w.partner("part_b")
+    late = World()
+    late.lead("lead_early", "b", "2026-01-01", external_key="k0", email="y@c0.io")
+    _twins(engine, reference, "consio", [(_rows(w), "2026-03-01"), (_rows(late), "2026-03-02"), ([], "2026-03-03")])
+    taken = [(e[2], e[4], e[7], e[9], e[10]) for e in _ledger(engine) if e[3] == "cust_0"]
+    assert taken == [  # not pushed yet (compute only): the pair is reversed
+        ("part_a", "commission", 2000, "reversed", "offset"),
+        ("part_a", "clawback", -2000, "reversed", "offset"),
+        ("part_b", "commission", 2000, "payable", None),
+    ]
+    assert [e[15] for e in _ledger(engine) if e[2] == "part_a" and e[4] == "clawback"] == [
+        "requalified:duplicate_lead: lead_0 is now rejected (duplicate_lead); lead_early earns instead: taken back"
+    ]
+    assert [f[2] for f in _findings(engine, "run-1") if f[1] == "lead_0"] == ["requalified"]
+    assert [f for f in _findings(engine, "run-2") if f[2] == "requalified"] == []

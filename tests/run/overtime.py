@@ -95,6 +95,11 @@ class Scenario:
                                           "created": "2025-06-01T00:00:00Z"})  # fmt: skip
         return cus
 
+    def stripe_customer(self, cus: str) -> str:
+        self._st("customers").append({"id": cus, "email": f"billing@{cus}.io", "name": cus,
+                                      "created": "2025-06-01T00:00:00Z"})  # fmt: skip
+        return cus
+
     def product(self, pid: str, category: str = "software", unit_cost: int | None = None) -> None:
         meta = {"category": category} | ({"unit_cost": str(unit_cost)} if unit_cost is not None else {})
         self._st("products").append({"id": pid, "name": pid, "metadata": meta})

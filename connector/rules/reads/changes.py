@@ -139,6 +139,7 @@ def changes_since(session: Session, mark: int) -> Changes:
         for pi, charge in session.execute(stmt):
             intents.add(pi)
             charges.add(charge)
+    _placed_alike(session, intents, charges)
     invoices |= _column_of(session, InvoicePayment.invoice_id, InvoicePayment.payment_intent, intents)
     invoices |= _column_of(session, InvoicePayment.invoice_id, InvoicePayment.charge, charges)
     invoices |= keys(InvoicePayment, InvoicePayment.invoice_id)
@@ -167,3 +168,19 @@ def _column_of(session: Session, wanted: Any, by: Any, values: Iterable[Any]) ->
         out.update(session.scalars(select(wanted).where(by.in_(chunk))))
     out.discard(None)
     return out
+
+
+def _placed_alike(session: Session, intents: set[str | None], charges: set[str | None]) -> None:
+    """Add the other handle of every refund or dispute naming one of these intents or charges.
+
+    One is placed by its payment intent, else by its charge: a payment that starts carrying a
+    refund's intent takes the refund off the invoice its charge placed it on, so that invoice's
+    customer is affected too (and the other way round).
+    """
+    for model in (Refund, Dispute):
+        for by, column in ((model.payment_intent, intents), (model.charge, charges)):
+            for chunk in in_lists(sorted(v for v in column if v is not None)):
+                stmt = select(model.payment_intent, model.charge).where(by.in_(chunk))
+                for pi, charge in session.execute(stmt).all():
+                    intents.add(pi)
+                    charges.add(charge)
