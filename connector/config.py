@@ -174,6 +174,15 @@ class LogSettings(_Section):
     progress_seconds: float = Field(default=10.0, gt=0)
 
 
+class PushSettings(_Section):
+    # "required": nothing is pushed until a batch is approved (`connector payouts`, `approve`, `reject`;
+    # connector.push.approval). "none" (the default) pushes every payable entry as it comes.
+    approval: Literal["none", "required"] = "none"
+    # A batch paying out more than this (minor units of the reward currency, the positive payouts
+    # summed) needs a second, different approver; unset = one approver always suffices.
+    second_approval_over: int | None = Field(default=None, ge=0)
+
+
 class LockSettings(_Section):
     ttl_seconds: int = Field(default=3600, ge=10)
 
@@ -199,6 +208,7 @@ class Settings(BaseSettings):
     report: ReportSettings = ReportSettings()
     log: LogSettings = LogSettings()
     lock: LockSettings = LockSettings()
+    push: PushSettings = PushSettings()
 
     # set per load by `load_settings`; not a file setting
     _toml_file: Path | None = None

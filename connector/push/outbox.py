@@ -32,6 +32,7 @@ from sqlalchemy import select, update
 
 from connector.context import RunContext
 from connector.ledger.history import Stamp, record_current
+from connector.push.approval import ApprovalGate
 from connector.push.destination import Destination, Held
 from connector.push.lanes import send_batch
 from connector.push.pages import outbox_pages, outbox_size, payable
@@ -78,17 +79,22 @@ def _push(ctx: RunContext, program: Program, destination: Destination) -> PushRe
     _recover_interrupted(ctx, destination, program, result)
     _adopt_mirrored(ctx, destination, program.name, result)
     reoffer_changed_refusals(ctx, destination, program)
-    progress = Progress(ctx, outbox_size(ctx, program.name))
+    approval = ApprovalGate.open(ctx, program)  # None unless [push] approval = "required"
+    progress = Progress(ctx, outbox_size(ctx, program.name) if approval is None else len(approval.allowed))
     since = lookup_since(ctx, [])
     workers = destination.concurrency
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="push") if workers > 1 else None
     try:
         for page in outbox_pages(ctx, program.name, BATCH_SIZE):
+            if approval is not None and not (page := approval.only(page)):
+                continue
             outgoing = _mark_sending(ctx, page, destination, program, result)
             _push_batch(ctx, destination, outgoing, pool, result, progress, since)
     finally:
         if pool is not None:
             pool.shutdown(wait=True)
+        if approval is not None:
+            approval.record(ctx, program)
     if result.failed:
         ctx.notes.append(f"push: {result.failed} reward(s) refused by {destination.name}; not offered again "
                          "until the entry or the program changes")

@@ -17,6 +17,7 @@ from sqlalchemy import Engine, inspect, or_, select
 from sqlalchemy.orm import Session
 
 from connector.report.asof import entries_as_of_run
+from connector.report.audit import audit_rows
 from connector.report.checks import compute_checks, compute_totals, monthly_commission
 from connector.report.model import (
     EntryRow,
@@ -200,6 +201,7 @@ def _load(session: Session, run: Run) -> Report:
             findings=_findings(session, run.id) + _push_findings(session, run.program or ""),
             partners=_partners(session, partner_keys),
             notes=list(run.notes or []),
+            payout_audit=audit_rows(session, run.id),
         )
     )
 

@@ -112,6 +112,12 @@ def report_dict(report: Report) -> dict[str, Any]:
     }
     if report.partner_key is not None:
         out["partner_key"] = report.partner_key
+    if report.payout_audit:  # approval before push was used: who approved what went out
+        out["payout_audit"] = [
+            {"at": iso_utc(a.at), "batch_id": a.batch_id, "action": a.action, "actor": a.actor, "note": a.note,
+             "run_id": a.run_id, "detail": json.loads(a.detail)}
+            for a in report.payout_audit
+        ]  # fmt: skip
     return out
 
 

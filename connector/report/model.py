@@ -130,6 +130,19 @@ class MonthPoint:
     amount_minor: int
 
 
+@dataclass(frozen=True)
+class AuditRow:
+    """One row of the payout approval audit (`payout_audit`): a batch built, approved, rejected, stale, pushed."""
+
+    at: dt.datetime
+    batch_id: str
+    action: str
+    actor: str | None
+    note: str | None
+    run_id: str | None
+    detail: str  # compact JSON: totals, approvals so far, what changed
+
+
 @dataclass
 class Report:
     run: RunInfo
@@ -145,6 +158,7 @@ class Report:
     checks: list[Check] = field(default_factory=list)
     monthly: dict[str, list[MonthPoint]] = field(default_factory=dict)  # per currency
     partner_key: str | None = None  # set when the report is one partner's statement
+    payout_audit: list[AuditRow] = field(default_factory=list)  # approval before push (connector.report.audit)
 
     @property
     def pulled(self) -> dict[str, int]:

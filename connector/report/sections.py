@@ -133,4 +133,16 @@ def report_sections(report: Report) -> list[Section]:
              for p in report.partners],
         ),
         Section("notes", ["note"], [[n] for n in report.notes]),
+        *_audit_sections(report),
     ]
+
+
+def _audit_sections(report: Report) -> list[Section]:
+    """The payout approval audit, only when approval was used."""
+    if not report.payout_audit:
+        return []
+    return [Section(
+        "payout_audit",
+        ["at", "batch_id", "action", "actor", "note", "run_id", "detail"],
+        [[a.at, a.batch_id, a.action, a.actor, a.note, a.run_id, a.detail] for a in report.payout_audit],
+    )]  # fmt: skip

@@ -166,6 +166,8 @@ _SECTIONS = (
     _TextSection("Quarantined", ("source", "id", "error"), _quarantine_rows),
     _TextSection("Findings", ("code", "subject", "detail"), _finding_rows),
     _TextSection("Run notes", ("note",), _note_rows),
+    _TextSection("Payout approvals", ("at", "batch", "action", "by", "note", "detail"), lambda r: [
+        [iso_utc(a.at) or "", a.batch_id, a.action, a.actor or "", a.note or "", a.detail] for a in r.payout_audit]),
 )
 
 

@@ -457,6 +457,16 @@ def _require_sandbox() -> None:
                           "build the image with --target demo, or install the project from its repository")
 
 
+def _register_more() -> None:
+    """Commands kept in modules of their own (imported here, typer only: `--help` stays fast)."""
+    from connector.run import approvals
+
+    approvals.register(app)
+
+
+_register_more()
+
+
 def main() -> None:
     app()
 

@@ -614,3 +614,58 @@ class ComputeRecheck(Base):
 
 
 Index("ix_compute_recheck_program_at", ComputeRecheck.program, ComputeRecheck.recheck_at)
+
+
+# ---------------------------------------------------------------- payout approval (issue 18)
+
+
+class PayoutBatch(Base):
+    """What one run would push, frozen for approval (`[push] approval = "required"`).
+
+    Only `status` and `note` move (pending -> approved | rejected | stale; approved -> pushed | stale);
+    what was approved is the batch's entries with their fingerprints, and every move is in
+    `payout_audit`."""
+
+    __tablename__ = "payout_batches"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    program: Mapped[str] = mapped_column(String(64), index=True)
+    run_id: Mapped[str] = mapped_column(String(36))
+    created_at: Mapped[dt.datetime]
+    content_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), index=True)  # pending | approved | rejected | stale | pushed
+    approvals_needed: Mapped[int] = mapped_column(Integer, default=1)
+    payout_currency: Mapped[str] = mapped_column(String(3))
+    payout_out_minor: Mapped[int] = money()  # the positive payouts summed: what the threshold compares
+    entries: Mapped[int] = mapped_column(Integer, default=0)
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class PayoutBatchEntry(Base):
+    """An entry of a batch as it was when the batch was built; `fingerprint` says whether it still is."""
+
+    __tablename__ = "payout_batch_entries"
+    batch_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    entry_key: Mapped[str] = mapped_column(String(200), primary_key=True, index=True)
+    partnership_key: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(16))
+    amount_minor: Mapped[int] = money()
+    currency: Mapped[str] = mapped_column(String(3))
+    payout_amount_minor: Mapped[int | None] = money_opt()
+    payout_currency: Mapped[str | None] = mapped_column(String(3))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+
+
+class PayoutAudit(Base):
+    """Append-only (database triggers refuse UPDATE and DELETE): every batch built, approved, rejected,
+    made stale or pushed, by whom and when."""
+
+    __tablename__ = "payout_audit"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime]
+    program: Mapped[str] = mapped_column(String(64))
+    batch_id: Mapped[str] = mapped_column(String(32), index=True)
+    action: Mapped[str] = mapped_column(String(16))  # built | approved | rejected | stale | pushed
+    actor: Mapped[str | None] = mapped_column(String(128))
+    note: Mapped[str | None] = mapped_column(Text)
+    run_id: Mapped[str | None] = mapped_column(String(36))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
