@@ -28,7 +28,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from connector.context import RunContext
-from connector.ledger import requalify
+from connector.ledger import requalify, terms
 from connector.ledger.entries import LedgerResult
 from connector.ledger.payouts import load_payouts
 from connector.ledger.reconcile import reconcile_entries
@@ -300,12 +300,16 @@ def _book(
             reads.keep_violations(session, ctx.run_id, billing_ids, violations)
             if violations:
                 held_billing = held_billing | {v.customer_id for v in violations if v.customer_id}
+        if program.commission.terms_at_first_booking:
+            batch_facts.terms = terms.recorded(session, program.name, keys)
         if global_entries is None:
             kinds = desired_entries(program, batch_facts, batch)
             entries = kinds.entries
             booked.findings.extend(kinds.findings)
         else:
             entries = [e for e in global_entries if booked.batch_of.get(e.customer_key) == n]
+        if program.commission.terms_at_first_booking:
+            terms.record(session, program.name, batch_facts.terms, entries, q.facts.partners, ctx.run_id, ctx.as_of)
         ledger = entries_of_customers(session, program.name, keys)
         takebacks = _take_backs(q, keys, ledger.totals, earlier)
         booked.takebacks.update(takebacks)

@@ -90,6 +90,8 @@ class Facts:
     # global: per billing customer, its payments' intents and charges some refund or dispute names
     event_payments: dict[str, tuple[set[str], set[str]]] = field(default_factory=dict)
     earning_shares: dict[str, Fraction] = field(default_factory=dict)  # memo of netrevenue.earning_share
+    # per batch: (partnership, customer key) -> the group its terms were recorded with at its first booking
+    terms: dict[tuple[str, str | None], str | None] = field(default_factory=dict)
     _refunds_by_invoice: dict[str, list[records.RefundRecord]] | None = None
     _disputes_by_invoice: dict[str, list[records.DisputeRecord]] | None = None
     _adjusted: set[str] | None = None

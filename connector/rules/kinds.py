@@ -133,15 +133,16 @@ def net_revenue_entries(program: Program, facts: Facts, sub: Submission) -> Iter
     """A commission on each paid invoice in the commission period, a clawback on each of its adjustments,
     and one on each marketing cost (when the program counts them)."""
     assert sub.partner is not None and sub.billing_customer_id is not None
-    rate = group_rate(program, sub.partner)
+    slug = terms_group(program, facts, sub)
+    rate = program.rates.by_group.get(slug or "", program.rates.default)
     if rate is None:
-        yield RuleFinding(sub.key, "rate_unknown", f"no rate for partner group {sub.partner.group_slug!r}")
+        yield RuleFinding(sub.key, "rate_unknown", f"no rate for partner group {slug!r}")
         return
     start = facts.first_paid_at(sub.billing_customer_id)
     if start is None:
         return
     c = program.commission
-    months = c.period_months.get(sub.partner.group_slug or "", c.default_period_months)
+    months = c.period_months.get(slug or "", c.default_period_months)
     end = add_months(start, months) if months is not None else None
     entries = _Entries(program, sub, rate)
     adjusted = facts.adjusted_invoices()
@@ -155,6 +156,16 @@ def net_revenue_entries(program: Program, facts: Facts, sub: Submission) -> Iter
         yield from _invoice_entries(program, facts, entries, inv, paid_at, rate, inv.id in adjusted)
     if c.marketing_costs:
         yield from _cost_entries(facts.costs.get(sub.billing_customer_id, []), end, entries, rate)
+
+
+def terms_group(program: Program, facts: Facts, sub: Submission) -> str | None:
+    """The partner group whose rate and period the customer earns at: the one recorded at its first booking
+    (`[commission] terms_at_first_booking`), else the partner's group now."""
+    assert sub.partner is not None
+    key = (sub.partner.key, sub.customer_key)
+    if program.commission.terms_at_first_booking and key in facts.terms:
+        return facts.terms[key]
+    return sub.partner.group_slug
 
 
 def _invoice_entries(

@@ -125,6 +125,9 @@ class Commission(_Strict):
     marketing_costs: bool = False
     credit_note_amount: Literal["total_excluding_tax", "prorated_total"] = "total_excluding_tax"
     floor_at_zero: bool = True
+    # a customer's rate and period come from the partner's group when its first entry is booked (the
+    # connector records it); a partner moved to another group keeps them for customers booked before
+    terms_at_first_booking: bool = False
 
     @model_validator(mode="after")
     def _basis_recurrence(self) -> Commission:

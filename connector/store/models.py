@@ -669,3 +669,17 @@ class PayoutAudit(Base):
     note: Mapped[str | None] = mapped_column(Text)
     run_id: Mapped[str | None] = mapped_column(String(36))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class CustomerTerms(Base):
+    """The partner's group a customer's commission terms (rate, period) were taken from when its first
+    entry was booked (programs.md "Changes after the fact", `[commission] terms_at_first_booking`):
+    a partner moved to another group later keeps these terms for this customer."""
+
+    __tablename__ = "customer_terms"
+    program: Mapped[str] = mapped_column(String(64), primary_key=True)
+    partnership_key: Mapped[str] = mapped_column(primary_key=True)
+    customer_key: Mapped[str] = mapped_column(primary_key=True)  # "" for entries without one
+    group_slug: Mapped[str | None] = mapped_column(String(64))
+    run_id: Mapped[str | None] = mapped_column(String(36))  # the compute that booked the first entry
+    recorded_at: Mapped[dt.datetime]  # that compute's as-of time

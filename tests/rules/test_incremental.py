@@ -596,3 +596,30 @@ def test_requalified_take_back_and_its_finding(engine: Engine, reference: Engine
     ]
     assert [f[2] for f in _findings(engine, "run-1") if f[1] == "lead_0"] == ["requalified"]
     assert [f for f in _findings(engine, "run-2") if f[2] == "requalified"] == []
+
+
+def test_group_move_keeps_terms_of_customers_booked_before(engine: Engine, reference: Engine) -> None:
+    """Consio records the partner's group at a customer's first booking: after a move from elite (24 months)
+    to master (36), the customer booked before still ends at 24 months, one booked after runs 36."""
+    w = _consio_world(1)
+    partner = dict(next(r for r in w.rows[Partner] if r["key"] == "part_a"), group_slug="elite")
+    w.rows[Partner] = [partner]
+    moved = World()
+    moved.rows[Price] = w.rows[Price]
+    moved.lead("lead_9", "a", "2026-02-02", external_key="k9", email="x@c9.io")
+    moved.referral("cust_9", "part_a", "2026-02-03", customer_key="k9", provider_key="cus_9")
+    moved.invoice("in_9", "cus_9", "2026-02-10", paid_at="2026-02-10", lines=[("price_p", 10_000)])
+    late = World()
+    late.rows[Price] = w.rows[Price]
+    for c, day in ((0, "2028-02-01"), (9, "2028-03-01")):  # 25 months after each first payment
+        late.invoice(f"in_{c}_late", f"cus_{c}", day, paid_at=day, lines=[("price_p", 10_000)])
+    _twins(engine, reference, "consio", [
+        (_rows(w), "2026-01-20"),
+        ([(Partner, dict(partner, group_slug="master")), *_rows(moved)], "2026-03-01"),
+        (_rows(late), "2028-04-01"),
+    ])  # fmt: skip
+    assert [(e[3], e[0].rsplit("|", 1)[1]) for e in _ledger(engine)] == [
+        ("cust_0", "in_0#0"),
+        ("cust_9", "in_9#0"),
+        ("cust_9", "in_9_late#0"),
+    ]
