@@ -61,6 +61,9 @@ class HttpSettings(_Section):
     backoff_max_seconds: float = Field(default=60.0, ge=0)
     retry_after_max_seconds: float = Field(default=120.0, ge=0)
     max_pages_per_stream: int = Field(default=1_000_000, ge=1)
+    # A stored raw payload keeps at most this many characters of any one string; the payload
+    # records what was cut (`_connector_capped`). Mapped columns are not affected.
+    max_field_chars: int = Field(default=65_536, ge=256)
 
 
 class PartnerStackSettings(_Section):

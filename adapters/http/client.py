@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cache
 from typing import Any, TypeVar
 
 import httpx
@@ -28,6 +29,7 @@ from tenacity import (
     wait_random,
 )
 
+from adapters.http.decode import INVALID_UTF8, decode_body
 from adapters.http.errors import (
     AuthError,
     ConnectorHttpError,
@@ -49,22 +51,31 @@ _UNSAFE_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
 _LONG_KEY = re.compile(r'"[^"]{201,}":')
 
 
-def json_text_is_clean(text: str) -> bool:
+def json_text_is_clean(text: str, max_field_chars: int | None = None) -> bool:
     """True when nothing parsed from `text` can need cleaning before it is stored.
 
     Two regex scans of the body cost a fraction of re-serialising each record of the page to
     look for the same things, which is what the writer has to do otherwise. False positives
     (a valid surrogate pair, an escaped backslash before `u0000`) only cost that slow check.
+    Also unclean: undecodable bytes (`decode.INVALID_UTF8`), and with `max_field_chars` a body
+    that may hold a longer string (a run that long without a quote, or any escaped quote).
     """
+    if INVALID_UTF8 in text:
+        return False
+    if max_field_chars is not None and len(text) > max_field_chars and (
+        '\\"' in text or _long_run(max_field_chars).search(text) is not None
+    ):
+        return False
     return _UNSAFE_ESCAPE.search(text) is None and _LONG_KEY.search(text) is None
+
+
+@cache
+def _long_run(chars: int) -> re.Pattern[str]:
+    return re.compile(f'[^"]{{{chars + 1},}}')
 
 
 def _parse(text: str) -> Any:
     return json.loads(text, parse_float=Decimal)
-
-
-def _parse_checked(text: str) -> tuple[Any, bool]:
-    return json.loads(text, parse_float=Decimal), json_text_is_clean(text)
 
 
 def _sleep(seconds: float) -> None:
@@ -171,7 +182,12 @@ class HttpClient:
         self, path: str, *, params: dict[str, Any] | None = None, counter: RequestCounter | None = None
     ) -> tuple[Any, bool]:
         """A GET like `request_json`, plus whether the body is clean (see `json_text_is_clean`)."""
-        return self._call("GET", path, params=params, counter=counter, parse=_parse_checked)
+        cap = self.settings.max_field_chars
+
+        def parse_checked(text: str) -> tuple[Any, bool]:
+            return json.loads(text, parse_float=Decimal), json_text_is_clean(text, cap)
+
+        return self._call("GET", path, params=params, counter=counter, parse=parse_checked)
 
     def _call(
         self,
@@ -250,7 +266,7 @@ class HttpClient:
                 f"{self.api_name} {method} {path} failed: {status} {_short_body(response)}", response=response
             )
         try:
-            return parse(response.text)
+            return parse(decode_body(response.content))  # strict UTF-8: see adapters.http.decode
         except ValueError:
             # A truncated or garbled body: the server or the connection broke mid-response.
             raise RetryableHttpError("truncated or invalid JSON body") from None

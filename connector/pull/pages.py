@@ -19,7 +19,7 @@ from sqlalchemy.orm import DeclarativeBase, Session
 from adapters.http import Page
 from connector.context import RunContext
 from connector.mapping import MappedRecord, Mappings, RecordError, StreamMapping
-from connector.pull.jsonsafe import json_safe
+from connector.pull.jsonsafe import json_safe, stored_raw
 from connector.pull.stats import StreamStats
 from connector.rules.invariants import DUPLICATE_ID_CONFLICT, UNMAPPABLE
 from connector.store import models
@@ -98,14 +98,15 @@ class RecordWriter:
         # a page whose body had nothing to clean needs no per-payload check (see adapters.http.Page)
         check_raw = mapping.has_raw and not (isinstance(payloads, Page) and payloads.clean)
         fingerprint_key = self.fingerprint_key
+        max_field_chars = self.ctx.settings.http.max_field_chars
         records: dict[str, MappedRecord] = {}
         payload_of: dict[str, Any] = {}  # the payload each kept record came from (a conflict quarantines it)
         conflicts: dict[str, list[Any]] = {}
         for payload in payloads:
             try:
                 record = mapping.apply(payload, fingerprint_key)
-                if check_raw:
-                    record.row["raw"] = json_safe(record.row["raw"])
+                if check_raw:  # NUL, surrogates, long strings cut, undecodable bytes refused
+                    record.row["raw"] = stored_raw(record.row["raw"], max_field_chars)
             except RecordError as exc:
                 self._quarantine(session, mapping, payload, str(exc), stats)
                 continue
