@@ -100,6 +100,9 @@ class StripeSettings(_Section):
     # for live keys (Stripe allows 100). Stripe limits each endpoint to 25/s unless it says otherwise.
     requests_per_second: float | None = Field(default=None, ge=0)  # not money
     requests_per_second_per_endpoint: float = Field(default=25.0, ge=0)  # not money
+    # A record parked because a retry cannot fix it (a referenced object answers 404, a body that
+    # stays unusable) is fetched again on this many later runs, then left to an operator.
+    parked_retry_limit: int = Field(default=5, ge=0)
 
     def rate_per_second(self) -> float:  # not money
         """The global limit in force: the setting, else 25 for a test-mode key and 90 for a live one."""

@@ -53,7 +53,7 @@ class AdminRoutes:
         return json_response(200, {**result, "now": iso_from_ms(result["now_ms"])})
 
     async def faults(self, request: Request) -> Response:
-        """``{"spec": "429=0.2,seed=1" | null, "endless": [...], "repeat_cursor": [...]}``."""
+        """``{"spec": "429=0.2,seed=1" | null, "endless": [...], "repeat_cursor": [...], "not_found": [paths]}``."""
         try:
             body = await self._json(request)
             if not isinstance(body, dict):
@@ -61,7 +61,8 @@ class AdminRoutes:
             spec = body.get("spec")
             if spec is not None and not isinstance(spec, str):
                 raise ValueError("spec must be a string or null")
-            self.state.set_faults(spec, _names(body.get("endless")), _names(body.get("repeat_cursor")))
+            self.state.set_faults(spec, _names(body.get("endless")), _names(body.get("repeat_cursor")),
+                                  _names(body.get("not_found")))
         except ValueError as exc:
             return json_response(400, {"error": str(exc)})
         return await self.info(request)
@@ -110,6 +111,7 @@ class AdminRoutes:
                                 "endpoint_rps": self.state.rate_limits.endpoint_rps},
                 "endless": sorted(self.state.endless),
                 "repeat_cursor": sorted(self.state.repeat_cursor),
+                "not_found": sorted(self.state.not_found),
                 "counts": self.state.counts(),
                 "pushed_rewards": len(self.state.pushed_rewards),
             }
@@ -124,5 +126,5 @@ def _names(value: Any) -> list[str]:
     if value is None:
         return []
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ValueError("endless / repeat_cursor must be lists of names like 'stripe.invoices'")
+        raise ValueError("endless / repeat_cursor / not_found must be lists of names or paths")
     return value

@@ -76,6 +76,10 @@ class FaultMiddleware:
             self.state.stats["total"] += 1
             self.state.stats[path] += 1
             plan = self.state.fault_plan
+            gone = path in self.state.not_found
+        if gone:
+            await self._not_found(path, send)
+            return
         fault = plan.next() if plan is not None else None
         if fault is not None and fault.kind == "commit-then-drop" and scope.get("method") != "POST":
             fault = None
@@ -91,6 +95,18 @@ class FaultMiddleware:
             await self.app(scope, receive, send)
         else:
             await self._spoil(scope, receive, send, fault.kind)
+
+    async def _not_found(self, path: str, send: Send) -> None:
+        """Stripe's answer for an object that does not exist (``not_found`` paths)."""
+        with self.state.lock:
+            self.state.fault_stats["not_found"] += 1
+        error = {"message": f"No such object: {path} (sandbox-injected)", "type": "invalid_request_error",
+                 "code": "resource_missing"}
+        body = dumps_bytes({"error": error})
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                   (b"stripe-version", STRIPE_API_VERSION.encode())]
+        await send({"type": "http.response.start", "status": 404, "headers": headers})
+        await send({"type": "http.response.body", "body": body, "more_body": False})
 
     async def _error(self, path: str, fault: Fault, send: Send) -> None:
         body, headers = _error_body(path, fault.status)

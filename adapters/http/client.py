@@ -269,4 +269,5 @@ class HttpClient:
             return parse(decode_body(response.content))  # strict UTF-8: see adapters.http.decode
         except ValueError:
             # A truncated or garbled body: the server or the connection broke mid-response.
-            raise RetryableHttpError("truncated or invalid JSON body") from None
+            # The answer travels with it: a body unusable on every attempt is told apart from an outage.
+            raise RetryableHttpError("truncated or invalid JSON body", response=response) from None

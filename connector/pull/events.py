@@ -11,11 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.http import RecordNotFound
+from adapters.http import ConnectorHttpError, RecordNotFound
 from adapters.stripe import EVENTS_STREAM, STREAMS, StripeClient, StripeStream
 from adapters.stripe.streams import EventPosition, EventsCursor
 from connector.pull.context import PullContext
 from connector.pull.pages import transaction
+from connector.pull.parking import Parked, complete_or_park, unfixable
 from connector.store.writes import save_cursor
 
 EVENT_CHUNK = 500  # events applied (and the position saved) per transaction
@@ -34,6 +35,7 @@ class EventsApplied:
     events: int = 0
     refetched: int = 0
     gone: int = 0
+    parked: int = 0  # objects a retry cannot fix, quarantined (`connector.pull.parking`)
     versions: set[str] | None = None
 
 
@@ -57,16 +59,21 @@ def apply_events(
     for start in range(0, len(events), EVENT_CHUNK):
         chunk = events[start : start + EVENT_CHUNK]
         completed: dict[str, Any] = {}  # fetched before the transaction: it holds no lock while waiting
+        parked: dict[str, list[Parked]] = {}  # a retry cannot fix them: quarantined, the log moves on
         for kind, objects in _latest_objects(chunk, pinned, done).items():
             stream = EVENT_OBJECT_STREAMS[kind]
             counter = pull.stat(stream.key).counter
-            current = _refetched(client, stream, objects, done)
-            completed[stream.key] = client.complete(stream, current, counter=counter)
+            current = _refetched(client, stream, objects, done, parked.setdefault(stream.key, []))
+            completed[stream.key], poison = complete_or_park(client, stream, current, counter)
+            parked[stream.key].extend(poison)
         last = chunk[-1]
         position = EventPosition(last.get("id"), last.get("created"))
         with transaction(pull.ctx) as session:
             for key, objects in completed.items():
                 pull.writer.write(session, key, objects, pull.stat(key))
+            for key, poison in parked.items():
+                pull.writer.park(session, key, poison, pull.stat(key))
+                done.parked += len(poison)
             # not yet read to the end: the last complete read stays what it was
             moved = EventsCursor(position, read_at=cursor.read_at)
             save_cursor(session, EVENTS_STREAM, moved.to_json())
@@ -78,9 +85,10 @@ def apply_events(
 
 
 def _refetched(
-    client: StripeClient, stream: StripeStream, objects: dict[str, Any], done: EventsApplied
+    client: StripeClient, stream: StripeStream, objects: dict[str, Any], done: EventsApplied, parked: list[Parked]
 ) -> list[Any]:
-    """The chunk's objects of one stream, those marked `_REFETCH` fetched in the pinned version."""
+    """The chunk's objects of one stream, those marked `_REFETCH` fetched in the pinned version (one
+    whose body stays unusable is parked with its id)."""
     out: list[Any] = []
     for object_id, obj in objects.items():
         if obj is not _REFETCH:
@@ -91,6 +99,10 @@ def _refetched(
             out.append(client.retrieve(stream.path, object_id))
         except RecordNotFound:  # deleted since (a draft invoice): nothing left to map
             done.gone += 1
+        except ConnectorHttpError as exc:
+            if (reason := unfixable(exc)) is None:
+                raise
+            parked.append(Parked({"id": object_id, "object": stream.event_object}, reason, str(exc)))
     return out
 
 

@@ -6,14 +6,15 @@ run can stop anywhere and the next one continues without losing or duplicating a
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table, delete, select
+from sqlalchemy import Table, delete, select, update
 from sqlalchemy.orm import DeclarativeBase, Session
 
 from adapters.http import Page
@@ -21,10 +22,13 @@ from connector.context import RunContext
 from connector.mapping import MappedRecord, Mappings, RecordError, StreamMapping
 from connector.pull.jsonsafe import json_safe, stored_raw
 from connector.pull.stats import StreamStats
-from connector.rules.invariants import DUPLICATE_ID_CONFLICT, UNMAPPABLE
+from connector.rules.invariants import DUPLICATE_ID_CONFLICT, PARKED_REASONS, UNMAPPABLE
 from connector.store import models
 from connector.store.models import Quarantine, RunStreamStat
 from connector.store.writes import load_cursor, quarantine, resolve_quarantined, upsert_rows
+
+if TYPE_CHECKING:
+    from connector.pull.parking import Parked
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +77,8 @@ HOLDS: dict[str, str] = {"stripe.invoices": "customer_id", "partnerstack.deals":
 an invoice may be its customer's first purchase; a deal counts toward its partner's tier ordinals.
 While such a record is unresolved those entries are held `upstream_quarantined`."""
 
-_PULL_REASONS = (UNMAPPABLE, DUPLICATE_ID_CONFLICT)  # rows a later clean read of the record resolves
+# rows a later clean read of the record resolves
+_PULL_REASONS = (UNMAPPABLE, DUPLICATE_ID_CONFLICT, *PARKED_REASONS)
 
 
 class RecordWriter:
@@ -170,6 +175,26 @@ class RecordWriter:
         for n, payload in enumerate(copies, 1):
             error = f"{len(copies)} copies of id {key} with different content in one page (copy {n})"
             self._quarantine(session, mapping, payload, error, stats, reason=DUPLICATE_ID_CONFLICT)
+
+    def park(self, session: Session, source: str, parked: Iterable[Parked], stats: StreamStats) -> None:
+        """Quarantine records a retry cannot fix (`connector.pull.parking`), in the page's transaction.
+
+        A record already parked by an earlier run (its object changed again, still broken) keeps
+        its one row, with the new error; a later run retries it."""
+        mapping = self.mappings[source]
+        for p in parked:
+            source_id = mapping.record_id(p.payload)
+            error = json_safe(f"{p.reason}: {p.error}", cap=2000)
+            if source_id is not None:
+                stmt = (
+                    update(Quarantine)
+                    .where(Quarantine.resolved_at.is_(None), Quarantine.source == source,
+                           Quarantine.source_id == source_id, Quarantine.reason == p.reason)
+                    .values(error=error, last_attempt_at=dt.datetime.now(dt.UTC))
+                )  # fmt: skip
+                if getattr(session.execute(stmt), "rowcount", 0):
+                    continue
+            self._quarantine(session, mapping, p.payload, error, stats, reason=p.reason)
 
     def _resolve(self, session: Session, source: str, keys: list[str]) -> None:
         """Resolve the rows of earlier runs whose record is now stored whole."""

@@ -20,6 +20,7 @@ from adapters.stripe.streams import EventPosition, FullRead
 from connector.pull.context import PullContext
 from connector.pull.events import apply_events
 from connector.pull.pages import read_cursor, transaction
+from connector.pull.parking import retry_parked
 from connector.pull.reread import reread_unfinished
 from connector.pull.windows import WindowRead
 from connector.store.writes import save_cursor
@@ -40,6 +41,17 @@ class StripePull:
         self.client = client
         self.now = to_epoch_s(self.ctx.as_of)
 
+    def _retry_parked(self, parked_now: int) -> None:
+        """Fetch again what earlier runs parked; the notes say what this run parked and what resolved."""
+        resolved, still = retry_parked(self.pull, self.client)
+        if parked_now:
+            self.ctx.notes.append(
+                f"stripe: {parked_now} record(s) parked (a retry cannot fix them: see the quarantine); "
+                "the event log moved past them"
+            )
+        if resolved or still:
+            self.ctx.notes.append(f"stripe: parked records fetched again: {resolved} resolved, {still} still failing")
+
     def backfill(self) -> None:
         """`[since, until)` by created time; no cursor is read or moved."""
         since = to_epoch_s(self.ctx.since) if self.ctx.since is not None else 0
@@ -57,6 +69,7 @@ class StripePull:
             if last_read is not None and not self._expired(last_read, newest_at):
                 applied = apply_events(self.pull, self.client, cursor, read_at=self.now)
                 self._note_events(last_read, applied.events)
+                self._retry_parked(applied.parked)
                 if applied.refetched:
                     versions = ", ".join(sorted(applied.versions or ()))
                     self.ctx.notes.append(

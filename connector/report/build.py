@@ -30,6 +30,7 @@ from connector.report.model import (
     SubmissionRow,
 )
 from connector.report.payouts import compute_payout_totals, payout_checks
+from connector.rules.invariants import PARKED_REASONS
 from connector.store.models import Decision, Finding, LedgerEntry, Partner, Quarantine, Run, RunStreamStat
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -164,7 +165,10 @@ def _entries(session: Session, program: str | None) -> list[EntryRow]:
 
 
 def _quarantined(session: Session, run_id: str) -> list[QuarantineRow]:
-    rows = select(Quarantine).where(Quarantine.run_id == run_id).order_by(Quarantine.source, Quarantine.id)
+    """What the run quarantined, and every record still parked (whichever run parked it: it waits
+    for upstream, and its customer's entries are held meanwhile)."""
+    parked = Quarantine.resolved_at.is_(None) & Quarantine.reason.in_(PARKED_REASONS)
+    rows = select(Quarantine).where((Quarantine.run_id == run_id) | parked).order_by(Quarantine.source, Quarantine.id)
     return [
         QuarantineRow(source=q.source, id=q.source_id, error=q.error, created_at=q.created_at)
         for q in session.scalars(rows)

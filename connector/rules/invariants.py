@@ -32,6 +32,9 @@ CREDIT_NOTE_EXCEEDS_INVOICE = "credit_note_exceeds_invoice"
 CURRENCY_MISMATCH = "adjustment_currency_mismatch"
 DUPLICATE_ID_CONFLICT = "duplicate_id_conflict"
 UNMAPPABLE = "unmappable"
+UPSTREAM_NOT_FOUND = "upstream_not_found"  # parked: a record it refers to answers 404 (`connector.pull.parking`)
+UNUSABLE_BODY = "unusable_body"  # parked: its body never parsed, on every retry
+PARKED_REASONS = (UPSTREAM_NOT_FOUND, UNUSABLE_BODY)
 
 INVARIANT_REASONS = frozenset(
     {REFUND_EXCEEDS_CHARGE, DISPUTE_EXCEEDS_CHARGE, CREDIT_NOTE_EXCEEDS_INVOICE, CURRENCY_MISMATCH}

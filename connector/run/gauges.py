@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from connector.rules.invariants import PARKED_REASONS
 from connector.store.models import Finding, LedgerEntry, Quarantine
 
 
@@ -27,6 +28,7 @@ class HeldTotal:
 @dataclass
 class StoreGauges:
     quarantined: int = 0
+    parked: int = 0  # unresolved records a retry could not fix (`connector.pull.parking`)
     held: list[HeldTotal] = field(default_factory=list)
     findings: dict[str, int] = field(default_factory=dict)  # by kind (finding code), of the run
     oldest_payable: dt.datetime | None = None  # since when the oldest unpushed payable entry waits
@@ -58,6 +60,10 @@ def read_store_gauges(engine: Engine, program: str | None, run_id: str | None) -
     failed before loading it) and the findings of `run_id`."""
     with Session(engine) as session:
         gauges = StoreGauges(quarantined=session.scalar(select(func.count()).select_from(Quarantine)) or 0)
+        gauges.parked = session.scalar(
+            select(func.count()).select_from(Quarantine)
+            .where(Quarantine.resolved_at.is_(None), Quarantine.reason.in_(PARKED_REASONS))
+        ) or 0  # fmt: skip
         if program is not None:
             gauges.held = _held(session, program)
             gauges.oldest_payable = _oldest_payable(session, program)

@@ -111,6 +111,9 @@ class ConnectorMetrics:
         self.held_entries = Gauge("connector_held_entries", "Ledger entries held, by gate.", ["gate"], registry=r)
         self.quarantined = Gauge("connector_quarantined_records",
                                  "Upstream records in quarantine (could not be mapped or validated).", registry=r)
+        self.parked = Gauge("connector_parked_records",
+                            "Records parked because a retry cannot fix them (a referenced object gone, a body "
+                            "unusable after every retry), not yet resolved.", registry=r)
         self.findings = Gauge("connector_findings", "Findings of the last run, by kind.", ["kind"], registry=r)
         self.oldest_payable: dt.datetime | None = None
         self.push_lag = Gauge("connector_push_lag_seconds",
@@ -126,6 +129,7 @@ class ConnectorMetrics:
     def record_store(self, gauges: StoreGauges) -> None:
         """Set the gauges read from the store after a run (see `connector.run.gauges`)."""
         self.quarantined.set(gauges.quarantined)
+        self.parked.set(gauges.parked)
         self.held_amount.clear()
         self.held_entries.clear()
         held_by_gate: dict[str, int] = {}
