@@ -53,7 +53,8 @@ class AdminRoutes:
         return json_response(200, {**result, "now": iso_from_ms(result["now_ms"])})
 
     async def faults(self, request: Request) -> Response:
-        """``{"spec": "429=0.2,seed=1" | null, "endless": [...], "repeat_cursor": [...], "not_found": [paths]}``."""
+        """``{"spec": "429=0.2,seed=1" | null, "endless": [...], "repeat_cursor": [...], "not_found": [paths],
+        "unusable": [paths]}``."""
         try:
             body = await self._json(request)
             if not isinstance(body, dict):
@@ -62,7 +63,7 @@ class AdminRoutes:
             if spec is not None and not isinstance(spec, str):
                 raise ValueError("spec must be a string or null")
             self.state.set_faults(spec, _names(body.get("endless")), _names(body.get("repeat_cursor")),
-                                  _names(body.get("not_found")))
+                                  _names(body.get("not_found")), _names(body.get("unusable")))
         except ValueError as exc:
             return json_response(400, {"error": str(exc)})
         return await self.info(request)
@@ -112,6 +113,7 @@ class AdminRoutes:
                 "endless": sorted(self.state.endless),
                 "repeat_cursor": sorted(self.state.repeat_cursor),
                 "not_found": sorted(self.state.not_found),
+                "unusable": sorted(self.state.unusable),
                 "counts": self.state.counts(),
                 "pushed_rewards": len(self.state.pushed_rewards),
             }
@@ -126,5 +128,5 @@ def _names(value: Any) -> list[str]:
     if value is None:
         return []
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ValueError("endless / repeat_cursor / not_found must be lists of names or paths")
+        raise ValueError("endless / repeat_cursor / not_found / unusable must be lists of names or paths")
     return value

@@ -77,8 +77,12 @@ class FaultMiddleware:
             self.state.stats[path] += 1
             plan = self.state.fault_plan
             gone = path in self.state.not_found
+            unusable = path in self.state.unusable
         if gone:
             await self._not_found(path, send)
+            return
+        if unusable:
+            await self._unusable(send)
             return
         fault = plan.next() if plan is not None else None
         if fault is not None and fault.kind == "commit-then-drop" and scope.get("method") != "POST":
@@ -106,6 +110,15 @@ class FaultMiddleware:
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                    (b"stripe-version", STRIPE_API_VERSION.encode())]
         await send({"type": "http.response.start", "status": 404, "headers": headers})
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+
+    async def _unusable(self, send: Send) -> None:
+        """200 with a raw NUL byte inside a JSON string (``unusable`` paths): never parses."""
+        with self.state.lock:
+            self.state.fault_stats["unusable"] += 1
+        body = b'{"object": "list", "data": [], "has_more": false, "url": "x\x00"}'
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body, "more_body": False})
 
     async def _error(self, path: str, fault: Fault, send: Send) -> None:

@@ -173,9 +173,10 @@ class SandboxServer:
         return self.state.apply(partial)
 
     def set_faults(self, spec: FaultSpec | str | None, endless: list[str] | None = None,
-                   repeat_cursor: list[str] | None = None, not_found: list[str] | None = None) -> None:
+                   repeat_cursor: list[str] | None = None, not_found: list[str] | None = None,
+                   unusable: list[str] | None = None) -> None:
         """Change (or clear) faults; the deterministic sequence restarts."""
-        self.state.set_faults(spec, endless, repeat_cursor, not_found)
+        self.state.set_faults(spec, endless, repeat_cursor, not_found, unusable)
 
     @property
     def rewards(self) -> list[dict[str, Any]]:

@@ -99,6 +99,7 @@ class State:
         self.endless: set[str] = set()
         self.repeat_cursor: set[str] = set()
         self.not_found: set[str] = set()  # request paths answered 404 (an object gone upstream)
+        self.unusable: set[str] = set()  # request paths answered 200 with a body that is not JSON
         self.stats: Counter[str] = Counter()
         self.fault_stats: Counter[str] = Counter()
         # per API ("stripe", "partnerstack"): requests seen and requests answered 429 by the rate limits
@@ -130,18 +131,21 @@ class State:
         endless: list[str] | None = None,
         repeat_cursor: list[str] | None = None,
         not_found: list[str] | None = None,
+        unusable: list[str] | None = None,
     ) -> None:
         """Install (or clear with ``None``) the fault spec; restarts its deterministic sequence.
 
         ``not_found`` lists request paths (``/stripe/v1/invoices/in_x/lines``) answered 404 with
         Stripe's ``resource_missing`` error until cleared: a record another one refers to is gone
-        upstream, which no retry fixes."""
+        upstream, which no retry fixes. ``unusable`` lists paths answered 200 with a body holding a raw
+        NUL byte, which no JSON parser accepts, on every attempt."""
         parsed = FaultSpec.parse(spec) if isinstance(spec, str) or spec is None else spec
         with self.lock:
             self.fault_plan = FaultPlan(parsed) if parsed is not None else None
             self.endless = set(endless or [])
             self.repeat_cursor = set(repeat_cursor or [])
             self.not_found = set(not_found or [])
+            self.unusable = set(unusable or [])
 
     def partnerstack_view(self, obj: Any) -> Any:
         """A stored PartnerStack record as one is served (``field_data`` added in legacy mode)."""

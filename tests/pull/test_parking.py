@@ -113,3 +113,19 @@ def test_a_parked_record_is_retried_a_bounded_number_of_times(database_url: str,
         for n in range(1, 6):
             assert _sync(database_url, srv, _day(n), parked_retry_limit=2).status == "succeeded"
         assert _parked(engine) == [("stripe.invoices", "in_POISON", "cus_ACME", 2, False)]  # then left alone
+
+
+def test_a_body_unusable_after_every_retry_is_parked(database_url: str, engine: Engine) -> None:
+    """The remaining lines answer 200 with a raw NUL byte in the JSON on every attempt."""
+    with SandboxServer(consio()) as srv:
+        _sync(database_url, srv, NOW)
+        srv.set_faults(None, unusable=[LINES_404])
+        srv.apply({"now": _iso(_day(1)), "stripe": {"invoices": [_poison_invoice(_day(1))]}})
+        assert _sync(database_url, srv, _day(1)).status == "succeeded"
+        with Session(engine) as s:
+            rows = [(q.source_id, q.reason) for q in s.scalars(select(Quarantine))]
+        assert rows == [("in_POISON", "unusable_body")]
+        srv.set_faults(None)
+        assert _sync(database_url, srv, _day(2)).status == "succeeded"
+        with Session(engine) as s:
+            assert all(q.resolved_at is not None for q in s.scalars(select(Quarantine)))
