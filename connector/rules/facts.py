@@ -28,6 +28,11 @@ from connector.rules.program import Program
 E = TypeVar("E", records.RefundRecord, records.DisputeRecord)  # a payment event that lands on an invoice
 
 
+UNPAID_STATUSES = frozenset({"open", "uncollectible"})
+"""Stripe invoice statuses of an invoice not paid in full: an `uncollectible` one is still owed (programs.md
+"Changes after the fact": it keeps a customer past due, where a `void` one no longer does)."""
+
+
 def visible(at: dt.datetime | None, as_of: dt.datetime) -> bool:
     """A record without a time cannot be placed, so it is taken as already there."""
     return at is None or at <= as_of

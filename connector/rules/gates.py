@@ -12,7 +12,7 @@ import re
 from collections.abc import Collection, Mapping, Sequence
 
 from connector.rules.desired import Placement
-from connector.rules.facts import Facts
+from connector.rules.facts import UNPAID_STATUSES, Facts
 from connector.rules.program import Program
 from connector.rules.records import PartnerRecord
 
@@ -74,9 +74,10 @@ def partner_gate(program: Program, partner: PartnerRecord | None) -> str | None:
 
 
 def past_due(facts: Facts, billing_customer_id: str) -> bool:
-    """An invoice still open at the as-of time (or paid only later) whose due date has passed."""
+    """An invoice still unpaid at the as-of time (open or uncollectible, or paid only later) whose due date
+    has passed; a voided one is not owed any more."""
     for inv in facts.invoices_by_customer.get(billing_customer_id, []):
-        open_then = inv.status == "open" or (inv.status == "paid" and not facts.is_paid(inv))
+        open_then = inv.status in UNPAID_STATUSES or (inv.status == "paid" and not facts.is_paid(inv))
         if open_then and inv.due_date is not None and inv.due_date < facts.as_of:
             return True
     return False

@@ -213,7 +213,7 @@ class History:
         out: Rows = []
         for _ in range(rng.choice([0, 0, 1, 2, 3])):
             kind = rng.choice(["new_invoice", "pay", "partner", "lead", "referral", "deal", "quantity", "cost",
-                               "new_customer", "void_credit", "payment_moves", "cancel"])  # fmt: skip
+                               "new_customer", "void_credit", "payment_moves", "cancel", "unpaid"])  # fmt: skip
             w = World()
             w.rows[Price] = self.world.rows[Price]  # the builders look prices up
             if kind == "new_invoice" and self.customers:
@@ -265,6 +265,10 @@ class History:
                 notes = [k for (m, k) in self.current if m is CreditNote]
                 if notes:
                     out.append(self.changed(CreditNote, rng.choice(notes), status="void"))
+            elif kind == "unpaid":  # an open invoice voided (no longer owed) or marked uncollectible (still owed)
+                open_ = [i for i in self.invoices if self.current[(Invoice, i)]["status"] == "open"]
+                if open_:
+                    out.append(self.changed(Invoice, rng.choice(open_), status=rng.choice(["void", "uncollectible"])))
             elif kind == "cancel":  # a first subscription cancelled, before or after a reward's payable date
                 subs = [k for (m, k) in self.current if m is Subscription]
                 if subs:

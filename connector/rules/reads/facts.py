@@ -19,7 +19,7 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Mapped, Session
 
 from connector.rules import records
-from connector.rules.facts import EVERYTHING, Facts, Needs, earliest, visible
+from connector.rules.facts import EVERYTHING, UNPAID_STATUSES, Facts, Needs, earliest, visible
 from connector.rules.reads.sql import IN_LIST, in_lists, read_as
 from connector.store.models import (
     Base,
@@ -307,7 +307,7 @@ def _note_invoice(f: Facts, inv: records.InvoiceRecord) -> None:
         f.note(inv.customer_id, inv.created)
     if status == "paid" and paid_at is not None and paid_at > as_of:
         f.note(inv.customer_id, paid_at)
-    unpaid = status == "open" or (status == "paid" and (paid_at is None or paid_at > as_of))  # by as-of
+    unpaid = status in UNPAID_STATUSES or (status == "paid" and (paid_at is None or paid_at > as_of))  # by as-of
     if unpaid and inv.due_date is not None and inv.due_date >= as_of:
         f.note(inv.customer_id, inv.due_date, strict=True)
 
