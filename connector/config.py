@@ -171,6 +171,11 @@ class ServeSettings(_Section):
 
 class ReportSettings(_Section):
     output_dir: str = "reports"
+    # Links in the reports: Stripe objects open in this dashboard (".../test" for test mode), a
+    # partner opens at this address ({key} = the partnership key).
+    # Empty turns that kind of link off.
+    stripe_dashboard: str = "https://dashboard.stripe.com"
+    partnerstack_partner_url: str = "https://app.partnerstack.com/partnerships/{key}"
 
 
 class LogSettings(_Section):

@@ -30,8 +30,20 @@ from connector.report.model import (
     SubmissionRow,
 )
 from connector.report.payouts import compute_payout_totals, payout_checks
+from connector.report.readable import CustomerRow
 from connector.rules.invariants import PARKED_REASONS
-from connector.store.models import Decision, Finding, LedgerEntry, Partner, Quarantine, Run, RunStreamStat
+from connector.store.models import (
+    BillingCustomer,
+    Deal,
+    Decision,
+    Finding,
+    LedgerEntry,
+    Partner,
+    Quarantine,
+    Referral,
+    Run,
+    RunStreamStat,
+)
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _Row = TypeVar("_Row", RunInfo, SubmissionRow)
@@ -182,6 +194,39 @@ def _partners(session: Session, keys: set[str]) -> list[PartnerRow]:
     return sorted(partners, key=lambda p: p.key)
 
 
+_IN_CHUNK = 5000  # keys per IN (...): PostgreSQL takes at most 65535 bound parameters a statement
+
+
+def _chunked(keys: set[str]) -> Iterator[list[str]]:
+    ordered = sorted(keys)
+    for start in range(0, len(ordered), _IN_CHUNK):
+        yield ordered[start:start + _IN_CHUNK]
+
+
+def _customers(session: Session, keys: set[str]) -> list[CustomerRow]:
+    """The name and Stripe id of each customer key shown: the PartnerStack customer (or, for a
+    deal-based program, the deal), falling back to the Stripe customer's own name."""
+    found: dict[str, CustomerRow] = {}
+    for chunk in _chunked(keys):
+        for key, name, stripe_id in session.execute(
+            select(Deal.key, Deal.name, Deal.external_key).where(Deal.key.in_(chunk))
+        ):
+            found[key] = CustomerRow(key, name, stripe_id)
+        for key, name, stripe_id in session.execute(
+            select(Referral.key, Referral.name, Referral.provider_key).where(Referral.key.in_(chunk))
+        ):
+            found[key] = CustomerRow(key, name, stripe_id)
+    unnamed = {c.stripe_id for c in found.values() if c.stripe_id and not c.name}
+    names: dict[str, str | None] = {}
+    for chunk in _chunked(unnamed):
+        names.update(session.execute(
+            select(BillingCustomer.id, BillingCustomer.name).where(BillingCustomer.id.in_(chunk))).all())
+    return sorted(
+        (CustomerRow(c.key, c.name or names.get(c.stripe_id or ""), c.stripe_id) for c in found.values()),
+        key=lambda c: c.key,
+    )
+
+
 def _with_figures(report: Report) -> Report:
     """`report` with its totals, tie-out checks and monthly series computed from its entries."""
     report.totals = compute_totals(report.entries)
@@ -204,6 +249,8 @@ def _load(session: Session, run: Run) -> Report:
             quarantined=_quarantined(session, run.id),
             findings=_findings(session, run.id) + _push_findings(session, run.program or ""),
             partners=_partners(session, partner_keys),
+            customers=_customers(session, {e.customer_key for e in entries if e.customer_key}
+                                 | {s.customer_key for s in submissions if s.customer_key}),
             notes=list(run.notes or []),
             payout_audit=audit_rows(session, run.id),
         )
@@ -226,5 +273,7 @@ def restrict_to_partner(report: Report, partner_key: str) -> Report:
             findings=[f for f in report.findings if f.subject_key and partner_key in f.subject_key],
             partners=[p for p in report.partners if p.key == partner_key],
             partner_key=partner_key,
+            customers=report.customers,
+            links=report.links,
         )
     )

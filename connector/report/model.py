@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from connector.ledger.entries import EntryRow as EntryRow  # the ledger's own row type, shown as read
+from connector.report.readable import CustomerRow, Links, Names, as_date
 
 # Entry statuses that together make up a currency's total (reversed pairs sum to 0).
 OPEN_STATUSES = ("scheduled", "held", "payable", "pushed")
@@ -159,6 +160,8 @@ class Report:
     monthly: dict[str, list[MonthPoint]] = field(default_factory=dict)  # per currency
     partner_key: str | None = None  # set when the report is one partner's statement
     payout_audit: list[AuditRow] = field(default_factory=list)  # approval before push (connector.report.audit)
+    customers: list[CustomerRow] = field(default_factory=list)  # names of the customers it shows
+    links: Links = field(default_factory=Links)  # where keys open ([report] settings)
 
     @property
     def pulled(self) -> dict[str, int]:
@@ -176,9 +179,25 @@ class Report:
     def all_checks_hold(self) -> bool:
         return all(c.holds for c in self.checks)
 
+    def names(self) -> Names:
+        """Names by key for the renderers (build once per rendering, look up per row)."""
+        return Names(
+            partners={p.key: p.name for p in self.partners if p.name},
+            customers={c.key: c.name for c in self.customers if c.name},
+            customer_stripe_ids={c.key: c.stripe_id for c in self.customers if c.stripe_id},
+        )
+
+    @property
+    def entry_dates(self) -> tuple[str, str] | None:
+        """The first and last event date of its entries: the period a statement covers."""
+        dates = sorted(e.event_at for e in self.entries if e.event_at is not None)
+        return (as_date(dates[0]), as_date(dates[-1])) if dates else None
+
     @property
     def title(self) -> str:
         program = self.run.program or "all programs"
         if self.partner_key:
-            return f"Partner statement {self.partner_key} · {program} · run {self.run.id}"
+            name = next((p.name for p in self.partners if p.key == self.partner_key and p.name), None)
+            who = f"{name} ({self.partner_key})" if name else self.partner_key
+            return f"Partner statement · {who} · {program}"
         return f"Reconciliation report · {program} · run {self.run.id}"

@@ -15,6 +15,7 @@ from connector.report.jsonfmt import render_json
 from connector.report.leaderboard import Quarter, render_leaderboard_json, render_leaderboard_table
 from connector.report.leaderboard import leaderboard as compute_leaderboard
 from connector.report.model import Report
+from connector.report.readable import Links
 from connector.report.statement import partner_statement
 from connector.report.table import render_table, summary_of
 from connector.report.xlsx import write_xlsx
@@ -50,20 +51,23 @@ def write_report(
     partner: str | None = None,
     leaderboard: bool = False,
     quarter: str | None = None,
+    links: Links | None = None,
 ) -> str:
     """Build the report of `run_id` (None/"latest": the latest run) and render it as `fmt`.
 
     `partner` narrows it to that partner's statement (every format); `leaderboard`
     renders the run's program's quarterly leaderboard instead (table or json;
-    `quarter` like "2026-Q2", default the quarter of the run's as-of time).
+    `quarter` like "2026-Q2", default the quarter of the run's as-of time). `links` says
+    where keys open (`links_of(settings)`); None: the defaults.
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown report format {fmt!r}: use one of {', '.join(FORMATS)}")
     if leaderboard:
         return _write_leaderboard(engine, run_id, fmt, output, quarter)
-    if partner is not None:
-        return render_report(partner_statement(engine, partner, run_id), fmt, output)
-    return render_report(build_report(engine, run_id), fmt, output)
+    report = partner_statement(engine, partner, run_id) if partner is not None else build_report(engine, run_id)
+    if links is not None:
+        report.links = links
+    return render_report(report, fmt, output)
 
 
 def _write_leaderboard(

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from connector.report.jsonfmt import TOTAL_FIELDS
 from connector.report.model import EntryRow, Report
+from connector.report.readable import Names
+from connector.report.subtotals import partner_subtotals
 
 
 @dataclass(frozen=True)
@@ -31,16 +33,18 @@ class Section:
 
 
 ENTRY_COLUMNS = [
-    "partner_key", "customer_key", "event_at", "entry_key", "kind", "basis_minor", "basis", "rate",
+    "partner_key", "partner_name", "customer_key", "customer_name", "event_at", "entry_key", "kind", "basis_minor",
+    "basis", "rate",
     "amount_minor", "amount", "currency", "status", "reason", "sources", "payable_at", "platform_reward_key",
     "pushed_at", "created_run_id", "payout_amount_minor", "payout", "payout_currency", "fx_rate", "fx_date",
     "fx_source",
 ]
 
 
-def _entry_cells(e: EntryRow) -> list[Cell]:
+def _entry_cells(e: EntryRow, names: Names) -> list[Cell]:
     return [
-        e.partnership_key, e.customer_key, e.event_at, e.entry_key, e.kind, e.basis_minor,
+        e.partnership_key, names.partner(e.partnership_key), e.customer_key, names.customer(e.customer_key),
+        e.event_at, e.entry_key, e.kind, e.basis_minor,
         Money(e.basis_minor, e.currency), e.rate, e.amount_minor, Money(e.amount_minor, e.currency), e.currency,
         e.status, e.reason, " ".join(e.sources), e.payable_at, e.platform_reward_key, e.pushed_at, e.created_run_id,
         *_payout_cells(e),
@@ -91,10 +95,28 @@ def _totals_section(report: Report) -> Section:
     )
 
 
+def _by_partner_section(report: Report, names: Names) -> Section:
+    """Per partner and currency: what the partner's entries add up to (they sum to the totals)."""
+    money_fields = [f for f in TOTAL_FIELDS if f.endswith("_minor")]
+    return Section(
+        "by_partner",
+        ["partner_key", "partner_name", "currency", *[f.removesuffix("_minor") for f in money_fields], *money_fields,
+         "entries"],
+        [
+            [s.partner_key, names.partner(s.partner_key), s.currency,
+             *[Money(getattr(s.totals, f), s.currency) for f in money_fields],
+             *[getattr(s.totals, f) for f in money_fields], s.totals.entries]
+            for s in partner_subtotals(report.entries)
+        ],
+    )
+
+
 def report_sections(report: Report) -> list[Section]:
+    names = report.names()
     return [
         _run_section(report),
         _totals_section(report),
+        _by_partner_section(report, names),
         _payout_totals_section(report),
         Section(
             "checks",
@@ -109,13 +131,14 @@ def report_sections(report: Report) -> list[Section]:
         ),
         Section(
             "submissions",
-            ["submitted_at", "submission_key", "submission_type", "partner_key", "customer_key", "decision", "reason"],
-            [[s.submitted_at, s.submission_key, s.submission_type, s.partnership_key, s.customer_key, s.decision,
-              s.reason] for s in report.submissions],
+            ["submitted_at", "submission_key", "submission_type", "partner_key", "partner_name", "customer_key",
+             "customer_name", "decision", "reason"],
+            [[s.submitted_at, s.submission_key, s.submission_type, s.partnership_key, names.partner(s.partnership_key),
+              s.customer_key, names.customer(s.customer_key), s.decision, s.reason] for s in report.submissions],
         ),
-        Section("entries", ENTRY_COLUMNS, [_entry_cells(e) for e in report.entries]),
-        Section("held", ENTRY_COLUMNS, [_entry_cells(e) for e in report.held_entries]),
-        Section("pushed", ENTRY_COLUMNS, [_entry_cells(e) for e in report.pushed_entries]),
+        Section("entries", ENTRY_COLUMNS, [_entry_cells(e, names) for e in report.entries]),
+        Section("held", ENTRY_COLUMNS, [_entry_cells(e, names) for e in report.held_entries]),
+        Section("pushed", ENTRY_COLUMNS, [_entry_cells(e, names) for e in report.pushed_entries]),
         Section(
             "quarantined",
             ["source", "id", "error", "created_at"],

@@ -13,6 +13,7 @@ from rich.text import Text
 
 from connector.money import format_money, iso_utc
 from connector.report.model import ALL_STATUSES, Check, CurrencyTotals, EntryRow, PayoutTotals, Report
+from connector.report.readable import as_date, labelled
 
 # Status lines the summary always shows, even at zero: what finance looks for first.
 _ALWAYS_SHOWN_STATUSES = ("held", "pushed")
@@ -95,16 +96,19 @@ def _statement(check: Check) -> str:
 
 
 def _submission_rows(report: Report) -> list[list[str]]:
+    names = report.names()
     return [
-        [iso_utc(s.submitted_at) or "", s.submission_key, s.partnership_key or "", s.customer_key or "", s.decision,
-         s.reason or ""]
+        [as_date(s.submitted_at), s.submission_key, labelled(s.partnership_key, names.partner(s.partnership_key)),
+         labelled(s.customer_key, names.customer(s.customer_key)), s.decision, s.reason or ""]
         for s in report.submissions
     ]
 
 
 def _entry_rows(report: Report) -> list[list[str]]:
+    names = report.names()
     return [
-        [e.partnership_key, e.customer_key or "", e.kind, format_money(e.basis_minor, e.currency), e.rate,
+        [e.partnership_key, labelled(e.customer_key, names.customer(e.customer_key)), as_date(e.event_at), e.kind,
+         format_money(e.basis_minor, e.currency), e.rate,
          format_money(e.amount_minor, e.currency), _payout_text(e), e.status, e.reason or "", " ".join(e.sources),
          e.platform_reward_key or ""]
         for e in report.entries
@@ -160,8 +164,8 @@ _SECTIONS = (
     _TextSection("Checks", ("check", "currency", "holds", "statement"), _check_rows, shown_when_empty=True),
     _TextSection("Submissions", ("submitted", "submission", "partner", "customer", "decision", "reason"),
                  _submission_rows, shown_when_empty=True),
-    _TextSection("Entries", ("partner", "customer", "kind", "basis", "rate", "amount", "payout", "status", "reason",
-                             "sources", "reward"), _entry_rows, shown_when_empty=True),
+    _TextSection("Entries", ("partner", "customer", "date", "kind", "basis", "rate", "amount", "payout", "status",
+                             "reason", "sources", "reward"), _entry_rows, shown_when_empty=True),
     _TextSection("Partners", ("partner", "name", "group", "country", "tax form", "tax id", "bank"), _partner_rows),
     _TextSection("Quarantined", ("source", "id", "error"), _quarantine_rows),
     _TextSection("Findings", ("code", "subject", "detail"), _finding_rows),
@@ -180,7 +184,7 @@ def report_tables(report: Report) -> Group:
     return Group(*parts)
 
 
-def render_table(report: Report, width: int = 160) -> str:
+def render_table(report: Report, width: int = 200) -> str:
     """The whole report as plain text (no colour codes), for files and pipes."""
     buffer = io.StringIO()
     console = Console(file=buffer, width=width, color_system=None, force_terminal=False, legacy_windows=False)

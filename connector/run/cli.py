@@ -266,6 +266,7 @@ def report(
     """The reconciliation report of a run (or a partner's statement, or the leaderboard)."""
     from connector import report as reports
     from connector.config import ConfigError
+    from connector.report.readable import links_of
     from connector.run.runner import open_engine
 
     with _exit_codes():
@@ -278,7 +279,8 @@ def report(
                 output = Path(settings.report.output_dir) / reports.default_filename(resolved, fmt.value)
             try:
                 text = reports.write_report(
-                    engine, run_id, fmt.value, output, partner=partner, leaderboard=leaderboard, quarter=quarter
+                    engine, run_id, fmt.value, output, partner=partner, leaderboard=leaderboard, quarter=quarter,
+                    links=links_of(settings.report),
                 )
             except ValueError as exc:  # an option combination the report cannot render
                 raise ConfigError(str(exc)) from None

@@ -77,6 +77,7 @@ def demo_settings(db: Path, ps_url: str, stripe_url: str, costs_csv: Path, key_f
         "program": {"file": str(bundled_program_path(DEMO_PROGRAM))},
         "finance": {"marketing_costs_file": str(costs_csv)},
         "security": {"fingerprint_key_file": str(key_file)},
+        "report": {"stripe_dashboard": "https://dashboard.stripe.com/test"},  # the demo's key is a test key
     }
     return Settings(**values)
 
@@ -107,6 +108,7 @@ def write_demo_config(path: Path, settings: Settings) -> None:
         "",
         "[report]",
         f"output_dir = {_toml_string(str(path.parent))}",
+        f"stripe_dashboard = {_toml_string(settings.report.stripe_dashboard)}",
         "",
     ]
     path.write_text("\n".join(lines), encoding="utf-8")
@@ -130,6 +132,7 @@ def run_demo(
     progress: Callable[[], AbstractContextManager[ProgressHook | None]] | None = None,
 ) -> DemoResult:
     from connector.report import summary_table, write_report
+    from connector.report.readable import links_of
     from connector.run.runner import run_once
     from connector.store.db import make_engine
     from sandbox.costs import write_costs_csv
@@ -165,7 +168,7 @@ def run_demo(
         result.summary = summary_table(engine, outcome.run_id)
         for fmt in ("html", "xlsx"):
             path = workdir / f"report.{fmt}"
-            write_report(engine, outcome.run_id, fmt, path)
+            write_report(engine, outcome.run_id, fmt, path, links=links_of(settings.report))
             result.reports.append(path)
     finally:
         engine.dispose()

@@ -36,7 +36,7 @@ def test_statement_of_one_partner_has_its_own_exact_totals(consio_engine: Engine
     }]
     assert body["quarantined"] == [] and body["pulled"] == {}
     assert all(c["holds"] for c in body["checks"])
-    assert "Partner statement part_ada" in render_table(statement)
+    assert "Partner statement · Lovelace Advisory LLC" in render_table(statement)
 
 
 def test_statement_of_a_held_partner(consio_engine: Engine) -> None:
