@@ -461,9 +461,10 @@ def _require_sandbox() -> None:
 
 def _register_more() -> None:
     """Commands kept in modules of their own (imported here, typer only: `--help` stays fast)."""
-    from connector.run import approvals
+    from connector.run import approvals, whatif_cli
 
     approvals.register(app)
+    whatif_cli.register(app)
 
 
 _register_more()
