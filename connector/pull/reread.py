@@ -26,6 +26,7 @@ from adapters.http import RecordNotFound
 from adapters.stripe import STREAMS, StripeClient, StripeStream
 from connector.pull.context import PullContext
 from connector.pull.pages import transaction
+from connector.pull.parking import complete_or_park
 from connector.store import models
 
 
@@ -93,8 +94,9 @@ def _reread_stream(
 
 def _write(pull: PullContext, client: StripeClient, stream: StripeStream, objects: Iterable[Any]) -> int:
     stats = pull.stat(stream.key)
-    done = client.complete(stream, list(objects), counter=stats.counter)
+    done, parked = complete_or_park(client, stream, list(objects), stats.counter)
     with transaction(pull.ctx) as session:
         pull.writer.write(session, stream.key, done, stats)
+        pull.writer.park(session, stream.key, parked, stats)
     pull.page_written(stream.key)
     return len(done)

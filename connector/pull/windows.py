@@ -8,7 +8,8 @@ thread; with an `epoch` (a sync's full read, not a backfill) every write saves t
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -18,6 +19,7 @@ from adapters.stripe.streams import HeadPage, WindowProgress
 from connector.pull.context import PullContext
 from connector.pull.fanin import Task, run_concurrently_batched
 from connector.pull.pages import read_cursor, transaction
+from connector.pull.parking import Parked, complete_or_park
 from connector.store.writes import save_cursor
 
 Window = tuple[str, dict[str, Any]]  # label ("<lo>:<hi>", saved in the cursor) and its `created` filter
@@ -83,10 +85,11 @@ class WindowRead:
     def _read_head_page(self) -> None:
         params = {"created[gte]": self.since, "created[lt]": self.until}
         first, has_more = self.client.list_page(self.stream.path, params, counter=self.stats.counter)
-        items = self.client.complete(self.stream, first, counter=self.stats.counter)
-        bound = self._bound_below(items) if has_more else None
+        items, parked = complete_or_park(self.client, self.stream, first, self.stats.counter)
+        bound = self._bound_below(first) if has_more else None
         with transaction(self.ctx) as session:
             self.pull.writer.write(session, self.stream.key, items, self.stats)
+            self.pull.writer.park(session, self.stream.key, parked, self.stats)
             self.cursor = dataclasses.replace(self.cursor, head=HeadPage(bound))
             self._save(session)
         self.pull.page_written(self.stream.key)
@@ -125,31 +128,45 @@ class WindowRead:
 
         def task(emit: Callable[[Any], None]) -> None:
             for page in client.iter_list(stream.path, params, counter=counter):
-                emit((label, client.complete(stream, page, counter=counter), False))
-            emit((label, [], True))
+                done, parked = complete_or_park(client, stream, page, counter)
+                last = page[-1].get("id") if page and isinstance(page[-1], dict) else None
+                emit((label, _Read(done, parked, last), False))
+            emit((label, _Read([], [], None), True))
 
         return task
 
-    def _write_batch(self, batch: list[tuple[str, list[Any], bool]]) -> None:
-        """The pages of a batch and the position after them, in one transaction."""
+    def _write_batch(self, batch: list[tuple[str, _Read, bool]]) -> None:
+        """The pages of a batch and the position after them, in one transaction (a parked object
+        counts as read: the window resumes after it)."""
         progress = dict(self.cursor.windows)
         with transaction(self.ctx) as session:
-            for label, page, finished in batch:
-                if page:
-                    self.pull.writer.write(session, self.stream.key, page, self.stats)
-                    last = page[-1].get("id") if isinstance(page[-1], dict) else None
-                    progress[label] = WindowProgress(after=last)
+            for label, read, finished in batch:
+                if read.items:
+                    self.pull.writer.write(session, self.stream.key, read.items, self.stats)
+                if read.parked:
+                    self.pull.writer.park(session, self.stream.key, read.parked, self.stats)
+                if read.items or read.parked:
+                    progress[label] = WindowProgress(after=read.last)
                 if finished:
                     progress[label] = WindowProgress(done=True)
             self.cursor = dataclasses.replace(self.cursor, windows=progress)
             self._save(session)
-        for _, page, _ in batch:
-            if page:
+        for _, read, _ in batch:
+            if read.items or read.parked:
                 self.pull.page_written(self.stream.key)
 
     def _save(self, session: Session) -> None:
         if self.epoch is not None:
             save_cursor(session, self.stream.key, self.cursor.to_json())
+
+
+@dataclass(frozen=True)
+class _Read:
+    """One page of a window: what to store, what to park, and the id the window resumes after."""
+
+    items: Sequence[Any]
+    parked: list[Parked]
+    last: Any
 
 
 __all__ = ["WindowRead", "created_windows"]

@@ -129,3 +129,24 @@ def test_a_body_unusable_after_every_retry_is_parked(database_url: str, engine: 
         assert _sync(database_url, srv, _day(2)).status == "succeeded"
         with Session(engine) as s:
             assert all(q.resolved_at is not None for q in s.scalars(select(Quarantine)))
+
+
+def test_a_poison_record_in_the_first_full_read_is_parked_and_the_window_goes_on(
+    database_url: str, engine: Engine
+) -> None:
+    """The first run reads the lists by windows: the poison invoice is parked there too, the
+    window resumes after it, and a later run (reading events) fetches it again."""
+    world = consio()
+    world["stripe"]["invoices"].append(_poison_invoice(NOW - dt.timedelta(days=5)))
+    with SandboxServer(world) as srv:
+        srv.set_faults(None, not_found=[LINES_404])
+        assert _sync(database_url, srv, NOW).status == "succeeded"
+        assert _parked(engine) == [("stripe.invoices", "in_POISON", "cus_ACME", 0, False)]
+        with Session(engine) as s:
+            assert s.execute(text("SELECT count(*) FROM st_invoices")).scalar() == 2  # in_A1, in_A2 stored
+        srv.set_faults(None)
+        assert _sync(database_url, srv, _day(1)).status == "succeeded"
+        assert _parked(engine) == [("stripe.invoices", "in_POISON", "cus_ACME", 0, True)]
+        with Session(engine) as s:
+            stored = s.execute(text("SELECT count(*) FROM st_invoice_lines WHERE invoice_id = 'in_POISON'")).scalar()
+        assert stored == 12
