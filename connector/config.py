@@ -185,6 +185,32 @@ class LogSettings(_Section):
     progress_seconds: float = Field(default=10.0, gt=0)
 
 
+class TaxSettings(_Section):
+    # The 1099-NEC reporting threshold by year of payment, USD cents (`connector report --tax-year`):
+    # $600 for payments made through 2025, $2,000 for payments made in 2026; indexed for inflation
+    # from 2027, so a later year needs its own entry. A year before the first entry takes the first.
+    nec_thresholds: dict[str, int] = Field(default_factory=lambda: {"2025": 60000, "2026": 200000})
+
+    @field_validator("nec_thresholds")
+    @classmethod
+    def _years(cls, v: dict[str, int]) -> dict[str, int]:
+        for year, minor in v.items():
+            if not (len(year) == 4 and year.isdigit()) or minor < 0:
+                raise ValueError(f"expected a year and USD cents >= 0, got {year!r} = {minor!r}")
+        return v
+
+    def nec_threshold(self, year: int) -> int:
+        """The threshold for payments made in `year`; ConfigError when the year has none."""
+        known = sorted((int(k), v) for k, v in self.nec_thresholds.items())
+        for y, minor in known:
+            if y == year:
+                return minor
+        if known and year < known[0][0]:
+            return known[0][1]
+        raise ConfigError(f"bad setting tax.nec_thresholds: no 1099-NEC threshold for {year} "
+                          f"(it is indexed for inflation from 2027): add \"{year}\" = <USD cents>")
+
+
 class PushSettings(_Section):
     # "required": nothing is pushed until a batch is approved (`connector payouts`, `approve`, `reject`;
     # connector.push.approval). "none" (the default) pushes every payable entry as it comes.
@@ -220,6 +246,7 @@ class Settings(BaseSettings):
     log: LogSettings = LogSettings()
     lock: LockSettings = LockSettings()
     push: PushSettings = PushSettings()
+    tax: TaxSettings = TaxSettings()
 
     # set per load by `load_settings`; not a file setting
     _toml_file: Path | None = None

@@ -262,8 +262,14 @@ def report(
     partner: Annotated[str | None, typer.Option("--partner", help="One partner's statement (part_… key).")] = None,
     leaderboard: Annotated[bool, typer.Option("--leaderboard", help="The quarterly leaderboard instead.")] = False,
     quarter: Annotated[str | None, typer.Option("--quarter", help="Leaderboard quarter, e.g. 2026-Q2.")] = None,
+    tax_year: Annotated[int | None, typer.Option(
+        "--tax-year", help="The year-end 1099-NEC list of US partners paid in that year instead.")] = None,
 ) -> None:
-    """The reconciliation report of a run (or a partner's statement, or the leaderboard)."""
+    """The reconciliation report of a run (or a partner's statement, the leaderboard, the 1099-NEC list)."""
+    if tax_year is not None:
+        from connector.run.tax_cli import nec_report
+
+        return nec_report(config, tax_year, fmt.value, output)
     from connector import report as reports
     from connector.config import ConfigError
     from connector.report.readable import links_of
