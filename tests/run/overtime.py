@@ -21,7 +21,7 @@ from connector.config import Settings
 from connector.ledger.compute import compute
 from connector.rules.program import load_program
 from connector.run.runner import RunOutcome, run_once
-from connector.store.models import Finding, LedgerEntry
+from connector.store.models import Finding, LedgerEntry, MarketingCost
 from sandbox.server import SandboxServer
 from tests.rules.builders import context
 
@@ -205,6 +205,16 @@ class Connector:
         with Session(self.engine) as s:
             rows = s.scalars(select(LedgerEntry).order_by(LedgerEntry.entry_key))
             return [(e.entry_key.split("|", 1)[1], e.kind, e.amount_minor, e.status, e.reason) for e in rows]
+
+    def named(self) -> list[tuple[str, str, int, str]]:
+        """(source#seq, kind, amount, status), sorted, with a cost's id shown as its note."""
+        with Session(self.engine) as s:
+            names = {i: note for i, note in s.execute(select(MarketingCost.id, MarketingCost.note)).all()}
+        out = []
+        for key, kind, amount, status, _ in self.ledger():
+            group, seq = key.split("|")[3].split("#")
+            out.append((f"{names.get(group) or group}#{seq}", kind, amount, status))
+        return sorted(out)
 
     def notes(self) -> dict[str, str | None]:
         with Session(self.engine) as s:
