@@ -222,6 +222,9 @@ class PushSettings(_Section):
 
 class LockSettings(_Section):
     ttl_seconds: int = Field(default=3600, ge=10)
+    # How often a run checks that it still holds the lock (and pushes a SQLite lease out); at most
+    # a third of ttl_seconds. A lost lock is noticed within this, or at the run's next write.
+    heartbeat_seconds: float = Field(default=5.0, gt=0)  # not money: seconds
 
 
 class Settings(BaseSettings):

@@ -30,6 +30,9 @@ class RunContext:
     until: dt.datetime | None = None
     progress: ProgressHook | None = None
     notes: list[str] = field(default_factory=list)  # shown in the run's report
+    # Called before each reward request; raises when the run no longer holds the run lock
+    # (`connector.run.fence`). None: no fence (a test's own context).
+    fence: Callable[[], None] | None = None
 
     @property
     def is_backfill(self) -> bool:

@@ -141,6 +141,8 @@ class HttpClient:
             follow_redirects=False,
         )
         self.counter = RequestCounter()
+        # called right before each non-GET request is sent, after the rate limiter's wait
+        self.before_write: Callable[[], None] | None = None
         # exponential from `backoff_initial_seconds`, plus up to that much jitter
         self._backoff = wait_exponential(
             multiplier=settings.backoff_initial_seconds, max=settings.backoff_max_seconds
@@ -217,6 +219,8 @@ class HttpClient:
         def attempt() -> T:
             if self.limiter is not None:
                 self.limiter.acquire(method, httpx.URL(self._url(path)).path.removeprefix(self._base_path))
+            if self.before_write is not None and method not in ("GET", "HEAD"):
+                self.before_write()  # last word before a write leaves (the run's fence); raises to stop it
             for c in counters:
                 c.add(requests=1)
             response = self._client.request(

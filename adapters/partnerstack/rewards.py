@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from sqlalchemy import select
@@ -145,11 +145,14 @@ class PartnerStackRewards:
         self.builder = BodyBuilder(spec, description_prefix, DealCustomers(api), currency)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> PartnerStackRewards:
-        """The destination a run pushes to, with its own client (`close` releases it)."""
+    def from_settings(cls, settings: Settings, before_send: Callable[[], None] | None = None) -> PartnerStackRewards:
+        """The destination a run pushes to, with its own client (`close` releases it); `before_send`
+        runs right before each reward request leaves (the run's fence: it raises to stop it)."""
         ps = settings.partnerstack
+        api = PartnerStackClient(settings)
+        api.http.before_write = before_send
         return cls(
-            PartnerStackClient(settings),
+            api,
             description_prefix=ps.reward_description_prefix,
             concurrency=ps.push_concurrency,
             spec=load_reward_body(settings),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,6 +59,7 @@ def send_batch(
     pool: ThreadPoolExecutor | None,
     progress: Progress,
     since: dt.datetime,
+    fence: Callable[[], None] | None = None,
 ) -> BatchOutcome:
     """Send a batch, partners in parallel, each partner's entries one after another in event order.
 
@@ -72,7 +74,7 @@ def send_batch(
             if stop.is_set():
                 return
             try:
-                lane.answers.append(_send_one(destination, item, since))
+                lane.answers.append(_send_one(destination, item, since, fence))
             except BaseException as exc:  # recorded by the caller, then raised
                 lane.in_doubt, lane.error = item.entry_key, exc
                 stop.set()
@@ -98,11 +100,18 @@ def _send(destination: Destination, body: dict[str, Any]) -> dict[str, Any]:
     return destination.send(body)
 
 
-def _send_one(destination: Destination, item: Outgoing, since: dt.datetime) -> Answer:
+def _send_one(
+    destination: Destination, item: Outgoing, since: dt.datetime, fence: Callable[[], None] | None = None
+) -> Answer:
     """One entry: the platform's key, or a 4xx refusal; an outcome still unknown after asking raises
-    (the entry stays `sending` and the next run asks again before anything is resent)."""
+    (the entry stays `sending` and the next run asks again before anything is resent).
+
+    `fence` runs before every request: a run that lost the run lock sends nothing more (the run
+    that took it over asks the platform about this entry before sending it)."""
 
     def create() -> str:
+        if fence is not None:
+            fence()
         return destination.platform_key(_send(destination, item.body))
 
     def landed() -> str | None:

@@ -67,7 +67,7 @@ def push(ctx: RunContext, program: Program, destination: Destination | None = No
         return _push(ctx, program, destination)
     from adapters.partnerstack.rewards import PartnerStackRewards
 
-    owned = PartnerStackRewards.from_settings(ctx.settings)
+    owned = PartnerStackRewards.from_settings(ctx.settings, before_send=ctx.fence)
     try:
         return _push(ctx, program, owned)
     finally:
@@ -181,7 +181,7 @@ def _push_batch(
     since: dt.datetime,
 ) -> None:
     """Steps 2 and 3 for one batch; raises the first failure after recording every answer."""
-    sent = send_batch(destination, outgoing, pool, progress, since)
+    sent = send_batch(destination, outgoing, pool, progress, since, ctx.fence)
     _mark_pushed(ctx, sent.answers, sent.unsent)
     result.count_sent(sent.answers)
     if sent.error is not None:

@@ -16,11 +16,13 @@ import datetime as dt
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Connection, Engine, delete, select, text
+from sqlalchemy.exc import DBAPIError
 
 from connector.store.models import RunLock
 
@@ -62,36 +64,78 @@ def holder_is_dead(holder: str) -> bool:
 
 
 class RunLockHandle:
-    """The held lock; `refresh` pushes a SQLite lock's expiry out during a long run."""
+    """The held lock; `keep_alive` (the fence's heartbeat) says whether it is still held."""
 
     def __init__(self, engine: Engine, holder: str, ttl_seconds: int, pg_conn: Connection | None) -> None:
         self.engine = engine
         self.holder = holder
         self.ttl_seconds = ttl_seconds
         self._pg_conn = pg_conn
+        # monotonic time at or before which the SQLite lease's current expiry was computed
+        self.renewed = time.monotonic()
 
-    def refresh(self) -> None:
+    def seconds_left(self) -> float | None:  # not money: seconds
+        """How long the SQLite lease is surely ours (by this process's clock); None on PostgreSQL,
+        whose lock lasts as long as its session (`keep_alive` watches that)."""
         if self._pg_conn is not None:
-            return
+            return None
+        return self.renewed + self.ttl_seconds - time.monotonic()
+
+    def refresh(self) -> bool:
+        """Push a SQLite lock's expiry out; False when the row is no longer ours (taken over)."""
+        if self._pg_conn is not None:
+            return True
+        start = time.monotonic()
         expires = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=self.ttl_seconds)
         with self.engine.begin() as conn:
-            conn.execute(
+            done = conn.execute(
                 RunLock.__table__.update()  # type: ignore[attr-defined]
                 .where(RunLock.name == LOCK_NAME, RunLock.holder == self.holder)
                 .values(expires_at=expires)
             )
+        if done.rowcount:
+            self.renewed = start
+        return bool(done.rowcount)
+
+    def keep_alive(self) -> str | None:
+        """None while the lock is held (a SQLite lock's expiry is pushed out); else why it is lost.
+
+        PostgreSQL: the advisory lock lives as long as its session; a session that ended (killed
+        backend, network cut, server restart) took the lock with it, even if the run's other
+        connections reconnect. SQLite: the row is another holder's once it expired and was taken.
+        """
+        if self._pg_conn is not None:
+            try:
+                self._pg_conn.execute(text("SELECT 1")).scalar()
+                self._pg_conn.rollback()
+            except DBAPIError as exc:
+                return f"its PostgreSQL session ended ({_first_line(exc.orig or exc)})"
+            return None
+        try:
+            held = self.refresh()
+        except DBAPIError as exc:  # e.g. database locked for the whole busy timeout: try again next beat
+            log.warning("could not renew the run lock", extra={"error": _first_line(exc.orig or exc)})
+            return None
+        return None if held else "its lease expired and another run took the lock"
 
     def release(self) -> None:
         if self._pg_conn is not None:
             try:
                 self._pg_conn.execute(text(f"SELECT pg_advisory_unlock({_PG_LOCK_KEY})"), _PG_LOCK_PARAMS)
                 self._pg_conn.commit()
+            except DBAPIError:  # the session is gone, and the lock with it: nothing left to release
+                pass
             finally:
                 self._pg_conn.close()
                 self._pg_conn = None
             return
         with self.engine.begin() as conn:
             conn.execute(delete(RunLock).where(RunLock.name == LOCK_NAME, RunLock.holder == self.holder))
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines and lines[0] else type(exc).__name__
 
 
 def _acquire_postgres(engine: Engine) -> Connection:
@@ -145,8 +189,11 @@ def acquire(engine: Engine, ttl_seconds: int) -> RunLockHandle:
     holder = _holder_id()
     if engine.dialect.name == "postgresql":
         return RunLockHandle(engine, holder, ttl_seconds, _acquire_postgres(engine))
+    started = time.monotonic()
     _acquire_sqlite(engine, holder, ttl_seconds)
-    return RunLockHandle(engine, holder, ttl_seconds, None)
+    handle = RunLockHandle(engine, holder, ttl_seconds, None)
+    handle.renewed = started
+    return handle
 
 
 @contextmanager
@@ -157,5 +204,6 @@ def run_lock(engine: Engine, ttl_seconds: int) -> Iterator[RunLockHandle]:
     finally:
         try:
             handle.release()
-        except Exception:  # a failed release must not hide the run's own error
-            log.exception("could not release the run lock")
+        except Exception as exc:  # a failed release must not hide the run's own error; one line, no
+            # traceback (a chained statement error would print its rows)
+            log.warning("could not release the run lock", extra={"error": _first_line(exc)})

@@ -25,7 +25,8 @@ from sqlalchemy.orm import Session
 from connector.config import ConfigError, Settings, require_api_keys, require_fingerprint_key
 from connector.context import ProgressHook, RunContext, RunKind
 from connector.push.outbox import PushResult, push
-from connector.run.lock import RunLockHandle, run_lock
+from connector.run.fence import Fence, fenced
+from connector.run.lock import run_lock
 from connector.run.logs import json_mode, set_run_id
 from connector.store.db import (
     SchemaNotReady,
@@ -215,8 +216,13 @@ def run_once(
     require_fingerprint_key(settings)  # never fingerprint tax ids with an empty or published key
     load_payouts(settings)  # a bad FX rate file stops the run before it starts, naming the file and line
     load_reward_body(settings)  # the outbound body's mapping fails the run before any request
-    with _engine_for(settings, engine) as run_engine, run_lock(run_engine, settings.lock.ttl_seconds) as lock:
+    with (
+        _engine_for(settings, engine) as run_engine,
+        run_lock(run_engine, settings.lock.ttl_seconds) as lock,
+        fenced(run_engine, lock, settings.lock.heartbeat_seconds) as fence,
+    ):
         sessions = session_factory(run_engine)
+        fence.guard(sessions)  # every commit of the run checks its fencing token
         started = dt.datetime.now(dt.UTC)
         clock = time.monotonic()
         ctx = RunContext(
@@ -229,12 +235,13 @@ def run_once(
             since=since,
             until=until,
             progress=progress,
+            fence=fence.check,
         )
         set_run_id(ctx.run_id)
         try:
             outcome = _record_start(ctx, program.name, started)
             with _progress_log(ctx):
-                _run_stages(ctx, program, lock, outcome, full=full)
+                _run_stages(ctx, program, fence, outcome, full=full)
             _record_success(ctx, outcome, clock)
         finally:
             set_run_id(None)
@@ -288,9 +295,10 @@ def _record_start(ctx: RunContext, program: str, started: dt.datetime) -> RunOut
     return RunOutcome(ctx.run_id, ctx.kind, program, ctx.as_of, started, None, "running")
 
 
-def _run_stages(ctx: RunContext, program: Program, lock: RunLockHandle, outcome: RunOutcome, *, full: bool) -> None:
-    """Pull, compute, push, refreshing the lock between them; a failure marks the run failed
-    with the stage's name and raises `RunFailed`.
+def _run_stages(ctx: RunContext, program: Program, fence: Fence, outcome: RunOutcome, *, full: bool) -> None:
+    """Pull, compute, push, checking the lock is still held between them (the fence's heartbeat
+    and guarded commits check within them); a failure marks the run failed with the stage's name
+    and raises `RunFailed` (a lost lock: with why, not with whatever it interrupted).
 
     The stages are looked up at call time (`pull`, `compute` in their modules, `push` here),
     so the bench's stage clock and the tests can wrap them.
@@ -301,15 +309,15 @@ def _run_stages(ctx: RunContext, program: Program, lock: RunLockHandle, outcome:
         from connector.pull import pull
 
         outcome.pulled = _pulled_counts(pull(ctx))
-        lock.refresh()
+        fence.check()
         stage = "compute"
         # a scheduled sync recomputes only what can have changed; backfill and demo run full
         outcome.compute = compute(ctx, program, incremental=ctx.kind == "sync" and not full)
-        lock.refresh()
+        fence.check()
         stage = "push"
         outcome.push = push(ctx, program)
     except Exception as exc:
-        message = f"{stage} failed: {_first_line(exc)}"
+        message = f"{stage} failed: {fence.lost or _first_line(exc)}"
         _finish(ctx, "failed", message)
         log.error("run failed", extra={"run_id": ctx.run_id, "stage": stage, "error": message},
                   exc_info=log.isEnabledFor(logging.DEBUG))
@@ -336,7 +344,8 @@ def _record_success(ctx: RunContext, outcome: RunOutcome, clock: float) -> None:
 def _finish(ctx: RunContext, status: str, error: str | None) -> dt.datetime:
     finished = dt.datetime.now(dt.UTC)
     try:
-        with transaction(ctx.sessions) as session:
+        # not fenced: a run that lost the lock still records its own end (it moves no money)
+        with transaction(session_factory(ctx.engine)) as session:
             run = session.get(Run, ctx.run_id)
             if run is not None:
                 run.status = status

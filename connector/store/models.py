@@ -446,6 +446,22 @@ class RunLock(Base):
     expires_at: Mapped[dt.datetime]
 
 
+class RunLease(Base):
+    """The fencing token of the run that holds the run lock (`connector.run.fence`).
+
+    One row per lock name, never deleted: each run that takes the lock adds one to `token`, and
+    every write that moves money or cursors checks, in its own transaction, that the token is
+    still its own. A run that lost its lock (a PostgreSQL session ended, a SQLite lease expired
+    while it was frozen) can then no longer commit anything.
+    """
+
+    __tablename__ = "run_lease"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    token: Mapped[int] = mapped_column(BigInteger, default=0)
+    holder: Mapped[str | None] = mapped_column(String(64))  # None: released
+    taken_at: Mapped[dt.datetime | None]
+
+
 # ---------------------------------------------------------------- rules and ledger
 
 
