@@ -61,7 +61,10 @@ def payouts(
         sys.stdout.write(json.dumps({"program": program, "batches": [v.as_json() for v in views]}, indent=2) + "\n")
         return
     if not views:
-        _out().print(f"no payout batches {'at all' if show_all else 'waiting'} for {program}", highlight=False)
+        off = settings.push.approval == "none"
+        hint = " (approval is off: [push] approval = \"none\" pushes payable entries as they come)" if off else ""
+        _out().print(f"no payout batches {'at all' if show_all else 'waiting'} for {program}{hint}",
+                     highlight=False, markup=False)  # fmt: skip
         return
     for view in views:
         _out().print(_batch_table(view))

@@ -7,11 +7,14 @@ the CLI against the sandbox, and `tests/reliability` kills a push of an approved
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -24,6 +27,7 @@ from connector.push.destination import Held
 from connector.push.outbox import push
 from connector.report.build import build_report
 from connector.report.jsonfmt import report_dict
+from connector.report.render import render_report
 from connector.rules.program import Program
 from connector.store.db import session_factory, transaction
 from connector.store.models import Invoice, LedgerEntry, Partner, PayoutAudit, PayoutBatch, Run
@@ -140,6 +144,27 @@ def test_nothing_is_pushed_until_the_batch_is_approved(engine: Engine) -> None:
     report = report_dict(build_report(engine, "r3"))
     assert [(a["batch_id"], a["action"], a["actor"]) for a in report["payout_audit"]] == _audit(engine)
     assert report["payout_audit"][1]["note"] == "checked against the invoices"
+    assert report["payout_audit"][2]["detail"] == {"entries": 3, "payout": {"usd": 34000}}
+
+
+def test_the_audit_is_in_every_report_format(tmp_path: Path, engine: Engine) -> None:
+    _world().save(engine)
+    platform = Platform()
+    _run(engine, platform, _settings(), "r1")
+    (batch,) = _batches(engine)
+    _decide(engine, "approve", batch.id, "alice", "ok by me")
+    _run(engine, platform, _settings(), "r2")
+    report = build_report(engine, "r2")
+    table = render_report(report, "table", None)
+    assert "Payout approvals" in table and "alice" in table
+    html_page = Path(render_report(report, "html", tmp_path / "r.html")).read_text()
+    assert 'id="payout-audit"' in html_page and "ok by me" in html_page
+    render_report(report, "csv", tmp_path / "csv")
+    with (tmp_path / "csv" / "payout_audit.csv").open() as fh:
+        assert [(r["action"], r["actor"]) for r in csv.DictReader(fh)] == [
+            ("built", ""), ("approved", "alice"), ("pushed", "")]
+    sheet = load_workbook(Path(render_report(report, "xlsx", tmp_path / "r.xlsx")))["payout_audit"]
+    assert [sheet.cell(r, 3).value for r in range(2, 5)] == ["built", "approved", "pushed"]
 
 
 def test_above_the_threshold_two_different_approvers(engine: Engine) -> None:
