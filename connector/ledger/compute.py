@@ -284,6 +284,7 @@ def _book(
     earlier = requalify.first_of_company(q.verdicts)
     partner_gates: dict[str, str | None] = {}  # judged once per pass, shared by the batches
     holds = reads.open_holds(session)  # what the pull's unresolved quarantine rows hold
+    invariant_rows = reads.open_invariant_customers(session) if needs.adjustments else set()
     held_partnerships = holds.partnerships(q.facts)
     now = dt.datetime.now(dt.UTC)
     customers, total = 0, sum(len(keys) for keys in batches)
@@ -297,7 +298,8 @@ def _book(
         held_billing = holds.billing_ids
         if needs.adjustments:  # money invariants at the door: a bad adjustment is quarantined, never booked
             violations = enforce(batch_facts)
-            reads.keep_violations(session, ctx.run_id, billing_ids, violations)
+            if violations or not invariant_rows.isdisjoint(billing_ids):  # else nothing to write or resolve
+                reads.keep_violations(session, ctx.run_id, billing_ids, violations)
             if violations:
                 held_billing = held_billing | {v.customer_id for v in violations if v.customer_id}
         if program.commission.terms_at_first_booking:

@@ -3,7 +3,7 @@ and the state one compute leaves for the next."""
 
 from connector.rules.reads.changes import Changes, adopt_unstamped, advance_clock, changes_since
 from connector.rules.reads.facts import INVOICE_COLUMNS, load_customers, load_global
-from connector.rules.reads.holds import keep_violations, open_holds
+from connector.rules.reads.holds import keep_violations, open_holds, open_invariant_customers
 from connector.rules.reads.sql import IN_LIST, in_lists, padded, read_as
 from connector.rules.reads.state import (
     DecisionChanges,
@@ -32,6 +32,7 @@ __all__ = [
     "load_customers",
     "load_global",
     "open_holds",
+    "open_invariant_customers",
     "padded",
     "previous_findings",
     "program_digest",

@@ -39,6 +39,16 @@ def open_holds(session: Session) -> Holds:
     return holds
 
 
+def open_invariant_customers(session: Session) -> set[str]:
+    """The billing customers with an unresolved invariant row: only their batches can resolve one."""
+    stmt = select(Quarantine.customer_id).where(
+        Quarantine.resolved_at.is_(None),
+        Quarantine.reason.in_(sorted(INVARIANT_REASONS)),
+        Quarantine.customer_id.is_not(None),
+    )
+    return {c for c in session.scalars(stmt) if c is not None}
+
+
 def keep_violations(
     session: Session, run_id: str, checked: Collection[str], violations: Iterable[Violation]
 ) -> None:
