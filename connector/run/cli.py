@@ -467,10 +467,11 @@ def _require_sandbox() -> None:
 
 def _register_more() -> None:
     """Commands kept in modules of their own (imported here, typer only: `--help` stays fast)."""
-    from connector.run import approvals, whatif_cli
+    from connector.run import approvals, quarantine_cli, whatif_cli
 
     approvals.register(app)
     whatif_cli.register(app)
+    quarantine_cli.register(app)
 
 
 _register_more()

@@ -12,19 +12,22 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
+from typer.testing import CliRunner
 
 from connector.report.build import build_report
 from connector.report.jsonfmt import render_json
+from connector.run.cli import app
 from connector.run.gauges import read_store_gauges
 from connector.run.runner import RunOutcome, run_once
 from connector.store.models import LedgerEntry, Quarantine
 from sandbox.server import SandboxServer
 from tests.pull.scenarios import NOW, consio
-from tests.run.conftest import make_settings
+from tests.run.conftest import make_settings, settings_values, write_config
 
 LINES_404 = "/stripe/v1/invoices/in_POISON/lines"
 
@@ -150,3 +153,35 @@ def test_a_poison_record_in_the_first_full_read_is_parked_and_the_window_goes_on
         with Session(engine) as s:
             stored = s.execute(text("SELECT count(*) FROM st_invoice_lines WHERE invoice_id = 'in_POISON'")).scalar()
         assert stored == 12
+
+
+def test_an_operator_can_retry_or_resolve_a_parked_record(
+    database_url: str, engine: Engine, tmp_path: Path
+) -> None:
+    """Past its retry limit a parked record is left alone; `connector quarantine retry` gives it its
+    retries back, `connector quarantine resolve` lifts its hold without storing it."""
+    config = write_config(tmp_path / "c.toml", settings_values(database_url, None))
+    runner = CliRunner()
+    with SandboxServer(consio()) as srv:
+        _sync(database_url, srv, NOW)
+        srv.set_faults(None, not_found=[LINES_404])
+        srv.apply({"now": _iso(_day(1)), "stripe": {"invoices": [_poison_invoice(_day(1))]}})
+        for n in (1, 2):
+            _sync(database_url, srv, _day(n), parked_retry_limit=1)
+        assert _parked(engine) == [("stripe.invoices", "in_POISON", "cus_ACME", 1, False)]
+        listed = runner.invoke(app, ["quarantine", "list", "--config", str(config)])
+        assert listed.exit_code == 0
+        assert "in_POISON  upstream_not_found  attempts 1  holds cus_ACME  open" in listed.stdout
+        with Session(engine) as s:
+            row_id = s.scalars(select(Quarantine.id)).one()
+
+        assert runner.invoke(app, ["quarantine", "retry", str(row_id), "--config", str(config)]).exit_code == 0
+        _sync(database_url, srv, _day(3), parked_retry_limit=1)
+        assert _parked(engine) == [("stripe.invoices", "in_POISON", "cus_ACME", 1, False)]  # fetched again
+
+        assert runner.invoke(app, ["quarantine", "resolve", str(row_id), "--config", str(config)]).exit_code == 0
+        _sync(database_url, srv, _day(4), parked_retry_limit=1)
+        assert _parked(engine) == [("stripe.invoices", "in_POISON", "cus_ACME", 1, True)]
+        released = {("pushed", None), ("payable", None), ("reversed", "offset")}
+        assert {e[1:] for e in _entries(engine).values()} <= released  # nothing held any more
+        assert runner.invoke(app, ["quarantine", "resolve", str(row_id), "--config", str(config)]).exit_code == 2
