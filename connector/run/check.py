@@ -76,6 +76,46 @@ def check_database(settings: Settings) -> str:
     return f"{describe_database(settings.database.url)} reachable, schema at {head_revision()}"
 
 
+def check_roll_forward(settings: Settings) -> str:
+    """The ledger's roll-forward to date ties out per currency (nothing paid is still owed, nothing
+    booked is missing), the status history matches the ledger, and each closed month still renders
+    the bytes kept when it was closed."""
+    import datetime as dt
+
+    from connector.report.closing import verify_closed
+    from connector.report.period import Period
+    from connector.report.periodfmt import equation
+    from connector.report.rollforward import ledger_ties, roll_forward
+    from connector.rules.program import load_program
+    from connector.run.runner import DatabaseMissing, open_engine
+    from connector.store.db import session_factory
+
+    program = load_program(settings.program.file).name
+    try:
+        engine = open_engine(settings)
+    except DatabaseMissing:
+        return "no ledger yet"
+    try:
+        with session_factory(engine)() as session:
+            ties = ledger_ties(session, program)
+            far = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
+            rf = roll_forward(session, program, Period("to date", dt.datetime(1970, 1, 1, tzinfo=dt.UTC), far))
+            closed = verify_closed(session, program)
+    finally:
+        engine.dispose()
+    if not ties:
+        return f"{program}: no ledger entries yet"
+    bad = [f"{t.currency}: ledger {t.ledger_minor}, history {t.booked_minor}, {t.unbooked} entr(ies) without "
+           f"history, {t.stale} whose status is not their latest row's" for t in ties if not t.ties]  # fmt: skip
+    bad += [f"{line.currency}: {equation(line)}" for line in rf.currencies if not line.ties]
+    bad += [f"closed {month} no longer renders the bytes kept at its close" for month, same in closed if not same]
+    if bad:
+        raise CheckFailed("; ".join(bad))
+    lines = "; ".join(f"{line.currency}: {equation(line)}" for line in rf.currencies)
+    closes = f"; {len(closed)} closed month(s) reproduce byte for byte" if closed else ""
+    return f"{program} ties out to the ledger ({lines}){closes}"
+
+
 def check_partnerstack(clients: _Clients) -> str:
     groups: list[dict[str, Any]] = []
     for page in clients.partnerstack.iter_list("groups"):
@@ -191,6 +231,7 @@ def run_checks(settings: Settings, config_source: str) -> CheckReport:
     require_fingerprint_key(settings)
     report = CheckReport([CheckLine("config", True, config_source)])
     report.run("database", lambda: check_database(settings))
+    report.run("roll-forward", lambda: check_roll_forward(settings))
     with _clients(settings) as clients:
         report.run("partnerstack", lambda: check_partnerstack(clients))
         report.run("stripe", lambda: check_stripe(clients))

@@ -264,8 +264,17 @@ def report(
     quarter: Annotated[str | None, typer.Option("--quarter", help="Leaderboard quarter, e.g. 2026-Q2.")] = None,
     tax_year: Annotated[int | None, typer.Option(
         "--tax-year", help="The year-end 1099-NEC list of US partners paid in that year instead.")] = None,
+    period: Annotated[
+        str | None,
+        typer.Option("--period", help="Roll-forward of a month (2026-11), quarter (2026Q4) or range (A..B)."),
+    ] = None,
+    since_run: Annotated[
+        str | None, typer.Option("--since-run", help="What every run after this one changed.")
+    ] = None,
+    changes: Annotated[bool, typer.Option("--changes", help="What the run (--run) changed.")] = False,
 ) -> None:
-    """The reconciliation report of a run (or a partner's statement, the leaderboard, the 1099-NEC list)."""
+    """The reconciliation report of a run (or a partner's statement, the leaderboard, the 1099-NEC list,
+    a period's roll-forward, or what a run changed)."""
     if tax_year is not None:
         from connector.run.tax_cli import nec_report
 
@@ -280,6 +289,13 @@ def report(
         engine = open_engine(settings)
         try:
             run_id = None if run == "latest" else run
+            if period is not None or since_run is not None or changes:
+                text = _period_or_changes(engine, run_id, period, since_run, changes, fmt.value, output)
+                if output is not None:
+                    _out().print(f"wrote {output}", highlight=False)
+                else:
+                    sys.stdout.write(text)
+                return
             if output is None and fmt.value not in ("table", "json"):
                 resolved = reports.build_report(engine, run_id).run.id
                 output = Path(settings.report.output_dir) / reports.default_filename(resolved, fmt.value)
@@ -296,6 +312,57 @@ def report(
             _out().print(f"wrote {output}", highlight=False)
         elif text:
             sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def _period_or_changes(
+    engine: Any, run_id: str | None, period: str | None, since_run: str | None, changes: bool, fmt: str,
+    output: Path | None,
+) -> str:
+    from connector.config import ConfigError
+    from connector.report.periodic import changes_text, period_text, write_text
+
+    try:
+        if period is not None:
+            if since_run is not None or changes:
+                raise ValueError("--period shows a period; --changes and --since-run show runs: pick one")
+            return write_text(period_text(engine, period, fmt), output)
+        return write_text(changes_text(engine, run_id, since_run, fmt), output)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+@app.command()
+def close(
+    month: Annotated[str, typer.Argument(help="The month to close, YYYY-MM (every earlier month closes too).")],
+    config: ConfigOpt = None,
+) -> None:
+    """Freeze a month: its roll-forward is kept as rendered, later corrections book into the first
+    open month. Needs the run lock (exit 3 while a run is in flight)."""
+    from connector.config import ConfigError
+    from connector.report.closing import CloseRefused, close_month
+    from connector.report.periodfmt import equation
+    from connector.report.periodic import program_of
+    from connector.run.lock import run_lock
+    from connector.run.runner import open_engine
+    from connector.store.db import session_factory
+
+    with _exit_codes():
+        settings = _settings(config)
+        engine = open_engine(settings)
+        try:
+            with run_lock(engine, settings.lock.ttl_seconds), session_factory(engine)() as session, session.begin():
+                try:
+                    closed = close_month(session, program_of(session), month)
+                except (CloseRefused, ValueError) as exc:
+                    raise ConfigError(str(exc)) from None
+        finally:
+            engine.dispose()
+        if not closed:
+            _out().print(f"{month} is already closed", highlight=False)
+        for c in closed:
+            lines = "; ".join(f"{line.currency}: {equation(line)}" for line in c.roll_forward.currencies)
+            _out().print(f"closed {c.period} (sha256 {c.digest[:12]}): {lines or 'no entries'}", highlight=False,
+                         soft_wrap=True)  # fmt: skip
 
 
 @app.command()

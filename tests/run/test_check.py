@@ -57,11 +57,13 @@ def test_check_passes_against_the_sandbox_and_creates_nothing(tmp_path: Path, lo
     code, lines, stderr = check(config(tmp_path, locked_sandbox))
     assert code == 0, (lines, stderr)
     assert [line.split(":")[0] for line in lines] == [
-        "ok   config", "ok   database", "ok   partnerstack", "ok   stripe", "ok   program", "ok   mappings",
+        "ok   config", "ok   database", "ok   roll-forward", "ok   partnerstack", "ok   stripe", "ok   program",
+        "ok   mappings",
         "ok   costs file", "ok   fx file",
     ]
     assert "no schema yet; sync and serve create it on start" in lines[1]
-    assert lines[5].startswith("ok   mappings: ") and "sample records of" in lines[5]
+    assert lines[2] == "ok   roll-forward: no ledger yet"
+    assert lines[6].startswith("ok   mappings: ") and "sample records of" in lines[6]
     assert not (tmp_path / "c.db").exists()
 
 

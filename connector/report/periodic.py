@@ -1,0 +1,70 @@
+"""`connector report --period …`, `--changes`, `--since-run ID`: pick the program, build, render.
+
+The program is the latest run's (a database holds one program's ledger in practice). A closed
+month's JSON is the rendering kept when it was closed, byte for byte; its table and CSV are
+rendered from the same frozen rows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from connector.report.build import RunNotFound, session_scope
+from connector.report.changes import changes_of, render_changes_json, render_changes_table, runs_after
+from connector.report.closing import stored_rendering
+from connector.report.period import parse_period
+from connector.report.periodfmt import PERIOD_FORMATS
+from connector.report.rollforward import roll_forward
+from connector.store.models import Run
+
+
+def program_of(session: Session) -> str:
+    """The latest run's program (RunNotFound when there is no run, ValueError when it has none)."""
+    run = session.scalars(select(Run).order_by(Run.started_at.desc(), Run.id.desc()).limit(1)).first()
+    if run is None:
+        raise RunNotFound("no run in the database yet")
+    if run.program is None:
+        raise ValueError(f"run {run.id} has no program")
+    return run.program
+
+
+def period_text(engine: Engine | Session, period: str, fmt: str) -> str:
+    """The period's roll-forward as `fmt` (table, json or csv; ValueError for another or a bad period)."""
+    if fmt not in PERIOD_FORMATS:
+        raise ValueError(f"a period report comes as {', '.join(PERIOD_FORMATS)}, not {fmt}")
+    spec = parse_period(period)
+    with session_scope(engine) as session:
+        program = program_of(session)
+        if fmt == "json" and spec.is_month:
+            kept = stored_rendering(session, program, spec.label)
+            if kept is not None:
+                return kept
+        return PERIOD_FORMATS[fmt](roll_forward(session, program, spec))
+
+
+def changes_text(engine: Engine | Session, run_id: str | None, since_run: str | None, fmt: str) -> str:
+    """What `run_id` (None: the latest) changed, or every run started after `since_run`."""
+    if fmt not in ("table", "json"):
+        raise ValueError(f"changes come as table or json, not {fmt}")
+    with session_scope(engine) as session:
+        program = program_of(session)
+        if since_run is not None:
+            runs = runs_after(session, since_run)
+        else:
+            latest = session.scalars(select(Run.id).order_by(Run.started_at.desc(), Run.id.desc()).limit(1)).first()
+            chosen = run_id or latest
+            if chosen is None or session.get(Run, chosen) is None:
+                raise RunNotFound(f"no run with id {chosen}")
+            runs = [chosen]
+        found = changes_of(session, program, runs)
+    return render_changes_json(found) if fmt == "json" else render_changes_table(found)
+
+
+def write_text(text: str, output: Path | None) -> str:
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+    return text

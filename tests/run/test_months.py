@@ -1,0 +1,184 @@
+"""Finance's month over a world changed across three months (September to November 2026).
+
+Two partners on the Consio program (20 % of net revenue): ada refers acme (100,000 a month: 20,000
+commission), bea refers blue (50,000 a month: 10,000). September's rewards are pushed on 30
+September, October's on 1 November; on 5 November the platform pays September's and declines
+blue's October reward. October is closed. Then a refund dated 20 October arrives late: its clawback
+is booked in November and names October, and the closed October report stays byte for byte the same.
+
+    September: opening 0      + accrued 30,000 − taken back 0      − paid 0      = closing 30,000
+    October:   opening 30,000 + accrued 30,000 − taken back 0      − paid 0      = closing 60,000
+    November:  opening 60,000 + accrued 20,000 − taken back 10,000 − paid 30,000 = closing 40,000
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner
+
+import adapters.partnerstack.rewards as rewards_mod
+from connector.report.closing import verify_closed
+from connector.report.rollforward import ledger_ties
+from connector.run.check import check_roll_forward
+from connector.run.cli import app
+from connector.run.lock import run_lock
+from sandbox.server import SandboxServer
+
+from .conftest import settings_values, write_config
+from .overtime import Connector, Scenario
+
+runner = CliRunner()
+USD = "usd"
+
+
+def _world() -> Scenario:
+    w = Scenario("2026-09-30T12:00:00Z")
+    w.partner("ada")
+    w.partner("bea")
+    w.product("prod_sw")
+    w.price("price_sw", "prod_sw", 100_000)
+    acme = w.referral("ada", "acme", "2026-08-01T00:00:00Z")
+    blue = w.referral("bea", "blue", "2026-08-02T00:00:00Z")
+    w.invoice("in_acme_sep", acme, "2026-09-01T00:00:00Z", [("price_sw", 100_000)], paid_at="2026-09-02T00:00:00Z")
+    w.invoice("in_blue_sep", blue, "2026-09-05T00:00:00Z", [("price_sw", 50_000)], paid_at="2026-09-06T00:00:00Z")
+    return w
+
+
+def _invoice(w: Scenario, iid: str, cus: str, day: str, amount: int) -> list[dict[str, Any]]:
+    """The invoice and its payment as a change to apply (the kit's builder, not its document)."""
+    w.doc["stripe"]["invoices"], w.doc["stripe"]["invoice_payments"] = [], []
+    w.invoice(iid, cus, f"{day}T00:00:00Z", [("price_sw", amount)], paid_at=f"{day}T01:00:00Z")
+    return [w.doc["stripe"]["invoices"][0], w.doc["stripe"]["invoice_payments"][0]]
+
+
+def _apply_invoices(c: Connector, now: str, *invoices: list[dict[str, Any]], **more: Any) -> None:
+    c.apply({"now": now, "stripe": {"invoices": [i[0] for i in invoices],
+                                    "invoice_payments": [i[1] for i in invoices], **more}})  # fmt: skip
+
+
+def _reward_keys(server: SandboxServer) -> dict[str, str]:
+    """The platform's reward key of each entry, by the entry's source invoice (or refund)."""
+    body = httpx.get(f"{server.url}/_sandbox/rewards", timeout=10).json()
+    out = {}
+    for reward in body["data"]:
+        (entry,) = rewards_mod.embedded_entry_keys(reward)
+        out[entry.split("|")[4].split("#")[0]] = reward["key"]
+    return out
+
+
+def _cli(config: Path, *args: str) -> str:
+    done = runner.invoke(app, [*args, "--config", str(config)])
+    assert done.exit_code == 0, (args, done.stdout, done.stderr)
+    return done.stdout
+
+
+def _figures(body: dict[str, Any]) -> dict[str | None, tuple[int, ...]]:
+    """(opening, accrued, taken back, paid, closing) per currency line or per partner."""
+    names = ("opening_minor", "accrued_minor", "taken_back_minor", "paid_minor", "closing_minor")
+    lines = body["roll_forward"] + body["partners"]
+    return {line.get("partner_key", line["currency"]): tuple(line[n] for n in names) for line in lines}
+
+
+def _states(line: dict[str, Any]) -> dict[str, int]:
+    return {state: amount for state, amount in line["closing_by_state_minor"].items() if amount}
+
+
+def test_three_months_roll_forward_ties_and_a_closed_month_stays_byte_identical(
+    tmp_path: Path, database_url: str, engine: Engine
+) -> None:
+    w = _world()
+    with SandboxServer(w.doc) as server:
+        sections = {"partnerstack": {"trailing_reread_hours": 0, "trailing_window_days": 400}}
+        c = Connector(server, database_url, engine, "consio", tmp_path, **sections)
+        config = write_config(tmp_path / "connector.toml", settings_values(
+            database_url, server, program={"file": "programs/consio.toml"}, **sections))  # fmt: skip
+
+        c.sync("2026-09-30T12:00:00Z")  # September booked and pushed
+        _apply_invoices(c, "2026-10-15T00:00:00Z", _invoice(w, "in_acme_oct", "cus_acme", "2026-10-02", 100_000),
+                        _invoice(w, "in_blue_oct", "cus_blue", "2026-10-06", 50_000))  # fmt: skip
+        c.sync("2026-11-01T00:00:00Z")  # October booked (in October), pushed on 1 November
+        keys = _reward_keys(server)
+        assert sorted(keys) == ["in_acme_oct", "in_acme_sep", "in_blue_oct", "in_blue_sep"]
+        c.apply({"now": "2026-11-05T00:00:00Z", "partnerstack": {"rewards": [
+            {"key": keys["in_acme_sep"], "reward_status": "paid"},
+            {"key": keys["in_blue_sep"], "reward_status": "paid"},
+            {"key": keys["in_blue_oct"], "reward_status": "declined"},
+        ]}})  # fmt: skip
+        c.sync("2026-11-05T00:00:00Z")  # the platform's word read back
+
+        # November is not over for the books yet: it cannot be closed
+        early = runner.invoke(app, ["close", "2026-11", "--config", str(config)])
+        assert early.exit_code == 2 and "synced only to 2026-11-05" in early.stderr
+        # a run in flight holds the lock: closing waits for it (exit 3)
+        with run_lock(engine, 60):
+            assert runner.invoke(app, ["close", "2026-10", "--config", str(config)]).exit_code == 3
+
+        closed = _cli(config, "close", "2026-10")
+        assert "closed 2026-09" in closed and "closed 2026-10" in closed
+        assert "usd: opening 300.00 USD + accrued 300.00 USD − taken back 0.00 USD − paid 0.00 USD = closing " \
+               "600.00 USD" in closed  # fmt: skip
+        october_json = _cli(config, "report", "--period", "2026-10", "--format", "json")
+        october_table = _cli(config, "report", "--period", "2026-10")
+
+        # a refund dated 20 October arrives late, and November's acme invoice
+        _apply_invoices(c, "2026-11-20T00:00:00Z", _invoice(w, "in_acme_nov", "cus_acme", "2026-11-02", 100_000),
+                        refunds=[{"id": "re_acme_oct", "payment_intent": "pi_in_acme_oct", "charge": "ch_in_acme_oct",
+                                  "amount": 50_000, "currency": "usd", "status": "succeeded",
+                                  "created": "2026-10-20T00:00:00Z"}])  # fmt: skip
+        last = c.sync("2026-12-01T00:00:00Z")
+
+        # October, closed before the correction: the same bytes, from the kept rendering and from the history
+        assert _cli(config, "report", "--period", "2026-10", "--format", "json") == october_json
+        assert _cli(config, "report", "--period", "2026-10") == october_table
+        with Session(engine) as s:
+            assert verify_closed(s, "consio") == [("2026-09", True), ("2026-10", True)]
+            assert all(t.ties for t in ledger_ties(s, "consio"))
+        october = json.loads(october_json)
+        assert october["period"]["closed"] is True
+        assert _figures(october)[USD] == (30_000, 30_000, 0, 0, 60_000)
+        assert _states(october["roll_forward"][0]) == {"pushed": 30_000, "payable": 30_000}
+
+        november = json.loads(_cli(config, "report", "--period", "2026-11", "--format", "json"))
+        assert november["period"]["closed"] is False
+        assert _figures(november) == {
+            USD: (60_000, 20_000, 10_000, 30_000, 40_000),
+            "part_ada": (40_000, 20_000, 10_000, 20_000, 30_000),
+            "part_bea": (20_000, 0, 0, 10_000, 10_000),
+        }
+        assert _states(november["roll_forward"][0]) == {"payable": 10_000, "approved": 20_000, "declined": 10_000}
+        assert [(ch["name"], ch["currency"], ch["holds"]) for ch in november["checks"]] == [("roll_forward", USD, True)]
+        late = [m for m in november["movements"] if m["what"] == "taken back"]
+        assert [(m["amount_minor"], m["kind"], m["corrects"], m["on"]) for m in late] == [
+            (-10_000, "clawback", "2026-10", "2026-11-01T00:00:00Z")
+        ]
+        assert sorted((m["what"], m["amount_minor"]) for m in november["movements"]) == [
+            ("accrued", 20_000), ("paid", 10_000), ("paid", 20_000), ("taken back", -10_000),
+        ]
+        assert {m["state_at_end"] for m in november["movements"] if m["what"] == "paid"} == {"paid"}
+        assert [(f["code"], f["partner_key"]) for f in november["findings"]] == [("reward_declined", "part_bea")]
+        table = _cli(config, "report", "--period", "2026-11")
+        assert "[ok] roll_forward usd: opening 600.00 USD + accrued 200.00 USD − taken back 100.00 USD − paid " \
+               "300.00 USD = closing 400.00 USD" in table and "corrects 2026-10" in table  # fmt: skip
+
+        # a quarter, a range, what the last run changed, and the check's line
+        quarter = json.loads(_cli(config, "report", "--period", "2026Q4", "--format", "json"))
+        assert _figures(quarter)[USD] == (30_000, 50_000, 10_000, 30_000, 40_000)
+        autumn = json.loads(_cli(config, "report", "--period", "2026-09..2026-10-31", "--format", "json"))
+        assert _figures(autumn)[USD] == (0, 60_000, 0, 0, 60_000)
+        changes = json.loads(_cli(config, "report", "--changes", "--format", "json"))
+        assert changes["runs"] == [last.run_id] and changes["booked_minor"] == {USD: 10_000}
+        assert sorted((x["cause"], x["amount_minor"], x["after"]) for x in changes["changes"]) == [
+            ("booked", -10_000, "payable"), ("booked", 20_000, "payable"),
+            ("pushed", -10_000, "pushed"), ("pushed", 20_000, "pushed"),
+        ]
+        line = check_roll_forward(c.settings)
+        assert "consio ties out to the ledger" in line and "2 closed month(s) reproduce byte for byte" in line
+        assert "closing 400.00 USD" in line  # to date: the two November entries and the two October rewards unpaid
+        assert "closed 2026-10" not in _cli(config, "close", "2026-10") and "already closed" in _cli(
+            config, "close", "2026-10")  # fmt: skip
