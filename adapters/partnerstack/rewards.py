@@ -91,7 +91,7 @@ class BodyBuilder:
             return target
         values = {"prefix": self.prefix, "kind": entry.kind, "program": entry.program,
                   "customer_key": entry.customer_key, "partnership_key": entry.partnership_key,
-                  "entry_key": entry.entry_key}  # fmt: skip
+                  "entry_key": entry.entry_key, "note": entry.note}  # fmt: skip
         return {"amount": amount, "description": self.spec.describe(values),
                 "target": {"key": target, "type": self.spec.target_type}}  # fmt: skip
 

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from connector.ledger.entries import Entry, entry_key, is_open, may_move, pending_of, set_payout
 from connector.money import rate_str, round_half_up
 from connector.rules.desired import DesiredEntry, Placement, PlacementPolicy, note_text
+from connector.rules.notes import correction_note, num, takeback_note
 from connector.rules.payout import FX_RATE_MISSING, PayoutRates
 from connector.store.models import LedgerEntry
 
@@ -59,7 +60,7 @@ def correction(
         basis = -sum(e.basis_minor for e in entries)
         rate, currency, sources = last.rate, last.currency, list(last.sources)
         partner, customer = last.partnership_key, last.customer_key
-        event_at, payable_at, pending, note = last.event_at, last.payable_at, pending_of(last), "no longer owed"
+        event_at, payable_at, pending, note = last.event_at, last.payable_at, pending_of(last), None
     seq = len(entries)
     new = LedgerEntry(
         entry_key=entry_key(key, seq),
@@ -80,11 +81,32 @@ def correction(
         created_at=now,
         push_state=None,
         push_attempts=0,
-        note=note if seq == 0 else f"correction: {note}" if note else "correction",
+        note=explain_correction(entries, target, note),
     )
     place = with_payout(new, placement(partner, customer, payable_at, pending, sources), payouts)
     new.status, new.reason = place.status, place.reason
     return new
+
+
+def explain_correction(entries: Sequence[Entry], target: DesiredEntry | None, note: str | None) -> str | None:
+    """The note of the entry appended to a group: the rules' own note for a first entry; for a correction,
+    which entries it corrects, what changed (basis, rate, sources), the difference and the new arithmetic;
+    for a take-back (`target` None), why (`note`, else that the rules no longer give it)."""
+    if not entries:
+        return note
+    keys = [e.entry_key for e in entries]
+    booked = sum(e.amount_minor for e in entries)
+    if target is None:
+        return takeback_note(keys, booked, note)
+    last, changed = entries[-1], []
+    basis_before, basis_now = sum(e.basis_minor for e in entries), round_half_up(target.basis)
+    if basis_now != basis_before:
+        changed.append(f"basis {num(basis_before)} → {num(basis_now)}")
+    if rate_str(target.rate) != last.rate:
+        changed.append(f"rate {last.rate} → {rate_str(target.rate)}")
+    if tuple(target.sources) != tuple(last.sources):
+        changed.append(f"sources {' '.join(last.sources)} → {' '.join(target.sources)}")
+    return correction_note(keys, booked, target.amount, changed, note)
 
 
 def with_payout(entry: Entry, place: Placement, payouts: PayoutRates | None) -> Placement:

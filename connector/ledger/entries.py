@@ -49,6 +49,7 @@ class EntryRow:
     fx_date: dt.date | None = None
     fx_source: str | None = None
     platform_status: str | None = None  # the platform's reward_status read back (the report reads it)
+    note: str | None = None  # the entry's arithmetic in words, as written when it was appended (rules.notes)
 
 
 Entry = LedgerEntry | EntryRow

@@ -8,7 +8,8 @@ it always ends the description, because finding a reward again after a lost answ
 
     [rewards]
     amount = ["payout_amount_minor", "amount_minor"]   # entry fields, the first one set wins
-    description = "{prefix}: {kind} {program} {customer_key}"
+    description = "{prefix}: {kind} {program} {customer_key}: {note}"
+    description_max_chars = 1000  # longer: the text is cut (ending "…"), the marker is always whole
     [rewards.target]
     key = "customer_key"        # the entry field naming the target
     type = "customer"           # or "transaction"
@@ -30,15 +31,19 @@ from connector.mapping.load import mapping_dir
 # `payout_amount_minor` exists once entries carry a payout in the reward currency (FX); until then
 # an entry simply has no such attribute and the next field is read.
 AMOUNT_FIELDS: dict[str, str] = {"payout_amount_minor": "payout_currency", "amount_minor": "currency"}
-DESCRIPTION_FIELDS = frozenset({"prefix", "kind", "program", "customer_key", "partnership_key", "entry_key"})
+DESCRIPTION_FIELDS = frozenset({"prefix", "kind", "program", "customer_key", "partnership_key", "entry_key", "note"})
 TARGET_FIELDS = frozenset({"customer_key", "partnership_key"})
 TARGET_TYPES = ("customer", "transaction")
 DEAL_POLICIES = ("convert", "hold")
-_KEYS = frozenset({"amount", "description", "target"})
+_KEYS = frozenset({"amount", "description", "description_max_chars", "target"})
 _TARGET_KEYS = frozenset({"key", "type", "deals"})
 
 DEFAULT_AMOUNT = ["payout_amount_minor", "amount_minor"]
-DEFAULT_DESCRIPTION = "{prefix}: {kind} {program} {customer_key}"
+DEFAULT_DESCRIPTION = "{prefix}: {kind} {program} {customer_key}: {note}"
+# PartnerStack documents no length for a reward's description (shared/spec/partnerstack.md): a chosen
+# bound, so a long correction note never makes a body the platform might refuse for its size alone.
+DEFAULT_DESCRIPTION_MAX_CHARS = 1000
+ELLIPSIS = "…"
 DEFAULT_TARGET = {"key": "customer_key", "type": "customer", "deals": "convert"}
 
 
@@ -51,14 +56,21 @@ class RewardBody:
     target_key: str
     target_type: str
     deals: str
+    max_chars: int = DEFAULT_DESCRIPTION_MAX_CHARS
 
     def marker(self, entry_key: str) -> str:
         return f"[entry:{entry_key}]"
 
     def describe(self, values: dict[str, Any]) -> str:
-        """The description: the file's template filled in, then the entry's marker."""
-        text = self.description.format_map({name: values.get(name) or "" for name in DESCRIPTION_FIELDS})
-        return f"{' '.join(text.split())} {self.marker(str(values['entry_key']))}"
+        """The description: the file's template filled in (the entry's note is its arithmetic), then the
+        entry's marker; cut to `max_chars`, the text losing its end (marked "…"), never the marker."""
+        text = " ".join(self.description.format_map({name: values.get(name) or "" for name in DESCRIPTION_FIELDS})
+                        .split()).rstrip(" :;,")
+        marker = self.marker(str(values["entry_key"]))
+        room = self.max_chars - len(marker) - 1
+        if len(text) > room:
+            text = text[: max(room - len(ELLIPSIS), 0)].rstrip() + ELLIPSIS
+        return f"{text} {marker}"
 
 
 def _refuse_unknown(raw: dict[str, Any], allowed: frozenset[str], where: str) -> None:
@@ -103,7 +115,10 @@ def parse_reward_body(raw: Any, where: str) -> RewardBody:
             raise ConfigError(f"{where}.target.{key}: one of {', '.join(sorted(allowed))}")
     amount = _amount(raw.get("amount", DEFAULT_AMOUNT), where)
     description = _description(raw.get("description", DEFAULT_DESCRIPTION), where)
-    return RewardBody(amount, description, target["key"], target["type"], target["deals"])
+    max_chars = raw.get("description_max_chars", DEFAULT_DESCRIPTION_MAX_CHARS)
+    if not isinstance(max_chars, int) or isinstance(max_chars, bool) or not 200 <= max_chars <= 100_000:
+        raise ConfigError(f"{where}.description_max_chars: a whole number of characters, 200 to 100000")
+    return RewardBody(amount, description, target["key"], target["type"], target["deals"], max_chars)
 
 
 def load_reward_body(settings: Settings, source: str = "partnerstack") -> RewardBody:

@@ -12,7 +12,7 @@ batch of entries at a time (one transaction per batch on each side, not per entr
 
 A crash between 1 and 3 leaves entries `sending`; the next push first looks them up on the
 platform (`recovery`) and sends again only what is not there. A 4xx refusal marks the entry
-`push_state = "refused"` with the platform's message in `note` and the refused body's fingerprint
+`push_state = "refused"` with the platform's message in `push_error` and the refused body's fingerprint
 (`refused_body`): it is not offered again until its body changes (the entry, the program or the
 mapping changed), and the report shows it to finance. An entry the destination holds (`Held`,
 e.g. an amount not in the platform's currency) is not sent and stays payable. What an entry looks
@@ -200,7 +200,7 @@ def _mark_pushed(ctx: RunContext, answers: list[Answer], unsent: list[str]) -> N
     ]  # fmt: skip
     rejected = [
         {"entry_key": a.outgoing.entry_key, "push_state": "refused", "refused_body": body_fingerprint(a.outgoing.body),
-         "note": (REJECTED_PREFIX + a.rejection)[:2000]}
+         "push_error": (REJECTED_PREFIX + a.rejection)[:2000]}
         for a in answers
         if a.rejection is not None
     ]  # fmt: skip
@@ -208,19 +208,10 @@ def _mark_pushed(ctx: RunContext, answers: list[Answer], unsent: list[str]) -> N
         return
     with ctx.sessions() as session, session.begin():
         if pushed:
-            session.execute(update(LedgerEntry), pushed)
+            # A reward accepted after an earlier rejection no longer carries that rejection.
+            session.execute(update(LedgerEntry), [{**row, "push_error": None} for row in pushed])
             keys = [str(row["entry_key"]) for row in pushed]
             record_current(session, keys, Stamp(ctx.run_id, ctx.as_of, now), "pushed")
-            # A reward accepted after an earlier rejection no longer carries that rejection.
-            session.execute(
-                update(LedgerEntry)
-                .where(
-                    LedgerEntry.entry_key.in_([row["entry_key"] for row in pushed]),
-                    LedgerEntry.note.like(REJECTED_PREFIX + "%"),
-                )
-                .values(note=None)
-                .execution_options(synchronize_session=False)
-            )
         if rejected:
             session.execute(update(LedgerEntry), rejected)
         if unsent:

@@ -46,7 +46,7 @@ class CurrencyTotals:
 class PushResult:
     pushed: int = 0  # sent and accepted in this run
     recovered: int = 0  # found already on the platform after an interrupted push
-    failed: int = 0  # refused with a 4xx; still payable, `push_state = "refused"`, reason in `note`
+    failed: int = 0  # refused with a 4xx; still payable, `push_state = "refused"`, reason in `push_error`
     statuses_read: int = 0  # entries whose platform status changed (read back from the pulled rewards)
     held: int = 0  # not sent: the destination holds them (`Held`), reasons in `holds`
     amounts: dict[str, CurrencyTotals] = field(default_factory=dict)

@@ -102,6 +102,7 @@ def _entry_row(e: LedgerEntry) -> EntryRow:
         fx_date=e.fx_date,
         fx_source=e.fx_source,
         platform_status=e.platform_status,
+        note=e.note,
     )
 
 
@@ -136,7 +137,7 @@ def _findings(session: Session, run_id: str) -> list[FindingRow]:
 def _push_findings(session: Session, program: str) -> list[FindingRow]:
     """What finance must look at about the platform's side: rewards it refused (never retried until
     the entry or the program changes) and rewards it declined."""
-    stmt = select(LedgerEntry.entry_key, LedgerEntry.push_state, LedgerEntry.note).where(
+    stmt = select(LedgerEntry.entry_key, LedgerEntry.push_state, LedgerEntry.push_error).where(
         LedgerEntry.program == program,
         or_(LedgerEntry.push_state == "refused", LedgerEntry.platform_status == "declined"),
     )

@@ -50,6 +50,7 @@ def entry_dict(e: EntryRow) -> dict[str, Any]:
         "fx_rate": e.fx_rate,
         "fx_date": e.fx_date.isoformat() if e.fx_date else None,
         "fx_source": e.fx_source,
+        "note": e.note,
     }
 
 

@@ -37,7 +37,7 @@ ENTRY_COLUMNS = [
     "basis", "rate",
     "amount_minor", "amount", "currency", "status", "reason", "sources", "payable_at", "platform_reward_key",
     "pushed_at", "created_run_id", "payout_amount_minor", "payout", "payout_currency", "fx_rate", "fx_date",
-    "fx_source",
+    "fx_source", "note",
 ]
 
 
@@ -47,7 +47,7 @@ def _entry_cells(e: EntryRow, names: Names) -> list[Cell]:
         e.event_at, e.entry_key, e.kind, e.basis_minor,
         Money(e.basis_minor, e.currency), e.rate, e.amount_minor, Money(e.amount_minor, e.currency), e.currency,
         e.status, e.reason, " ".join(e.sources), e.payable_at, e.platform_reward_key, e.pushed_at, e.created_run_id,
-        *_payout_cells(e),
+        *_payout_cells(e), e.note,
     ]
 
 

@@ -115,6 +115,12 @@ def _entry_rows(report: Report) -> list[list[str]]:
     ]
 
 
+def _entry_note_rows(report: Report) -> list[list[str]]:
+    """Each entry's arithmetic in words, in the entries' order (a section of its own: a column of long
+    text would squeeze the entries table into folds)."""
+    return [[e.partnership_key, e.customer_key or "", e.kind, e.note] for e in report.entries if e.note]
+
+
 def _payout_text(e: EntryRow) -> str:
     """The payout in the reward currency, with the rate when converted ("88.90 USD @ 1.27 on 2026-01-01")."""
     if e.payout_amount_minor is None or e.payout_currency is None:
@@ -166,6 +172,7 @@ _SECTIONS = (
                  _submission_rows, shown_when_empty=True),
     _TextSection("Entries", ("partner", "customer", "date", "kind", "basis", "rate", "amount", "payout", "status",
                              "reason", "sources", "reward"), _entry_rows, shown_when_empty=True),
+    _TextSection("Entry notes", ("partner", "customer", "kind", "note"), _entry_note_rows),
     _TextSection("Partners", ("partner", "name", "group", "country", "tax form", "tax id", "bank"), _partner_rows),
     _TextSection("Quarantined", ("source", "id", "error"), _quarantine_rows),
     _TextSection("Findings", ("code", "subject", "detail"), _finding_rows),

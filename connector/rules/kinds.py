@@ -17,9 +17,10 @@ from fractions import Fraction
 from functools import partial
 
 from connector.money import commission, round_half_up
+from connector.rules import notes
 from connector.rules.desired import DesiredEntry, Note, group_key, note_text
 from connector.rules.facts import Facts
-from connector.rules.netrevenue import adjustments, invoice_basis, item_earns
+from connector.rules.netrevenue import adjustments, earning_share, invoice_basis, item_earns, original_contract
 from connector.rules.program import Program
 from connector.rules.qualification import Submission, Verdict
 from connector.rules.records import (
@@ -145,6 +146,7 @@ def net_revenue_entries(program: Program, facts: Facts, sub: Submission) -> Iter
     months = c.period_months.get(slug or "", c.default_period_months)
     end = add_months(start, months) if months is not None else None
     entries = _Entries(program, sub, rate)
+    rule = notes.net_revenue_rule(program.name, slug, rate, months, start)
     adjusted = facts.adjusted_invoices()
     for inv in facts.paid_invoices(sub.billing_customer_id):
         paid_at = inv.paid_at
@@ -153,9 +155,9 @@ def net_revenue_entries(program: Program, facts: Facts, sub: Submission) -> Iter
             continue
         if c.paid_in_full and inv.amount_remaining != 0:
             continue
-        yield from _invoice_entries(program, facts, entries, inv, paid_at, rate, inv.id in adjusted)
+        yield from _invoice_entries(program, facts, entries, inv, paid_at, rate, inv.id in adjusted, rule)
     if c.marketing_costs:
-        yield from _cost_entries(facts.costs.get(sub.billing_customer_id, []), end, entries, rate)
+        yield from _cost_entries(facts.costs.get(sub.billing_customer_id, []), end, entries, rate, rule)
 
 
 def terms_group(program: Program, facts: Facts, sub: Submission) -> str | None:
@@ -170,7 +172,7 @@ def terms_group(program: Program, facts: Facts, sub: Submission) -> str | None:
 
 def _invoice_entries(
     program: Program, facts: Facts, entries: _Entries, inv: InvoiceRecord, paid_at: dt.datetime, rate: Decimal,
-    adjusted: bool,
+    adjusted: bool, rule: str,
 ) -> Iterator[DesiredEntry]:  # fmt: skip
     """The commission on one paid invoice with a positive basis, then a clawback on each of its
     adjustments (only an `adjusted` invoice has any)."""
@@ -179,19 +181,20 @@ def _invoice_entries(
         return
     yield entries.make(
         "commission", inv.id, basis, inv.currency, (inv.id,), paid_at,
-        partial(_invoice_note, inv.id, inv.amount_paid, inv.tax, basis, rate),
+        notes.Explained(partial(_invoice_what, facts, program, inv, paid_at, basis), basis, rate, rule),
     )  # fmt: skip
     if not adjusted:  # most invoices: nothing followed them
         return
     for adj in adjustments(facts, program, inv, basis):
         yield entries.make(
             "clawback", adj.source_id, adj.basis, inv.currency, (adj.source_id, inv.id), adj.at,
-            partial(_adjustment_note, adj.what, adj.source_id, inv.id, adj.basis, rate),
+            notes.Explained(notes.adjustment_what(adj.what, adj.source_id, adj.at, inv.id, adj.how), adj.basis, rate,
+                            rule),
         )  # fmt: skip
 
 
 def _cost_entries(
-    costs: list[MarketingCostRecord], end: dt.datetime | None, entries: _Entries, rate: Decimal
+    costs: list[MarketingCostRecord], end: dt.datetime | None, entries: _Entries, rate: Decimal, rule: str
 ) -> Iterator[DesiredEntry]:
     """A clawback on each marketing cost dated before the commission period ends."""
     for cost in costs:
@@ -199,23 +202,30 @@ def _cost_entries(
             continue
         yield entries.make(
             "clawback", cost.id, Fraction(-cost.amount), cost.currency, (cost.id,), at_midnight(cost.date),
-            partial(_cost_note, cost.note or cost.id, cost.amount, rate),
+            notes.Explained(partial(notes.cost_what, cost.note, cost.id, cost.date, cost.amount),
+                            Fraction(-cost.amount), rate, f"{rule}; marketing costs count against it"),
         )  # fmt: skip
 
 
 # Notes are formatted only for an entry that is appended (`desired.note_text`): a recompute mostly appends nothing.
 
 
-def _invoice_note(invoice_id: str, amount_paid: int, tax: int, basis: Fraction, rate: Decimal) -> str:
-    return f"{invoice_id}: basis {amount_paid} - tax {tax} (earning part) = {_show(basis)}; x {rate}"
+def _invoice_what(facts: Facts, program: Program, inv: InvoiceRecord, paid_at: dt.datetime, basis: Fraction) -> str:
+    """The invoice's net, and what took its basis below it: excluded lines, the contract-change cap."""
+    why: list[str] = []
+    share = earning_share(facts, program, inv)
+    if share != 1:
+        why.append(f"earning lines {share.numerator}/{share.denominator} of the invoice")
+    if program.contract_change is not None and inv.customer_id:
+        original = original_contract(facts, program, inv.customer_id)
+        if original is not None and inv.created is not None and inv.created >= original[0]:
+            why.append(f"after the original term ({original[0].date().isoformat()}): "
+                       f"min(original monthly {notes.num(original[1])}, this invoice)")  # fmt: skip
+    return notes.invoice_what(inv.id, paid_at, inv.amount_paid, inv.tax, basis, "; ".join(why) or None)
 
 
-def _adjustment_note(what: str, source_id: str, invoice_id: str, basis: Fraction, rate: Decimal) -> str:
-    return f"{what} {source_id} on {invoice_id}: basis {_show(basis)}; x {rate}"
-
-
-def _cost_note(what: str, amount: int, rate: Decimal) -> str:
-    return f"marketing cost {what}: basis -{amount}; x {rate}"
+def _day(value: dt.datetime | None) -> str:
+    return value.date().isoformat() if value is not None else "no date"
 
 
 def _show(value: Fraction) -> str:
@@ -285,7 +295,12 @@ def contract_value_entries(program: Program, facts: Facts, sub: Submission) -> I
         program, sub, "commission", subscription.id, value, rate, currency,
         sources=(subscription.id,), event_at=start, payable_at=payable_at,
         pending_reason=None if payable_at or start else "awaiting_contract_start",
-        note=f"12-month value of {subscription.id} = {_show(value)}; x {rate}",
+        note=notes.Explained(
+            f"12-month contract value of subscription {subscription.id} (start {_day(start)}; hardware and services "
+            f"below the margin or without a unit cost excluded) = {notes.num(value)}", value, rate,
+            f"{program.name}: {notes.percent(rate)} one-off of the 12-month contract value"
+            + (f", payable from {_day(payable_at)}" if payable_at else ""),
+        ),
         final=program.payable.final_once_payable and payable_at is not None and payable_at <= facts.as_of,
     )  # fmt: skip
 
@@ -326,7 +341,12 @@ def deal_entries(program: Program, facts: Facts, sub: Submission, successful: in
     yield _entry(
         program, sub, "commission", deal.key, Fraction(value), rate, currency,
         sources=(deal.key,), event_at=deal.close_date,
-        note=f"{deal.key}: value {value} x ({base} base + {add} {tier or 'no tier'}, referral #{successful})",
+        note=notes.Explained(
+            f"deal {deal.key} closed won {_day(deal.close_date)}: project value {notes.num(value)}",
+            Fraction(value), rate,
+            f"{program.name}: rate {base} for the value band + {add} tier {tier or 'none'} "
+            f"(the partner's successful referral #{successful}) = {rate}",
+        ),
         **timing,
     )  # fmt: skip
     bonus = None
@@ -338,7 +358,11 @@ def deal_entries(program: Program, facts: Facts, sub: Submission, successful: in
         yield _entry(
             program, sub, "bonus", deal.key, Fraction(amount), Decimal(1), currency,
             sources=(deal.key,), event_at=deal.close_date,
-            note=f"{deal.key}: milestone bonus, value {value} over {program.to_minor(bonus.over, currency)}",
+            note=notes.Explained(
+                f"deal {deal.key}: milestone bonus, project value {notes.num(value)} over "
+                f"{notes.num(program.to_minor(bonus.over, currency))}", Fraction(amount), Decimal(1),
+                f"{program.name}: one milestone bonus per referral, the highest that applies",
+            ),
             **timing,
         )  # fmt: skip
 
@@ -383,7 +407,8 @@ def floor_at_zero(entries: list[DesiredEntry]) -> list[DesiredEntry]:
                 amount = -total
                 # the basis that counted, so basis x rate still gives the amount (the report ties out on it)
                 counted = Fraction(amount) / Fraction(e.rate)
-                note = f"{note_text(e.note)}; capped at {amount} so the total stays at zero"
+                note: Note | None = (e.note.capped(amount, e.customer_key) if isinstance(e.note, notes.Explained)
+                                     else notes.capped_text(note_text(e.note), amount, e.customer_key))
                 e = e._replace(amount=amount, basis=counted, note=note)
             total += amount
             out.append(e)

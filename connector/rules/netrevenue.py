@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from connector.rules.facts import Facts
+from connector.rules.notes import num
 from connector.rules.program import Program
 from connector.rules.records import (
     CreditNoteRecord,
@@ -30,6 +31,7 @@ class Adjustment:
     basis: Fraction  # negative
     at: dt.datetime | None
     what: str  # credit_note | refund | dispute
+    how: str = ""  # the basis's arithmetic in words, for the entry's note (`connector.rules.notes`)
 
 
 def _category(facts: Facts, product_id: str | None, price_id: str | None) -> str | None:
@@ -150,21 +152,26 @@ def adjustments(facts: Facts, program: Program, invoice: InvoiceRecord, basis: F
         return out  # most invoices: nothing followed them
     per_paid = basis / invoice.amount_paid
     share = earning_share(facts, program, invoice)
+    scaled = f"× basis {num(basis)} / amount paid {num(invoice.amount_paid)}"
+
     for cn in credit_notes or []:
         total, excluding_tax = post_payment_amount(cn, invoice)
         if total <= 0:
             continue
         if program.commission.credit_note_amount == "total_excluding_tax":
             amount = excluding_tax * share
+            how = f"{num(excluding_tax)} excluding tax" + (f" × earning share {share}" if share != 1 else "")
         else:
-            amount = total * per_paid
-        out.append(Adjustment(cn.id, -amount, cn.created, "credit_note"))
+            amount, how = total * per_paid, f"{num(total)} {scaled}"
+        out.append(Adjustment(cn.id, -amount, cn.created, "credit_note", how))
     for refund in refunds:
         if refund.id in facts.credited_refund_ids:
             continue  # the credit note that lists it already counted it
-        out.append(Adjustment(refund.id, -(refund.amount * per_paid), refund.created, "refund"))
+        out.append(Adjustment(refund.id, -(refund.amount * per_paid), refund.created, "refund",
+                              f"{num(refund.amount)} {scaled}"))
     for dispute in disputes:
         if dispute.status != "lost":
             continue
-        out.append(Adjustment(dispute.id, -(dispute.amount * per_paid), dispute.created, "dispute"))
+        out.append(Adjustment(dispute.id, -(dispute.amount * per_paid), dispute.created, "dispute",
+                              f"{num(dispute.amount)} {scaled}"))
     return out

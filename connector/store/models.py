@@ -526,6 +526,8 @@ class LedgerEntry(Base):
     refused_body: Mapped[str | None] = mapped_column(String(64))
     # the platform's status of the pushed reward, read back: hold|pending|approved|declined|paid|scheduled
     platform_status: Mapped[str | None] = mapped_column(String(16))
+    # the platform's message when it refused the reward (push_state = "refused"); `note` stays the arithmetic
+    push_error: Mapped[str | None] = mapped_column(Text)
 
 
 Index("ix_ledger_program_partner", LedgerEntry.program, LedgerEntry.partnership_key)

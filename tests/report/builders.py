@@ -35,6 +35,9 @@ def t(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
+A1_NOTE = "invoice in_A1 paid 2026-02-03: amount paid 100,000 − tax 0 = net 100,000; basis 100,000 × 0.20 = 20,000"
+
+
 def entry(
     key: str,
     *,
@@ -51,6 +54,7 @@ def entry(
     event_at: str,
     reward: str | None = None,
     program: str = "consio",
+    note: str | None = None,
 ) -> LedgerEntry:
     return LedgerEntry(
         entry_key=f"{key}#0",
@@ -75,6 +79,7 @@ def entry(
         pushed_at=t("2026-06-30T01:02:00Z") if reward else None,
         pushed_run_id=RUN_ID if reward else None,
         push_state="sent" if reward else None,
+        note=note,
         # as compute records it on every open entry already in the reward currency (USD)
         **({"payout_amount_minor": amount, "payout_currency": "usd", "fx_rate": "1", "fx_source": "same currency"}
            if currency == "usd" else {}),
@@ -131,7 +136,7 @@ def seed_consio(engine: Engine) -> None:
                          partnership_key="part_ada", customer_key=None, decision="qualified", reason=None,
                          submitted_at=t("2026-01-01T00:00:00Z"), run_id=RUN_ID),
                 entry(f"{g}|commission|in_A1", basis=100000, amount=20000, status="pushed", reward="rwd_1",
-                      event_at="2026-02-03T00:00:00Z"),
+                      event_at="2026-02-03T00:00:00Z", note=A1_NOTE),
                 entry(f"{g}|commission|in_A2", basis=100000, amount=20000, status="pushed", reward="rwd_2",
                       event_at="2026-03-02T00:00:00Z"),
                 entry(f"{g}|clawback|re_A2", kind="clawback", basis=-50000, amount=-10000, status="pushed",

@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from connector.report import RunNotFound, build_report, render_table, summary_table, write_report
-from tests.report.builders import OLD_RUN_ID, RUN_ID, add_entry, entry
+from tests.report.builders import A1_NOTE, OLD_RUN_ID, RUN_ID, add_entry, entry
 
 EXPECTED_TOTALS = {
     "usd": {
@@ -72,7 +72,7 @@ def test_json_has_the_fixed_shape_and_exact_totals(consio_engine: Engine) -> Non
         "platform_reward_key": "rwd_1", "platform_status": None, "event_at": "2026-02-03T00:00:00Z",
         "group_key": "consio|part_ada|cust_acme|commission|in_A1", "pushed_at": "2026-06-30T01:02:00Z",
         "created_run_id": RUN_ID, "pushed_run_id": RUN_ID, "payout_amount_minor": 20000, "payout_currency": "usd",
-        "fx_rate": "1", "fx_date": None, "fx_source": "same currency",
+        "fx_rate": "1", "fx_date": None, "fx_source": "same currency", "note": A1_NOTE,
     }
     # partner, customer, event time, key; the other program's entry is not in this report
     assert [e["sources"][0] for e in body["entries"]] == [

@@ -166,8 +166,10 @@ def test_refused_reward_is_not_retried_until_its_body_changes(
     assert any("refused" in note for note in outcome.notes)
     clawback = entries(engine)[0]
     assert (clawback.amount_minor, clawback.status, clawback.push_state) == (-10000, "payable", "refused")
-    assert clawback.note is not None and clawback.note.startswith("push rejected: ") and "400" in clawback.note
-    assert "cust_nobody not found" in clawback.note  # the platform's own message
+    error = clawback.push_error
+    assert error is not None and error.startswith("push rejected: ") and "400" in error
+    assert "cust_nobody not found" in error  # the platform's own message
+    assert clawback.note is not None and "basis −50,000 × 0.20 = −10,000" in clawback.note  # the arithmetic stays
     assert len(platform_rewards(sandbox)) == 2
     refused = [f for f in report_dict(build_report(engine))["findings"] if f["code"] == "push_refused"]
     assert [(f["subject_key"], "cust_nobody not found" in f["detail"]) for f in refused] == [
@@ -180,7 +182,8 @@ def test_refused_reward_is_not_retried_until_its_body_changes(
     monkeypatch.setattr(rewards_mod.BodyBuilder, "body", real_body)  # the mapping was fixed: a new body
     run_once(settings, as_of=AS_OF)
     assert_each_pushed_once(engine, sandbox)
-    assert entries(engine)[0].note is None and entries(engine)[0].refused_body is None
+    assert entries(engine)[0].push_error is None and entries(engine)[0].refused_body is None
+    assert entries(engine)[0].note == clawback.note
 
 
 def test_lost_answers_are_asked_about_never_resent(
