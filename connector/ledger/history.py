@@ -33,6 +33,7 @@ __all__ = [
     "StatusAt",
     "closed_through",
     "month_of",
+    "note_closed_corrections",
     "moves_of",
     "next_month",
     "placed",
@@ -123,6 +124,19 @@ def record_booked(session: Session, entries: Sequence[LedgerEntry], stamp: Stamp
         rows.append(_row(e.entry_key, e.program, StatusAt(e.status, e.reason, e.platform_status), "booked", stamp,
                          period, corrects))  # fmt: skip
     session.execute(insert(EntryStatusMove), rows)
+
+
+def note_closed_corrections(session: Session, entries: Sequence[LedgerEntry], stamp: Stamp) -> None:
+    """Before new entries are inserted: one whose event falls in a closed month says in its note
+    which month it is booked in and which closed month it corrects (the note is its explanation in
+    every report format)."""
+    closed: dict[str, str | None] = {}
+    for e in entries:
+        if e.program not in closed:
+            closed[e.program] = closed_through(session, e.program)
+        period, corrects = placed(month_of(e.event_at or stamp.at), closed[e.program])
+        if corrects is not None:
+            e.note = f"{e.note + '; ' if e.note else ''}booked in {period}: corrects closed {corrects}"
 
 
 def record_moves(session: Session, moved: Iterable[tuple[str, str, StatusAt]], stamp: Stamp, cause: str) -> int:

@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, Row, and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from connector.ledger.entries import OPEN_STATUSES, PAYOUT_COLUMNS, EntryRow, Moves, moves_of, payout_of
-from connector.ledger.history import Stamp, StatusAt, record_booked, record_moves
+from connector.ledger.history import Stamp, StatusAt, note_closed_corrections, record_booked, record_moves
 from connector.rules.reads.sql import in_lists, padded, read_as
 from connector.store.models import LedgerEntry
 
@@ -125,6 +125,7 @@ def write(
     stamp = stamp or Stamp.of(None)
     session.flush()  # anything the caller added goes first, as a flush before these statements would
     if appended:
+        note_closed_corrections(session, appended, stamp)
         columns = [c.key for c in LedgerEntry.__mapper__.column_attrs]
         rows = [{k: v for k in columns if (v := e.__dict__.get(k, _UNSET)) is not _UNSET} for e in appended]
         session.execute(insert(LedgerEntry), rows)

@@ -10,11 +10,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from typing import Any
 
 from connector.money import format_money, iso_utc
 from connector.report.rollforward import CLOSING_STATES, Line, Movement, RollForward
 
+_AMOUNT = re.compile(r"^-?[\d,]+(\.\d+)? [A-Z]{3}$")
 _FIGURES = ("opening_minor", "accrued_minor", "taken_back_minor", "paid_minor", "closing_minor")
 
 
@@ -109,11 +111,14 @@ def _cells(line: Line) -> list[str]:
 
 
 def _grid(head: list[str], rows: list[list[str]]) -> list[str]:
-    widths = [max(len(str(cell)) for cell in column) for column in zip(head, *rows, strict=True)]
+    """Fixed-width columns; money (a column whose every cell is an amount) to the right, text to the left."""
+    columns = list(zip(head, *rows, strict=True))
+    widths = [max(len(str(cell)) for cell in column) for column in columns]
+    right = [bool(rows) and all(_AMOUNT.match(cell) for cell in column[1:]) for column in columns]
 
     def line(cells: list[str]) -> str:
-        return "  ".join(cell.rjust(w) if i else cell.ljust(w) for i, (cell, w) in enumerate(zip(cells, widths,
-                                                                                                   strict=True))).rstrip()
+        return "  ".join(cell.rjust(w) if r else cell.ljust(w)
+                         for cell, w, r in zip(cells, widths, right, strict=True)).rstrip()  # fmt: skip
 
     return [line(head), line(["-" * w for w in widths]), *(line(row) for row in rows)]
 

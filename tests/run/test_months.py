@@ -161,6 +161,9 @@ def test_three_months_roll_forward_ties_and_a_closed_month_stays_byte_identical(
             ("accrued", 20_000), ("paid", 10_000), ("paid", 20_000), ("taken back", -10_000),
         ]
         assert {m["state_at_end"] for m in november["movements"] if m["what"] == "paid"} == {"paid"}
+        notes = {key.split("|")[-1]: note for key, note in c.notes().items()}
+        assert (notes["re_acme_oct#0"] or "").endswith("; booked in 2026-11: corrects closed 2026-10")
+        assert "corrects" not in (notes["in_acme_nov#0"] or "")
         assert [(f["code"], f["partner_key"]) for f in november["findings"]] == [("reward_declined", "part_bea")]
         table = _cli(config, "report", "--period", "2026-11")
         assert "[ok] roll_forward usd: opening 600.00 USD + accrued 200.00 USD − taken back 100.00 USD − paid " \
@@ -182,3 +185,28 @@ def test_three_months_roll_forward_ties_and_a_closed_month_stays_byte_identical(
         assert "closing 400.00 USD" in line  # to date: the two November entries and the two October rewards unpaid
         assert "closed 2026-10" not in _cli(config, "close", "2026-10") and "already closed" in _cli(
             config, "close", "2026-10")  # fmt: skip
+
+
+def test_the_demo_ties_out_every_month_and_closes_june(tmp_path: Path, monkeypatch: Any) -> None:
+    """The demo (as of 1 July 2026): every month with entries ties out, per currency and partner;
+    June closes, and its report is then the rendering kept at the close."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CONNECTOR_CONFIG", raising=False)
+    monkeypatch.delenv("CONNECTOR_SECURITY__FINGERPRINT_KEY", raising=False)
+    assert runner.invoke(app, ["demo", "--workdir", "out"], catch_exceptions=False).exit_code == 0
+    config = Path("out/connector.toml")
+    half = json.loads(_cli(config, "report", "--period", "2026-01..2026-06", "--format", "json"))
+    assert half["roll_forward"] and all(line["ties"] for line in half["roll_forward"] + half["partners"])
+    assert all(ch["holds"] for ch in half["checks"])
+    booked = {line["currency"]: line["accrued_minor"] - line["taken_back_minor"] for line in half["roll_forward"]}
+    months = [json.loads(_cli(config, "report", "--period", f"2026-{m:02d}", "--format", "json")) for m in range(1, 7)]
+    for currency, total in booked.items():  # the months add up to the half year
+        assert sum(line["accrued_minor"] - line["taken_back_minor"] for month in months
+                   for line in month["roll_forward"] if line["currency"] == currency) == total  # fmt: skip
+    assert all(line["ties"] for month in months for line in month["roll_forward"] + month["partners"])
+    june_table = _cli(config, "report", "--period", "2026-06")
+    assert "closed 2026-06" in _cli(config, "close", "2026-06")
+    june = _cli(config, "report", "--period", "2026-06", "--format", "json")
+    assert json.loads(june)["period"]["closed"] is True
+    assert _cli(config, "report", "--period", "2026-06") == june_table.replace(
+        "end excluded)\n", "end excluded) · closed\n", 1)
