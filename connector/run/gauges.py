@@ -59,7 +59,8 @@ def read_store_gauges(engine: Engine, program: str | None, run_id: str | None) -
     """The gauges for `program` (ledger ones left empty when it is not known, e.g. a run that
     failed before loading it) and the findings of `run_id`."""
     with Session(engine) as session:
-        gauges = StoreGauges(quarantined=session.scalar(select(func.count()).select_from(Quarantine)) or 0)
+        unresolved = select(func.count()).select_from(Quarantine).where(Quarantine.resolved_at.is_(None))
+        gauges = StoreGauges(quarantined=session.scalar(unresolved) or 0)  # a resolved row needs no one
         gauges.parked = session.scalar(
             select(func.count()).select_from(Quarantine)
             .where(Quarantine.resolved_at.is_(None), Quarantine.reason.in_(PARKED_REASONS))

@@ -110,7 +110,8 @@ class ConnectorMetrics:
                                  ["gate", "currency"], registry=r)
         self.held_entries = Gauge("connector_held_entries", "Ledger entries held, by gate.", ["gate"], registry=r)
         self.quarantined = Gauge("connector_quarantined_records",
-                                 "Upstream records in quarantine (could not be mapped or validated).", registry=r)
+                                 "Upstream records in quarantine, not yet resolved (could not be mapped or validated).",
+                                 registry=r)
         self.parked = Gauge("connector_parked_records",
                             "Records parked because a retry cannot fix them (a referenced object gone, a body "
                             "unusable after every retry), not yet resolved.", registry=r)
