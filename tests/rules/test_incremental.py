@@ -627,3 +627,23 @@ def test_group_move_keeps_terms_of_customers_booked_before(engine: Engine, refer
         ("cust_9", "in_9#0"),
         ("cust_9", "in_9_late#0"),
     ]
+
+
+def test_a_deal_moved_out_of_its_window_is_taken_back(engine: Engine, reference: Engine) -> None:
+    """A won deal whose close date is edited past its 60-day window is rejected: its entries are taken
+    back (`requalified:contract_window_expired`), the finding is the same in both passes, and the
+    partner's other deal moves down an ordinal."""
+    w = World()
+    w.partner("part_a")
+    for c, close in ((0, "2026-02-01"), (1, "2026-02-10"), (2, "2026-02-20")):
+        w.deal(f"deal_{c}", "a", "2026-01-05", amount=80_000, close_date=close, external_key=f"cus_{c}")
+    moved = dict(next(r for r in w.rows[Deal] if r["key"] == "deal_0"), close_date=t("2026-03-15"))
+    _twins(engine, reference, "tech-consultant", [(_rows(w), "2026-03-01"), ([(Deal, moved)], "2026-03-20")])
+    assert [(e[3], e[4], e[7], e[9], e[10]) for e in _ledger(engine)] == [
+        ("deal_0", "commission", 2400, "reversed", "offset"),
+        ("deal_0", "clawback", -2400, "reversed", "offset"),
+        ("deal_1", "commission", 2400, "scheduled", "awaiting_first_payment"),
+        ("deal_2", "commission", 3200, "scheduled", "awaiting_first_payment"),  # 3rd: silver, 4 %
+        ("deal_2", "clawback", -800, "scheduled", "awaiting_first_payment"),  # now 2nd: bronze, 3 %
+    ]
+    assert [f[1:3] for f in _findings(engine, "run-1") if f[2] == "requalified"] == [("deal_0", "requalified")]
