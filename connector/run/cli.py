@@ -117,6 +117,7 @@ def _fail(code: int, message: str) -> NoReturn:
 def _exit_codes() -> Iterator[None]:
     """Turn the expected failures into their exit code and one line on stderr."""
     from connector.config import ConfigError
+    from connector.run.fence import LeaseLost
     from connector.run.lock import LockHeld
     from connector.run.runner import DatabaseUnavailable, RunFailed
     from connector.store.db import SchemaNotReady
@@ -129,7 +130,7 @@ def _exit_codes() -> Iterator[None]:
         _fail(EXIT_USAGE, str(exc))
     except LockHeld as exc:
         _fail(EXIT_LOCKED, str(exc))
-    except (RunFailed, DatabaseUnavailable) as exc:
+    except (RunFailed, DatabaseUnavailable, LeaseLost) as exc:  # LeaseLost: lost before a stage began
         _fail(EXIT_RUN_FAILED, str(exc))
     except LookupError as exc:  # e.g. the report's RunNotFound: a bad --run
         _fail(EXIT_USAGE, str(exc).strip("'\""))
