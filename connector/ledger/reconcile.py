@@ -16,7 +16,14 @@ from collections.abc import Iterable, Mapping
 
 from sqlalchemy.orm import Session
 
-from connector.ledger.corrections import correction, groups_to_correct, note_wake, pair_reversals, place_open
+from connector.ledger.corrections import (
+    correction,
+    explain_correction,
+    groups_to_correct,
+    note_wake,
+    pair_reversals,
+    place_open,
+)
 from connector.ledger.entries import Entry, EntryRow, LedgerResult, moves_of
 from connector.ledger.history import Stamp
 from connector.ledger.requalify import Pair, TakeBack
@@ -81,7 +88,7 @@ def reconcile_entries(
         new = correction(program, key, entries, wanted.get(key), run_id, now, placement, payouts)
         pair = (new.partnership_key, new.customer_key)
         if takebacks and key not in wanted and (tb := takebacks.get(pair)):
-            new.note = tb.note()
+            new.note = explain_correction(entries, None, tb.note())  # which entries it takes back, and why
             result.requalified.add(pair)
             if new.reason is None:
                 new.reason = tb.reason

@@ -535,9 +535,10 @@ def _require_sandbox() -> None:
 
 def _register_more() -> None:
     """Commands kept in modules of their own (imported here, typer only: `--help` stays fast)."""
-    from connector.run import approvals, quarantine_cli, whatif_cli
+    from connector.run import approvals, explain_cli, quarantine_cli, whatif_cli
 
     approvals.register(app)
+    explain_cli.register(app)
     whatif_cli.register(app)
     quarantine_cli.register(app)
 

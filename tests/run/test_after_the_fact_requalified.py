@@ -66,8 +66,8 @@ def test_a_submission_rejected_after_it_was_pushed_is_taken_back(
         ]  # fmt: skip
         notes = c.notes()
         assert notes[f"{BOB}#1"] == (
-            "requalified:duplicate_lead: lead_acme_bob is now rejected (duplicate_lead); lead_acme_ada earns instead: "
-            "taken back"
+            f"take-back of consio|{BOB}#0: requalified:duplicate_lead: lead_acme_bob is now rejected (duplicate_lead); "
+            "lead_acme_ada earns instead: taken back; booked 20,000, now 0, difference −20,000"
         )
         assert [f for f in c.findings(run.run_id) if f[1] == "requalified"] == [
             ("lead_acme_bob", "requalified", "lead_acme_bob was booked and is now rejected (duplicate_lead); "
