@@ -33,6 +33,9 @@ def summary_of(report: Report) -> Table:
         _add_payout_rows(table, payout)
     _add_counts(table, "submissions", Counter(s.decision for s in report.submissions))
     _add_counts(table, "entries", Counter(e.status for e in report.entries))
+    # what the platform says of the pushed rewards (approved, declined, paid), read back each run
+    _add_counts(table, "pushed, platform", Counter(e.platform_status or "not read yet" for e in report.entries
+                                                   if e.status == "pushed"))  # fmt: skip
     table.add_row("quarantined", str(len(report.quarantined)))
     table.add_row("checks", _verdict(report))
     return table

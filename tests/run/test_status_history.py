@@ -4,12 +4,15 @@ the current status is the latest row, and a past run's report shows the statuses
 from __future__ import annotations
 
 import datetime as dt
+import io
 
 import httpx
+from rich.console import Console
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 from connector.ledger.history import moves_of
+from connector.report import summary_table
 from connector.report.build import build_report
 from connector.run.runner import run_once
 from connector.store.db import make_engine, upgrade
@@ -67,6 +70,21 @@ def test_every_move_is_recorded_and_a_past_run_shows_its_own_statuses(
     new = build_report(engine, second.run_id)
     assert {(e.status, e.platform_status) for e in old.entries} == {("pushed", None)}
     assert sorted(e.platform_status or "" for e in new.entries) == ["approved", "declined", "paid"]
+    assert [(f.code, f.subject_key) for f in new.findings if f.code == "reward_declined"] == [
+        ("reward_declined", next(e.entry_key for e in new.entries if e.platform_status == "declined"))
+    ]
+    # the summary tells pushed rewards apart by what the platform said of them
+    assert _summary_rows(engine, second.run_id, "pushed, platform") == {
+        "pushed, platform approved": "1", "pushed, platform declined": "1", "pushed, platform paid": "1",
+    }
+    assert _summary_rows(engine, first.run_id, "pushed, platform") == {"pushed, platform not read yet": "3"}
+
+
+def _summary_rows(engine: Engine, run_id: str, prefix: str) -> dict[str, str]:
+    buffer = io.StringIO()
+    Console(file=buffer, width=120, color_system=None).print(summary_table(engine, run_id))
+    cells = [[c.strip() for c in line.split("│") if c.strip()] for line in buffer.getvalue().splitlines()]
+    return {row[0]: row[1] for row in cells if len(row) == 2 and row[0].startswith(prefix)}
 
 
 def test_a_run_that_booked_nothing_yet_shows_an_empty_ledger(
