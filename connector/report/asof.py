@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from connector.ledger.entries import EntryRow
 from connector.ledger.history import statuses_as_of_run
+from connector.report.model import FindingRow
 from connector.store.models import Run
 
 
@@ -38,3 +39,10 @@ def entries_as_of_run(session: Session, run: Run, entries: list[EntryRow]) -> li
                                       pushed_run_id=None)  # fmt: skip
         out.append(row)
     return out
+
+
+def declined_then(entries: list[EntryRow], findings: list[FindingRow]) -> list[FindingRow]:
+    """The push findings without a `reward_declined` whose entry was not declined as of the report's
+    run (`entries` as they stood then): a past run's report shows only what had been declined by then."""
+    declined = {e.entry_key for e in entries if e.platform_status == "declined"}
+    return [f for f in findings if f.code != "reward_declined" or f.subject_key in declined]

@@ -16,7 +16,7 @@ from typing import TypeVar
 from sqlalchemy import Engine, inspect, or_, select
 from sqlalchemy.orm import Session
 
-from connector.report.asof import entries_as_of_run
+from connector.report.asof import declined_then, entries_as_of_run
 from connector.report.audit import audit_rows
 from connector.report.checks import compute_checks, compute_totals, monthly_commission
 from connector.report.model import (
@@ -248,7 +248,7 @@ def _load(session: Session, run: Run) -> Report:
             streams=_stream_rows(session, run.id),
             submissions=submissions,
             quarantined=_quarantined(session, run.id),
-            findings=_findings(session, run.id) + _push_findings(session, run.program or ""),
+            findings=_findings(session, run.id) + declined_then(entries, _push_findings(session, run.program or "")),
             partners=_partners(session, partner_keys),
             customers=_customers(session, {e.customer_key for e in entries if e.customer_key}
                                  | {s.customer_key for s in submissions if s.customer_key}),

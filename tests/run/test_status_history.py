@@ -69,6 +69,7 @@ def test_every_move_is_recorded_and_a_past_run_shows_its_own_statuses(
     old = build_report(engine, first.run_id)
     new = build_report(engine, second.run_id)
     assert {(e.status, e.platform_status) for e in old.entries} == {("pushed", None)}
+    assert [f for f in old.findings if f.code == "reward_declined"] == []
     assert sorted(e.platform_status or "" for e in new.entries) == ["approved", "declined", "paid"]
     assert [(f.code, f.subject_key) for f in new.findings if f.code == "reward_declined"] == [
         ("reward_declined", next(e.entry_key for e in new.entries if e.platform_status == "declined"))
