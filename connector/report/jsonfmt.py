@@ -113,6 +113,9 @@ def report_dict(report: Report) -> dict[str, Any]:
     }
     if report.partner_key is not None:
         out["partner_key"] = report.partner_key
+        out["partner_name"] = report.names().partner(report.partner_key)
+        span = report.entry_dates  # the period the statement covers: its first and last entry date
+        out["period"] = {"from": span[0], "to": span[1]} if span else None
     if report.payout_audit:  # approval before push was used: who approved what went out
         out["payout_audit"] = [
             {"at": iso_utc(a.at), "batch_id": a.batch_id, "action": a.action, "actor": a.actor, "note": a.note,

@@ -72,15 +72,15 @@ class LeaderboardRow:
     referral_keys: list[str] = field(default_factory=list)
 
 
-def _default_quarter(session: Session, program: str) -> Quarter:
+def _latest_as_of(session: Session, program: str) -> dt.datetime:
     as_of = session.scalars(
         select(Run.as_of).where(Run.program == program).order_by(Run.started_at.desc()).limit(1)
     ).first()
-    return Quarter.containing(as_of or dt.datetime.now(dt.UTC))
+    return as_of or dt.datetime.now(dt.UTC)
 
 
-def _referrals_in(session: Session, program: str, period: Quarter) -> dict[str, list[Decision]]:
-    """Each partner's qualified referrals signed in `period` (the deal's close date, else the submission time)."""
+def _signed(session: Session, program: str) -> list[tuple[Decision, dt.datetime]]:
+    """Qualified referrals with the time each was signed (the deal's close date, else the submission time)."""
     decisions = session.scalars(
         select(Decision).where(Decision.program == program, Decision.decision == "qualified")
     ).all()
@@ -88,10 +88,27 @@ def _referrals_in(session: Session, program: str, period: Quarter) -> dict[str, 
         d.key: d.close_date
         for d in session.scalars(select(Deal).where(Deal.key.in_([d.submission_key for d in decisions])))
     } if decisions else {}
+    signed = ((d, close_dates.get(d.submission_key) or d.submitted_at) for d in decisions)
+    return [(d, when) for d, when in signed if d.partnership_key and when is not None]
+
+
+def latest_quarter_with_referrals(
+    session_or_engine: Session | Engine, program: str, until: dt.datetime | None = None
+) -> Quarter | None:
+    """The latest quarter, up to `until` (default: the latest run's as-of time), in which some
+    referral was signed; None when none was. Why: the quarter of "now" is often still empty, and
+    an empty leaderboard by default tells finance nothing."""
+    with session_scope(session_or_engine) as session:
+        limit = until or _latest_as_of(session, program)
+        times = [when for _, when in _signed(session, program) if when < limit]
+    return Quarter.containing(max(times)) if times else None
+
+
+def _referrals_in(session: Session, program: str, period: Quarter) -> dict[str, list[Decision]]:
+    """Each partner's qualified referrals signed in `period`."""
     referrals: dict[str, list[Decision]] = defaultdict(list)
-    for d in decisions:
-        signed = close_dates.get(d.submission_key) or d.submitted_at
-        if d.partnership_key and signed is not None and period.start <= signed < period.end:
+    for d, signed in _signed(session, program):
+        if d.partnership_key and period.start <= signed < period.end:
             referrals[d.partnership_key].append(d)
     return referrals
 
@@ -140,7 +157,7 @@ def _rank(rows: list[LeaderboardRow]) -> list[LeaderboardRow]:
 def leaderboard(session_or_engine: Session | Engine, program: str, quarter: str | None = None) -> list[LeaderboardRow]:
     """Ranked rows (ties share a rank); `quarter` like "2026-Q2", None = the latest run's."""
     with session_scope(session_or_engine) as session:
-        period = Quarter.parse(quarter) if quarter else _default_quarter(session, program)
+        period = Quarter.parse(quarter) if quarter else Quarter.containing(_latest_as_of(session, program))
         referrals = _referrals_in(session, program, period)
         if not referrals:
             return []
@@ -165,9 +182,16 @@ def leaderboard_table(rows: list[LeaderboardRow], title: str = "Leaderboard", li
     return table
 
 
-def render_leaderboard_table(rows: list[LeaderboardRow], title: str = "Leaderboard", limit: int | None = None) -> str:
+def render_leaderboard_table(
+    rows: list[LeaderboardRow], title: str = "Leaderboard", limit: int | None = None, message: str | None = None
+) -> str:
+    """The ranked table, or `message` (why it is empty) instead of an empty one."""
     buffer = io.StringIO()
-    Console(file=buffer, width=140, color_system=None).print(leaderboard_table(rows, title, limit))
+    console = Console(file=buffer, width=140, color_system=None)
+    if rows or message is None:
+        console.print(leaderboard_table(rows, title, limit))
+    if message:
+        console.print(message if rows else f"{title}: {message}", highlight=False)
     return buffer.getvalue()
 
 
@@ -186,6 +210,10 @@ def leaderboard_dicts(rows: list[LeaderboardRow]) -> list[dict[str, Any]]:
     ]
 
 
-def render_leaderboard_json(rows: list[LeaderboardRow], program: str | None = None, quarter: str | None = None) -> str:
+def render_leaderboard_json(
+    rows: list[LeaderboardRow], program: str | None = None, quarter: str | None = None, message: str | None = None
+) -> str:
     body: dict[str, Any] = {"program": program, "quarter": quarter, "rows": leaderboard_dicts(rows)}
+    if message:
+        body["message"] = message
     return json.dumps(body, indent=2, ensure_ascii=False) + "\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from rich.table import Table
@@ -12,7 +13,12 @@ from connector.report.build import build_report
 from connector.report.csvfmt import write_csv
 from connector.report.html import write_html
 from connector.report.jsonfmt import render_json
-from connector.report.leaderboard import Quarter, render_leaderboard_json, render_leaderboard_table
+from connector.report.leaderboard import (
+    Quarter,
+    latest_quarter_with_referrals,
+    render_leaderboard_json,
+    render_leaderboard_table,
+)
 from connector.report.leaderboard import leaderboard as compute_leaderboard
 from connector.report.model import Report
 from connector.report.readable import Links
@@ -22,7 +28,7 @@ from connector.report.xlsx import write_xlsx
 
 FORMATS = ("table", "json", "csv", "xlsx", "html")
 TEXT_FORMATS = ("table", "json")
-EXTENSIONS = {"table": "txt", "json": "json", "csv": "csv", "xlsx": "xlsx", "html": "html"}
+EXTENSIONS = {"table": "txt", "json": "json", "csv": "zip", "xlsx": "xlsx", "html": "html"}
 
 
 def render_report(report: Report, fmt: str, output: Path | None) -> str:
@@ -57,7 +63,7 @@ def write_report(
 
     `partner` narrows it to that partner's statement (every format); `leaderboard`
     renders the run's program's quarterly leaderboard instead (table or json;
-    `quarter` like "2026-Q2", default the quarter of the run's as-of time). `links` says
+    `quarter` like "2026-Q2", default the latest quarter with referrals up to the run's as-of time). `links` says
     where keys open (`links_of(settings)`); None: the defaults.
     """
     if fmt not in FORMATS:
@@ -78,16 +84,29 @@ def _write_leaderboard(
     run = build_report(engine, run_id).run
     if run.program is None:
         raise ValueError(f"run {run.id} has no program to rank partners of")
-    period = Quarter.parse(quarter) if quarter else Quarter.containing(run.as_of or run.started_at)
+    until = run.as_of or run.started_at
+    latest = latest_quarter_with_referrals(engine, run.program, until)
+    period = Quarter.parse(quarter) if quarter else (latest or Quarter.containing(until))
     rows = compute_leaderboard(engine, run.program, str(period))
+    message = _leaderboard_message(rows, period, latest, chosen=quarter is None)
     if fmt == "json":
-        text = render_leaderboard_json(rows, run.program, str(period))
+        text = render_leaderboard_json(rows, run.program, str(period), message)
     else:
-        text = render_leaderboard_table(rows, f"Leaderboard · {run.program} · {period}")
+        text = render_leaderboard_table(rows, f"Leaderboard · {run.program} · {period}", message=message)
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(text, encoding="utf-8")
     return text
+
+
+def _leaderboard_message(
+    rows: Sequence[object], period: Quarter, latest: Quarter | None, *, chosen: bool
+) -> str | None:
+    """What the reader must be told: which quarter was picked for them, or why the board is empty."""
+    if not rows:
+        hint = f"; the latest quarter with referrals is {latest}" if latest and latest != period else ""
+        return f"no successful referral was signed in {period}{hint}"
+    return f"{period} is the latest quarter with referrals (--quarter picks another)" if chosen else None
 
 
 def default_filename(run_id: str, fmt: str) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from connector.report.jsonfmt import TOTAL_FIELDS
 from connector.report.model import EntryRow, Report
-from connector.report.readable import Names
+from connector.report.readable import Links, Names
 from connector.report.subtotals import partner_subtotals
 
 
@@ -22,7 +22,15 @@ class Money:
     currency: str
 
 
-Cell = str | int | Money | dt.datetime | None
+@dataclass(frozen=True)
+class Linked:
+    """Text that opens `url` where the format can link (XLSX); CSV writes the text alone."""
+
+    text: str
+    url: str | None
+
+
+Cell = str | int | Money | Linked | dt.datetime | None
 
 
 @dataclass(frozen=True)
@@ -41,12 +49,21 @@ ENTRY_COLUMNS = [
 ]
 
 
-def _entry_cells(e: EntryRow, names: Names) -> list[Cell]:
+def _partner(key: str | None, links: Links) -> Cell:
+    return Linked(key, links.partner(key)) if key else None
+
+
+def _customer(key: str | None, names: Names, links: Links) -> Cell:
+    return Linked(key, links.stripe(names.stripe_customer(key))) if key else None
+
+
+def _entry_cells(e: EntryRow, names: Names, links: Links) -> list[Cell]:
+    sources = Linked(" ".join(e.sources), links.stripe(e.sources[0]) if e.sources else None)
     return [
-        e.partnership_key, names.partner(e.partnership_key), e.customer_key, names.customer(e.customer_key),
-        e.event_at, e.entry_key, e.kind, e.basis_minor,
+        _partner(e.partnership_key, links), names.partner(e.partnership_key), _customer(e.customer_key, names, links),
+        names.customer(e.customer_key), e.event_at, e.entry_key, e.kind, e.basis_minor,
         Money(e.basis_minor, e.currency), e.rate, e.amount_minor, Money(e.amount_minor, e.currency), e.currency,
-        e.status, e.reason, " ".join(e.sources), e.payable_at, e.platform_reward_key, e.pushed_at, e.created_run_id,
+        e.status, e.reason, sources, e.payable_at, e.platform_reward_key, e.pushed_at, e.created_run_id,
         *_payout_cells(e), e.note,
     ]
 
@@ -77,7 +94,11 @@ def _run_section(report: Report) -> Section:
         ["error", run.error],
     ]
     if report.partner_key:
-        run_rows.append(["partner_key", report.partner_key])
+        span = report.entry_dates
+        run_rows.extend([
+            ["partner_key", report.partner_key], ["partner_name", report.names().partner(report.partner_key)],
+            ["period_from", span[0] if span else None], ["period_to", span[1] if span else None],
+        ])
     return Section("run", ["field", "value"], run_rows)
 
 
@@ -103,7 +124,7 @@ def _by_partner_section(report: Report, names: Names) -> Section:
         ["partner_key", "partner_name", "currency", *[f.removesuffix("_minor") for f in money_fields], *money_fields,
          "entries"],
         [
-            [s.partner_key, names.partner(s.partner_key), s.currency,
+            [_partner(s.partner_key, report.links), names.partner(s.partner_key), s.currency,
              *[Money(getattr(s.totals, f), s.currency) for f in money_fields],
              *[getattr(s.totals, f) for f in money_fields], s.totals.entries]
             for s in partner_subtotals(report.entries)
@@ -112,7 +133,7 @@ def _by_partner_section(report: Report, names: Names) -> Section:
 
 
 def report_sections(report: Report) -> list[Section]:
-    names = report.names()
+    names, links = report.names(), report.links
     return [
         _run_section(report),
         _totals_section(report),
@@ -133,12 +154,13 @@ def report_sections(report: Report) -> list[Section]:
             "submissions",
             ["submitted_at", "submission_key", "submission_type", "partner_key", "partner_name", "customer_key",
              "customer_name", "decision", "reason"],
-            [[s.submitted_at, s.submission_key, s.submission_type, s.partnership_key, names.partner(s.partnership_key),
-              s.customer_key, names.customer(s.customer_key), s.decision, s.reason] for s in report.submissions],
+            [[s.submitted_at, s.submission_key, s.submission_type, _partner(s.partnership_key, links),
+              names.partner(s.partnership_key), _customer(s.customer_key, names, links), names.customer(s.customer_key),
+              s.decision, s.reason] for s in report.submissions],
         ),
-        Section("entries", ENTRY_COLUMNS, [_entry_cells(e, names) for e in report.entries]),
-        Section("held", ENTRY_COLUMNS, [_entry_cells(e, names) for e in report.held_entries]),
-        Section("pushed", ENTRY_COLUMNS, [_entry_cells(e, names) for e in report.pushed_entries]),
+        Section("entries", ENTRY_COLUMNS, [_entry_cells(e, names, links) for e in report.entries]),
+        Section("held", ENTRY_COLUMNS, [_entry_cells(e, names, links) for e in report.held_entries]),
+        Section("pushed", ENTRY_COLUMNS, [_entry_cells(e, names, links) for e in report.pushed_entries]),
         Section(
             "quarantined",
             ["source", "id", "error", "created_at"],
@@ -152,8 +174,8 @@ def report_sections(report: Report) -> list[Section]:
         Section(
             "partners",
             ["key", "name", "group", "country", "tax_form", "tax_id_last4", "bank_kind", "bank_last4"],
-            [[p.key, p.name, p.group_slug, p.country, p.tax_form, p.tax_id_last4, p.bank_kind, p.bank_last4]
-             for p in report.partners],
+            [[_partner(p.key, links), p.name, p.group_slug, p.country, p.tax_form, p.tax_id_last4, p.bank_kind,
+              p.bank_last4] for p in report.partners],
         ),
         Section("notes", ["note"], [[n] for n in report.notes]),
         *_audit_sections(report),

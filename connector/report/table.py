@@ -26,7 +26,10 @@ def summary_of(report: Report) -> Table:
     table.add_column("", style="bold")
     table.add_column("value", justify="right")
     table.add_row("run status", run.status)
-    table.add_row("as of", iso_utc(run.as_of) or "—", end_section=True)
+    table.add_row("as of", iso_utc(run.as_of) or "—", end_section=not report.partner_key)
+    if report.partner_key:
+        span = report.entry_dates
+        table.add_row("period", f"{span[0]} to {span[1]}" if span else "no entries", end_section=True)
     for currency, totals in report.totals.items():
         _add_currency_rows(table, currency, totals)
     for payout in report.payout_totals.values():

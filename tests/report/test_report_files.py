@@ -7,9 +7,11 @@ import shutil
 import subprocess
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pytest
+from openpyxl.utils import get_column_letter
 from sqlalchemy import Engine
 
 from connector.report import write_report
@@ -58,36 +60,58 @@ def test_csv_single_file_has_a_section_column(consio_engine: Engine, tmp_path: P
     assert sum(int(r["amount_minor"]) for r in entries if r["currency"] == "usd") == 70001
 
 
+def _block(sheet: Any, title: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """A titled block of a stacked sheet: its header and its cells, up to the blank row after it."""
+    rows = list(sheet.iter_rows())
+    at = next(i for i, row in enumerate(rows) if row[0].value == title)
+    header = [c.value for c in rows[at + 1] if c.value is not None]
+    body = []
+    for row in rows[at + 2:]:
+        if row[0].value is None:
+            break
+        body.append(tuple(row[: len(header)]))
+    return header, body
+
+
 def test_xlsx_reopens_with_the_json_totals(consio_engine: Engine, tmp_path: Path) -> None:
     body = json.loads(write_report(consio_engine, RUN_ID, "json", None))
     out = Path(write_report(consio_engine, RUN_ID, "xlsx", tmp_path / "report.xlsx"))
     book = openpyxl.load_workbook(out)
-    assert book.sheetnames == ["run", "totals", "by_partner", "payout_totals", "checks", "pulled", "submissions",
-                               "entries", "held", "pushed", "quarantined", "findings", "partners", "notes"]
+    assert book.sheetnames == ["Summary", "Submissions", "Entries", "Run details"]
     for sheet in book.worksheets:
-        assert sheet.freeze_panes == "A2", sheet.title
+        assert sheet.page_setup.orientation == "landscape" and sheet.page_setup.fitToWidth == 1, sheet.title
+        assert sheet.page_setup.fitToHeight == 0 and sheet.sheet_properties.pageSetUpPr.fitToPage, sheet.title
         assert sheet.column_dimensions["A"].width and sheet.column_dimensions["A"].width > 2
-    totals = book["totals"]
-    header = [c.value for c in totals[1]]
-    rows = {row[0].value: row for row in totals.iter_rows(min_row=2)}
+    for name in ("Submissions", "Entries"):
+        assert book[name].freeze_panes == "A2" and book[name].print_title_rows == "$1:$1", name
+        assert book[name].auto_filter.ref and book[name].auto_filter.ref.startswith("A1:"), name
+    header, rows = _block(book["Summary"], "Totals")
+    by_currency = {row[0].value: row for row in rows}
     exponent = {"usd": 2, "jpy": 0}
     for currency, expected in body["totals"].items():
-        row = rows[currency]
+        row = by_currency[currency]
         for name, minor in expected.items():
             if name == "entries":
                 continue
-            major = row[header.index(name.removesuffix("_minor"))]
+            major = row[header.index(name.removesuffix("_minor").replace("_", " ").capitalize())]
             assert Decimal(str(major.value)).scaleb(exponent[currency]) == minor, (currency, name)
-            assert row[header.index(name)].value == minor
-    assert rows["usd"][header.index("commission")].number_format == '#,##0.00 "USD";-#,##0.00 "USD"'
-    assert rows["jpy"][header.index("held")].number_format == '#,##0 "JPY";-#,##0 "JPY"'
-    entries = book["entries"]
+    assert by_currency["usd"][header.index("Commission")].number_format == '#,##0.00 "USD";-#,##0.00 "USD"'
+    assert by_currency["jpy"][header.index("Held")].number_format == '#,##0 "JPY";-#,##0 "JPY"'
+    entries = book["Entries"]
     eh = [c.value for c in entries[1]]
-    amounts = [(r[eh.index("currency")].value, r[eh.index("amount")].value, r[eh.index("amount_minor")].value)
-               for r in entries.iter_rows(min_row=2)]
+    assert eh[:5] == ["Partner", "Partner name", "Customer", "Customer name", "Event date"]
+    amounts = [(r[eh.index("Currency")].value, r[eh.index("Amount")].value,
+                r[eh.index("Amount (minor units)")].value) for r in entries.iter_rows(min_row=2)]
     assert sum(Decimal(str(a)) for cur, a, _ in amounts if cur == "usd") == Decimal("700.01")
     assert [m for _, _, m in amounts] == [e["amount_minor"] for e in body["entries"]]
-    assert entries.cell(row=2, column=eh.index("event_at (UTC)") + 1).number_format == "yyyy-mm-dd hh:mm:ss"
+    assert entries.cell(row=2, column=eh.index("Event date") + 1).number_format == "yyyy-mm-dd"
+    rate = entries.cell(row=2, column=eh.index("Rate") + 1)
+    assert rate.value == Decimal("0.20") or rate.value == 0.2  # a number, not text
+    assert not isinstance(rate.value, str)
+    # machine columns stay in the workbook, hidden from print
+    hidden = {eh[i] for i in range(len(eh)) if entries.column_dimensions[get_column_letter(i + 1)].hidden}
+    assert {"Amount (minor units)", "Basis (minor units)", "Entry key", "Created run id"} <= hidden
+    assert "Amount" not in hidden and "Partner name" not in hidden
 
 
 def _chromium(args: list[str], profile: Path) -> subprocess.CompletedProcess[str]:

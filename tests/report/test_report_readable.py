@@ -111,3 +111,61 @@ def test_deal_programs_name_the_deal(engine: Engine) -> None:
     report = build_report(engine, "run-tc")
     assert report.names().customer("deal_a1") == "Alpha ERP rollout"
     assert report.names().partner("part_a") == "Alpha Consulting"
+
+
+def test_csv_zip_has_one_stable_file_per_section(consio_engine: Engine, tmp_path: Path) -> None:
+    import zipfile
+
+    from connector.report import default_filename
+    from connector.report.sections import ENTRY_COLUMNS
+
+    assert default_filename("r1", "csv") == "report-r1.zip"
+    first = Path(write_report(consio_engine, RUN_ID, "csv", tmp_path / "a" / "report.zip"))
+    again = Path(write_report(consio_engine, RUN_ID, "csv", tmp_path / "b" / "report.zip"))
+    assert first.read_bytes() == again.read_bytes()  # reproducible: no build time inside
+    with zipfile.ZipFile(first) as archive:
+        assert archive.namelist() == [
+            f"{n}.csv" for n in ("run", "totals", "by_partner", "payout_totals", "checks", "pulled", "submissions",
+                                 "entries", "held", "pushed", "quarantined", "findings", "partners", "notes")
+        ]
+        entries = list(csv.reader(archive.read("entries.csv").decode("utf-8").splitlines()))
+        held = list(csv.reader(archive.read("held.csv").decode("utf-8").splitlines()))
+    assert entries[0] == ENTRY_COLUMNS == held[0]
+    assert len(entries) == 1 + 8 and len(held) == 1 + 1
+
+
+def test_leaderboard_defaults_to_the_latest_quarter_with_referrals(consio_engine: Engine) -> None:
+    import json
+
+    from connector.store.models import Run
+    from tests.report.builders import seed_tech_consultant, t
+
+    seed_tech_consultant(consio_engine)
+    with Session(consio_engine) as s, s.begin():  # a later run: its own quarter (Q4) has no referral
+        s.add(Run(id="run-tc-late", kind="sync", program="tech-consultant", as_of=t("2026-11-15T00:00:00Z"),
+                  started_at=t("2026-11-15T00:00:00Z"), status="succeeded", notes=[]))
+    board = json.loads(write_report(consio_engine, "run-tc-late", "json", None, leaderboard=True))
+    assert board["quarter"] == "2026-Q3" and [r["partner_key"] for r in board["rows"]] == ["part_c"]
+    assert board["message"] == "2026-Q3 is the latest quarter with referrals (--quarter picks another)"
+    text = write_report(consio_engine, "run-tc-late", "table", None, leaderboard=True)
+    assert "Leaderboard · tech-consultant · 2026-Q3" in text and "latest quarter with referrals" in text
+    empty = write_report(consio_engine, "run-tc-late", "table", None, leaderboard=True, quarter="2026-Q4")
+    assert "no successful referral was signed in 2026-Q4; the latest quarter with referrals is 2026-Q3" in empty
+    given = json.loads(write_report(consio_engine, "run-tc", "json", None, leaderboard=True, quarter="2026-Q2"))
+    assert "message" not in given and given["quarter"] == "2026-Q2"
+
+
+def test_partner_statement_names_the_partner_and_its_period(consio_engine: Engine) -> None:
+    import json
+
+    body = json.loads(write_report(consio_engine, RUN_ID, "json", None, partner="part_ada"))
+    assert body["partner_name"] == "Lovelace Advisory LLC"
+    assert body["period"] == {"from": "2026-02-03", "to": "2026-05-12"}
+    text = write_report(consio_engine, RUN_ID, "table", None, partner="part_ada")
+    assert "Partner statement · Lovelace Advisory LLC (part_ada)" in text and "2026-02-03 to 2026-05-12" in text
+    from connector.report import partner_statement
+
+    statement = render_html(partner_statement(consio_engine, "part_ada", RUN_ID))
+    assert '<strong id="period">2026-02-03 to 2026-05-12</strong>' in statement
+    assert "<title>Partner statement · Lovelace Advisory LLC (part_ada) · consio</title>" in statement
+    assert 'id="period"' not in render_html(build_report(consio_engine, RUN_ID))  # a run's report has no period
