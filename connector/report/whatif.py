@@ -285,7 +285,7 @@ def write_xlsx(w: WhatIf, output: Path) -> Path:
     from openpyxl.styles import Font
 
     from connector.money import excel_number_format
-    from connector.report.xlsx import DATE_FORMAT, _value
+    from connector.report.xlsx import TIME_FORMAT, _value
 
     workbook = Workbook()
     workbook.remove(workbook.active)
@@ -300,7 +300,7 @@ def write_xlsx(w: WhatIf, output: Path) -> Path:
                 if isinstance(source, Money):
                     target.number_format = excel_number_format(source.currency)
                 elif isinstance(source, dt.datetime):
-                    target.number_format = DATE_FORMAT
+                    target.number_format = TIME_FORMAT
         sheet.freeze_panes = "A2"
     output.parent.mkdir(parents=True, exist_ok=True)
     workbook.save(output)

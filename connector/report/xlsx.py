@@ -77,7 +77,7 @@ def _is_machine(column: str) -> bool:
     return column.endswith("_minor") or column in MACHINE_COLUMNS
 
 
-def _value(cell: Cell, column: str) -> object:
+def _value(cell: Cell, column: str = "") -> object:
     if isinstance(cell, Money):
         return to_major(cell.amount_minor, cell.currency)
     if isinstance(cell, Linked):
