@@ -25,6 +25,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -64,17 +65,20 @@ def push(ctx: RunContext, program: Program, destination: Destination | None = No
     failure is raised.
     """
     if destination is not None:
-        return _push(ctx, program, destination)
+        return _push(ctx, program, destination, ctx.fence)
     from adapters.partnerstack.rewards import PartnerStackRewards
 
     owned = PartnerStackRewards.from_settings(ctx.settings, before_send=ctx.fence)
     try:
-        return _push(ctx, program, owned)
+        return _push(ctx, program, owned, None)  # its HTTP client runs the fence, after the rate limiter
     finally:
         owned.close()
 
 
-def _push(ctx: RunContext, program: Program, destination: Destination) -> PushResult:
+def _push(
+    ctx: RunContext, program: Program, destination: Destination, fence: Callable[[], None] | None
+) -> PushResult:
+    """`push` to `destination`; `fence` runs before each request (None: the destination runs it)."""
     result = PushResult()
     _recover_interrupted(ctx, destination, program, result)
     _adopt_mirrored(ctx, destination, program.name, result)
@@ -89,7 +93,7 @@ def _push(ctx: RunContext, program: Program, destination: Destination) -> PushRe
             if approval is not None and not (page := approval.only(page)):
                 continue
             outgoing = _mark_sending(ctx, page, destination, program, result)
-            _push_batch(ctx, destination, outgoing, pool, result, progress, since)
+            _push_batch(ctx, destination, outgoing, pool, result, progress, since, fence)
     finally:
         if pool is not None:
             pool.shutdown(wait=True)
@@ -179,9 +183,10 @@ def _push_batch(
     result: PushResult,
     progress: Progress,
     since: dt.datetime,
+    fence: Callable[[], None] | None = None,
 ) -> None:
     """Steps 2 and 3 for one batch; raises the first failure after recording every answer."""
-    sent = send_batch(destination, outgoing, pool, progress, since, ctx.fence)
+    sent = send_batch(destination, outgoing, pool, progress, since, fence)
     _mark_pushed(ctx, sent.answers, sent.unsent)
     result.count_sent(sent.answers)
     if sent.error is not None:
