@@ -110,7 +110,7 @@ def test_three_months_roll_forward_ties_and_a_closed_month_stays_byte_identical(
             {"key": keys["in_blue_sep"], "reward_status": "paid"},
             {"key": keys["in_blue_oct"], "reward_status": "declined"},
         ]}})  # fmt: skip
-        c.sync("2026-11-05T00:00:00Z")  # the platform's word read back
+        read_back = c.sync("2026-11-05T00:00:00Z")  # the platform's word read back
 
         # November is not over for the books yet: it cannot be closed
         early = runner.invoke(app, ["close", "2026-11", "--config", str(config)])
@@ -176,6 +176,17 @@ def test_three_months_roll_forward_ties_and_a_closed_month_stays_byte_identical(
         assert _figures(autumn)[USD] == (0, 60_000, 0, 0, 60_000)
         changes = json.loads(_cli(config, "report", "--changes", "--format", "json"))
         assert changes["runs"] == [last.run_id] and changes["booked_minor"] == {USD: 10_000}
+        since = json.loads(_cli(config, "report", "--since-run", read_back.run_id, "--format", "json"))
+        assert since == changes
+        platform = json.loads(_cli(config, "report", "--changes", "--run", read_back.run_id, "--format", "json"))
+        assert sorted((x["cause"], x["before"], x["after"]) for x in platform["changes"]) == [
+            ("platform", "pushed", "pushed/approved"), ("platform", "pushed", "pushed/declined"),  # October's
+            ("platform", "pushed/approved", "pushed/paid"), ("platform", "pushed/approved", "pushed/paid"),
+        ]
+        for bad in (["--period", "2026-13"], ["--period", "2026-11", "--changes"], ["--period", "2026-11",
+                                                                                   "--format", "html"]):
+            refused = runner.invoke(app, ["report", *bad, "--config", str(config)])
+            assert refused.exit_code == 2, (bad, refused.stdout)
         assert sorted((x["cause"], x["amount_minor"], x["after"]) for x in changes["changes"]) == [
             ("booked", -10_000, "payable"), ("booked", 20_000, "payable"),
             ("pushed", -10_000, "pushed"), ("pushed", 20_000, "pushed"),
