@@ -41,6 +41,7 @@ from connector.rules.kinds import RuleFinding, desired_entries
 from connector.rules.payout import PayoutRates
 from connector.rules.program import Program
 from connector.rules.qualification import Submission, Verdict, build_submissions, qualify
+from connector.rules.ratekeys import RATE_KEY_UNMATCHED
 from connector.store.db import transaction
 from connector.store.models import ComputeState, Finding
 
@@ -355,7 +356,9 @@ def _findings_kept(
     redone = {v.submission.key for v in q.verdicts if v.submission.customer_key in booked.batch_of}
     redone |= q.decided.keys
     kept = reads.previous_findings(session, program.name, previous_run)
-    return [f for f in kept if f.subject_key not in redone and f.code != requalify.REQUALIFIED]
+    # news of one run, not standing state: a requalification; a rate key without a group (the run re-checks it)
+    news = (requalify.REQUALIFIED, RATE_KEY_UNMATCHED)
+    return [f for f in kept if f.subject_key not in redone and f.code not in news]
 
 
 def _affected(

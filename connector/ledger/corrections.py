@@ -19,6 +19,7 @@ from connector.money import rate_str, round_half_up
 from connector.rules.desired import DesiredEntry, Placement, PlacementPolicy, note_text
 from connector.rules.notes import correction_note, num, takeback_note
 from connector.rules.payout import FX_RATE_MISSING, PayoutRates
+from connector.rules.ratekeys import RATE_UNKNOWN
 from connector.store.models import LedgerEntry
 
 
@@ -28,6 +29,9 @@ def groups_to_correct(totals: Mapping[str, int], wanted: Mapping[str, DesiredEnt
     differ = [
         key for key, d in wanted.items() if d.amount != (have := totals.get(key, 0)) and not (d.final and have != 0)
     ]
+    # an unpriced event (its partner's group has no rate) is booked at 0, held `rate_unknown`: never silent
+    differ.extend(key for key, d in wanted.items()
+                  if key not in totals and d.amount == 0 and d.pending_reason == RATE_UNKNOWN)
     differ.extend(key for key, have in totals.items() if have != 0 and key not in wanted)
     return sorted(differ)
 
@@ -147,6 +151,10 @@ def place_open(
             pending = target.pending_reason if target is not None else pending_of(entry)
             place = placement(entry.partnership_key, entry.customer_key, payable_at, pending, entry.sources)
             place = with_payout(entry, place, payouts)
+            if entry.amount_minor == 0 and (target is None or target.pending_reason != RATE_UNKNOWN):
+                # an unpriced entry whose rate came (its group's correction carries the amount) or that is no
+                # longer owed: it is done with, never sent
+                place = Placement("reversed", "rate_found" if target is not None else "no_longer_owed")
             if place.reason is None and (entry.reason or "").startswith("requalified:"):
                 place = Placement(place.status, entry.reason)  # a take-back keeps why it was taken (`requalify`)
             if entry.payable_at != payable_at:

@@ -30,6 +30,7 @@ from connector.report.model import (
     SubmissionRow,
 )
 from connector.report.payouts import compute_payout_totals, payout_checks
+from connector.report.rates import rate_check
 from connector.report.readable import CustomerRow
 from connector.rules.invariants import PARKED_REASONS
 from connector.store.models import (
@@ -233,6 +234,7 @@ def _with_figures(report: Report) -> Report:
     report.totals = compute_totals(report.entries)
     report.payout_totals = compute_payout_totals(report.entries)
     report.checks = compute_checks(report.entries, report.totals) + payout_checks(report.entries, report.payout_totals)
+    report.checks.append(rate_check(report.entries, report.findings))
     report.monthly = monthly_commission(report.entries)
     return report
 

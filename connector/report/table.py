@@ -12,8 +12,10 @@ from rich.table import Table
 from rich.text import Text
 
 from connector.money import format_money, iso_utc
-from connector.report.model import ALL_STATUSES, Check, CurrencyTotals, EntryRow, PayoutTotals, Report
+from connector.report.model import ALL_STATUSES, Check, CurrencyTotals, EntryRow, FindingRow, PayoutTotals, Report
+from connector.report.rates import loud_findings
 from connector.report.readable import as_date, labelled
+from connector.rules.ratekeys import RATE_KEY_UNMATCHED
 
 # Status lines the summary always shows, even at zero: what finance looks for first.
 _ALWAYS_SHOWN_STATUSES = ("held", "pushed")
@@ -25,6 +27,9 @@ def summary_of(report: Report) -> Table:
     table = Table(title=report.title, show_header=True, header_style="bold")
     table.add_column("", style="bold")
     table.add_column("value", justify="right")
+    for finding in loud_findings(report.findings):  # first: money the program cannot price
+        table.add_row(Text(f"WARNING {finding.code}", style="bold red"), Text(_loud(finding), style="bold red"),
+                      end_section=True)
     table.add_row("run status", run.status)
     table.add_row("as of", iso_utc(run.as_of) or "—", end_section=not report.partner_key)
     if report.partner_key:
@@ -42,6 +47,10 @@ def summary_of(report: Report) -> Table:
     table.add_row("quarantined", str(len(report.quarantined)))
     table.add_row("checks", _verdict(report))
     return table
+
+
+def _loud(finding: FindingRow) -> str:
+    return (finding.detail or "") if finding.code == RATE_KEY_UNMATCHED else f"{finding.subject_key}: {finding.detail}"
 
 
 def _add_currency_rows(table: Table, currency: str, t: CurrencyTotals) -> None:

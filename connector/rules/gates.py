@@ -14,6 +14,7 @@ from collections.abc import Collection, Mapping, Sequence
 from connector.rules.desired import Placement
 from connector.rules.facts import UNPAID_STATUSES, Facts
 from connector.rules.program import Program
+from connector.rules.ratekeys import RATE_UNKNOWN
 from connector.rules.records import PartnerRecord
 
 UPSTREAM_QUARANTINED = "upstream_quarantined"  # a quarantined record feeds the entry (`rules.invariants`)
@@ -178,6 +179,8 @@ class GatePolicy:
         pending: str | None,
         sources: Sequence[str] = (),
     ) -> Placement:
+        if pending == RATE_UNKNOWN:  # programs.md: after the gates, held until the program names a rate
+            return Placement("held", self.gate(partnership_key, customer_key, sources) or RATE_UNKNOWN)
         if payable_at is None and pending:
             return Placement("scheduled", pending)
         if payable_at is not None and payable_at > self.as_of:

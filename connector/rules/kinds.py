@@ -23,6 +23,7 @@ from connector.rules.facts import Facts
 from connector.rules.netrevenue import adjustments, earning_share, invoice_basis, item_earns, original_contract
 from connector.rules.program import Program
 from connector.rules.qualification import Submission, Verdict
+from connector.rules.ratekeys import RATE_UNKNOWN
 from connector.rules.records import (
     InvoiceRecord,
     MarketingCostRecord,
@@ -136,9 +137,27 @@ def net_revenue_entries(program: Program, facts: Facts, sub: Submission) -> Iter
     assert sub.partner is not None and sub.billing_customer_id is not None
     slug = terms_group(program, facts, sub)
     rate = program.rates.by_group.get(slug or "", program.rates.default)
-    if rate is None:
-        yield RuleFinding(sub.key, "rate_unknown", f"no rate for partner group {slug!r}")
+    if rate is None:  # loud, never a silent zero: the entries are booked unpriced and held `rate_unknown`
+        yield RuleFinding(sub.key, RATE_UNKNOWN, f"no rate for partner group {slug!r}")
+        yield from (_unpriced(program, slug, e) for e in _net_revenue(program, facts, sub, slug, Decimal(0)))
         return
+    yield from _net_revenue(program, facts, sub, slug, rate)
+
+
+def _unpriced(program: Program, slug: str | None, e: DesiredEntry) -> DesiredEntry:
+    """The entry an event would earn, as if its partner's group had a rate: one per event, amount and basis
+    0 (nothing is known to be owed), held `rate_unknown` after the gates; its note keeps the basis at stake.
+    Once the program names a rate, the group's correction books the real basis × rate."""
+    what = e.note.what if isinstance(e.note, notes.Explained) else note_text(e.note)
+    basis = e.basis
+    note = partial(notes.unpriced_note, what, basis, program.name, slug)
+    return e._replace(basis=Fraction(0), rate=Decimal(0), amount=0, pending_reason=RATE_UNKNOWN, note=note)
+
+
+def _net_revenue(
+    program: Program, facts: Facts, sub: Submission, slug: str | None, rate: Decimal
+) -> Iterator[DesiredEntry]:
+    assert sub.partner is not None and sub.billing_customer_id is not None
     start = facts.first_paid_at(sub.billing_customer_id)
     if start is None:
         return
@@ -389,7 +408,8 @@ def desired_entries(program: Program, facts: Facts, verdicts: list[Verdict]) -> 
                 (findings if isinstance(item, RuleFinding) else out).append(item)  # type: ignore[arg-type]
     if program.commission.floor_at_zero:
         out = floor_at_zero(out)
-    return KindOutput([e for e in out if e.amount != 0], sorted(set(findings), key=lambda f: (f.subject_key, f.code)))
+    kept = [e for e in out if e.amount != 0 or e.pending_reason == RATE_UNKNOWN]  # unpriced entries are booked
+    return KindOutput(kept, sorted(set(findings), key=lambda f: (f.subject_key, f.code)))
 
 
 def floor_at_zero(entries: list[DesiredEntry]) -> list[DesiredEntry]:

@@ -113,6 +113,13 @@ def cost_what(note: str | None, cost_id: str, date: dt.date | None, amount: int)
     return f"marketing cost {name} dated {_day(date)} ({num(amount)}, finance's cost file)"
 
 
+def unpriced_note(what: str | Callable[[], str] | None, basis: Fraction, program: str, group: str | None) -> str:
+    """An entry held `rate_unknown`: the event and its basis, and why nothing is priced."""
+    head = what() if callable(what) else what or "entry"
+    return (f"{head}; basis {num(basis)} × rate unknown: partner group {group!r} has no rate in {program}'s "
+            f"rates.by_group, so 0 is booked and held rate_unknown until the program names one")
+
+
 def correction_note(
     entry_keys: Sequence[str], booked: int, wanted: int, changed: Sequence[str], now: str | None
 ) -> str:

@@ -136,12 +136,15 @@ def check_program(settings: Settings, clients: _Clients) -> str:
     program = load_program(settings.program.file)
     if clients.groups is None:
         raise CheckFailed("not checked against PartnerStack's groups: PartnerStack did not answer")
+    from connector.rules.ratekeys import unmatched_rate_keys
+
     known = {str(g.get("slug")) for g in clients.groups}
-    unknown = sorted(set(program.rates.by_group) - known)
+    unknown = unmatched_rate_keys(program.rates.by_group, known)
     if unknown:
+        named = ", ".join(k.key + (f" (did you mean {k.suggestion!r}?)" if k.suggestion else "") for k in unknown)
         raise CheckFailed(
             f"{settings.program.file}: rates.by_group names group(s) PartnerStack does not have: "
-            f"{', '.join(unknown)} (it has: {', '.join(sorted(known)) or 'none'})"
+            f"{named} (it has: {', '.join(sorted(known)) or 'none'})"
         )
     return f"{program.name}: every group in rates.by_group exists in PartnerStack"
 

@@ -307,12 +307,14 @@ def _run_stages(ctx: RunContext, program: Program, fence: Fence, outcome: RunOut
     try:
         from connector.ledger.compute import compute
         from connector.pull import pull
+        from connector.run.ratewarn import warn_unknown_rates
 
         outcome.pulled = _pulled_counts(pull(ctx))
         fence.check()
         stage = "compute"
         # a scheduled sync recomputes only what can have changed; backfill and demo run full
         outcome.compute = compute(ctx, program, incremental=ctx.kind == "sync" and not full)
+        warn_unknown_rates(ctx, program)
         fence.check()
         stage = "push"
         outcome.push = push(ctx, program)

@@ -596,7 +596,8 @@ def test_requalified_take_back_and_its_finding(engine: Engine, reference: Engine
         ("part_b", "commission", 2000, "payable", None),
     ]
     assert [e[15] for e in _ledger(engine) if e[2] == "part_a" and e[4] == "clawback"] == [
-        "requalified:duplicate_lead: lead_0 is now rejected (duplicate_lead); lead_early earns instead: taken back"
+        "take-back of consio|part_a|cust_0|commission|in_0#0: requalified:duplicate_lead: lead_0 is now rejected "
+        "(duplicate_lead); lead_early earns instead: taken back; booked 2,000, now 0, difference −2,000"
     ]
     assert [f[2] for f in _findings(engine, "run-1") if f[1] == "lead_0"] == ["requalified"]
     assert [f for f in _findings(engine, "run-2") if f[2] == "requalified"] == []

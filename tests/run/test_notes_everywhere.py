@@ -57,10 +57,8 @@ def test_the_capped_clawback_explains_itself_in_every_format(demo_dir: Path, tmp
     assert [r["note"] for r in rows if r["entry_key"] == capped["entry_key"]] == [capped["note"]]
 
     _report(demo_dir, "xlsx", tmp_path / "r.xlsx")
-    sheet = load_workbook(tmp_path / "r.xlsx")["entries"]
-    header = [c.value for c in sheet[1]]
-    notes = [row[header.index("note")] for row in sheet.iter_rows(min_row=2, values_only=True)]
-    assert capped["note"] in notes
+    sheet = load_workbook(tmp_path / "r.xlsx")["Entries"]
+    assert capped["note"] in {cell for row in sheet.iter_rows(values_only=True) for cell in row}
 
     _report(demo_dir, "html", tmp_path / "r.html")
     assert capped["note"].replace("'", "&#39;") in (tmp_path / "r.html").read_text(encoding="utf-8")
