@@ -1,7 +1,7 @@
 """The finance reconciliation report of a run, and the per-partner statement and leaderboard.
 
-Formats: table (Rich), json, csv (a directory of `<section>.csv`, or one file with a
-`section` column when the output path ends in `.csv`), xlsx, html (self-contained).
+Formats: table (Rich), json, csv (`<section>.csv` files in a zip, or a directory; one file
+with a `section` column when the output path ends in `.csv`), xlsx, html (self-contained).
 """
 
 from connector.report.build import RunNotFound, build_report, restrict_to_partner

@@ -38,6 +38,7 @@ TIME_FORMAT = "yyyy-mm-dd hh:mm"
 DATE_FORMAT = "yyyy-mm-dd"
 RATE_FORMAT = "0.00######"
 MAX_WIDTH = 48
+LINE_HEIGHT = 13.5  # points per line of 11-point text
 SUMMARY = ("run", "totals", "by_partner", "payout_totals", "checks")
 DETAILS = ("pulled", "partners", "quarantined", "findings", "notes", "payout_audit")
 NOT_REPEATED = ("held", "pushed")  # filters of the Entries sheet
@@ -114,6 +115,7 @@ class _Sheet:
         self.row = 1
         self.widths: dict[int, int] = {}
         self.machine: set[int] = set()
+        self.lines: dict[int, int] = {}  # per row: lines its tallest wrapped cell takes
 
     def _width(self, column: int, width: int) -> None:
         self.widths[column] = max(self.widths.get(column, 0), width)
@@ -156,6 +158,7 @@ class _Sheet:
         width = _shown_width(source)
         if width > MAX_WIDTH:
             target.alignment = Alignment(wrap_text=True, vertical="top")
+            self.lines[row] = max(self.lines.get(row, 1), -(-width // (MAX_WIDTH - 4)))
         self._width(column, width)
 
     def finish(self) -> None:
@@ -165,6 +168,10 @@ class _Sheet:
             if column in self.machine:
                 dim.outline_level = 1
                 dim.hidden = True
+        # Spreadsheets do not grow a row for wrapped text they did not lay out themselves (LibreOffice
+        # prints it over the next rows): give each such row the height of its lines.
+        for row, lines in self.lines.items():
+            self.sheet.row_dimensions[row].height = LINE_HEIGHT * lines
         _print_setup(self.sheet)
 
 
