@@ -2,7 +2,8 @@
 
 A partner whose group has no rate earns nothing that can be checked, and a `rates.by_group` key
 that matches no PartnerStack group is usually that partner's group mistyped; either makes this
-check fail, naming what is held and the key with its suggestion (`connector.rules.ratekeys`).
+check fail, naming what is held and the key with its suggestion (`connector.rules.ratekeys`). A key that
+matches no group while every partner has a rate (a tier not created yet) is named, and the check holds.
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ def rate_check(entries: Sequence[EntryRow], findings: Sequence[FindingRow]) -> C
     held = [e for e in entries if e.status == "held" and (e.reason == RATE_UNKNOWN or _unpriced(e))]
     keys = [f for f in findings if f.code == RATE_KEY_UNMATCHED]
     subjects = [f for f in findings if f.code == RATE_UNKNOWN]
-    if not (held or keys or subjects):
-        return Check("rates_known", None, "every partner's group has a rate in the program", True)
+    if not (held or subjects):  # a key without a group (a tier not created yet) alone is a warning, not a miss
+        unmatched = "".join(f"; {f.detail}" for f in keys)
+        return Check("rates_known", None, f"every partner's group has a rate in the program{unmatched}", True)
     statement = (f"{len(held)} entr(ies) booked without a rate, held (their amount is not known), and "
                  f"{len(subjects)} submission(s) whose partner's group has no rate; nothing of theirs is paid "
                  f"until the program names a rate")  # fmt: skip

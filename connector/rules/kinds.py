@@ -301,16 +301,17 @@ def contract_value_entries(program: Program, facts: Facts, sub: Submission) -> I
     value, findings = contract_value_12m(program, facts, subscription, sub.key)
     yield from findings
     rate = group_rate(program, sub.partner)
-    if rate is None:
-        yield RuleFinding(sub.key, "rate_unknown", f"no rate for partner group {sub.partner.group_slug!r}")
-        return
+    unpriced = rate is None
+    if rate is None:  # loud: booked unpriced and held `rate_unknown` (`_unpriced`)
+        yield RuleFinding(sub.key, RATE_UNKNOWN, f"no rate for partner group {sub.partner.group_slug!r}")
+        rate = Decimal(0)
     currency = subscription.currency or program.currency_default
     payable_at = None
     if program.payable.when == "end_of_month_after_start" and start is not None:
         payable_at = end_of_month_after(start, program.payable.months_after_start)
     if _void_by_cancellation(program, facts, subscription, payable_at):
         return  # what was booked is taken back: the pair is `reversed` when neither was pushed
-    yield _entry(
+    entry = _entry(
         program, sub, "commission", subscription.id, value, rate, currency,
         sources=(subscription.id,), event_at=start, payable_at=payable_at,
         pending_reason=None if payable_at or start else "awaiting_contract_start",
@@ -322,6 +323,7 @@ def contract_value_entries(program: Program, facts: Facts, sub: Submission) -> I
         ),
         final=program.payable.final_once_payable and payable_at is not None and payable_at <= facts.as_of,
     )  # fmt: skip
+    yield _unpriced(program, sub.partner.group_slug, entry) if unpriced else entry
 
 
 def _void_by_cancellation(
