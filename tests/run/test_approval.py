@@ -163,7 +163,7 @@ def test_the_audit_is_in_every_report_format(tmp_path: Path, engine: Engine) -> 
     with (tmp_path / "csv" / "payout_audit.csv").open() as fh:
         assert [(r["action"], r["actor"]) for r in csv.DictReader(fh)] == [
             ("built", ""), ("approved", "alice"), ("pushed", "")]
-    sheet = load_workbook(Path(render_report(report, "xlsx", tmp_path / "r.xlsx")))["payout_audit"]
+    sheet = load_workbook(Path(render_report(report, "xlsx", tmp_path / "r.xlsx")))["Payout audit"]
     assert [sheet.cell(r, 3).value for r in range(2, 5)] == ["built", "approved", "pushed"]
 
 
