@@ -17,6 +17,7 @@ from markupsafe import Markup, escape
 from connector.money import format_money, iso_utc
 from connector.report.chart import build_chart
 from connector.report.model import ALL_STATUSES, EntryRow, Report
+from connector.report.rates import loud_findings
 from connector.report.readable import as_date, as_time
 from connector.report.subtotals import PartnerSubtotal, partner_subtotals
 
@@ -81,7 +82,7 @@ def render_html(report: Report) -> str:
     groups = partner_groups(report)
     return template.render(
         report=report, charts=charts, statuses=ALL_STATUSES, names=report.names(), links=report.links,
-        groups=groups, subtotals=[s for g in groups for s in g.subtotals],
+        groups=groups, subtotals=[s for g in groups for s in g.subtotals], loud=loud_findings(report.findings),
     )
 
 

@@ -95,6 +95,10 @@ def test_salse_for_sales_holds_the_sales_partner_loudly_then_pays_once_fixed(
         console.print(summary_table(engine, outcome.run_id))
         top = console.export_text().splitlines()[3:8]
         assert any("salse" in line and "'sales'" in line for line in top), top
+        from connector.report.html import render_html
+        page = render_html(report)
+        assert page.index(f"WARNING rate_key_unmatched: consio: {suggestion}".replace("'", "&#39;")) < page.index(
+            'id="entries"')  # the HTML page says it first too
         gauges = read_store_gauges(engine, "consio", outcome.run_id)
         assert gauges.findings["rate_key_unmatched"] == 1 and gauges.findings["rate_unknown"] == 1
 
