@@ -26,6 +26,7 @@ from connector.store.models import (
     Decision,
     Dispute,
     EntryStatusMove,
+    Finding,
     Invoice,
     InvoicePayment,
     LedgerEntry,
@@ -34,6 +35,7 @@ from connector.store.models import (
     PlatformReward,
     Referral,
     Refund,
+    Run,
     Subscription,
 )
 
@@ -93,6 +95,8 @@ class Explanation:
     billing_customers: list[str] = field(default_factory=list)
     sources: list[Source] = field(default_factory=list)
     entries: list[Explained] = field(default_factory=list)
+    findings: list[str] = field(default_factory=list)  # the latest run's findings on its submissions or customer
+    customer_key: str | None = None
 
 
 def _day(value: dt.datetime | None) -> str | None:
@@ -148,6 +152,13 @@ def _explain(
     out.billing_customers = sorted(billing)
     out.sources = _sources(session, billing, sources, whole_customer)
     out.entries = [_entry(session, e) for e in entries]
+    out.customer_key = customer
+    subjects = {d.submission_key for d in decisions} | ({customer} if customer else set())
+    latest = session.scalars(select(Run.id).order_by(Run.started_at.desc(), Run.id.desc()).limit(1)).first()
+    if latest is not None and subjects:
+        about = select(Finding).where(Finding.run_id == latest, Finding.subject_key.in_(sorted(subjects)))
+        rows = session.scalars(about.order_by(Finding.code, Finding.subject_key))
+        out.findings = [f"{f.code}: {f.subject_key}: {f.detail}" for f in rows]
     return out
 
 
@@ -287,8 +298,14 @@ def _lines(x: Explanation) -> Iterable[str]:
     for src in x.sources:
         amount = _amount(src.amount_minor, src.currency)
         yield f"  {src.kind} {src.id} {src.at or '—'} {amount}".rstrip() + f": {src.detail}"
+    if x.findings:
+        yield ""
+        yield "Findings (latest run)"
+        yield from (f"  {f}" for f in x.findings)
     yield ""
     yield "Entries"
+    if x.subject.startswith("entry") and x.customer_key:
+        yield f"  (the customer's other entries and the floor's order: connector explain --customer {x.customer_key})"
     if not x.entries:
         yield "  (none booked)"
     for e in x.entries:

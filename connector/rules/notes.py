@@ -117,7 +117,7 @@ def unpriced_note(what: str | Callable[[], str] | None, basis: Fraction, program
     """An entry held `rate_unknown`: the event and its basis, and why nothing is priced."""
     head = what() if callable(what) else what or "entry"
     return (f"{head}; basis {num(basis)} × rate unknown: partner group {group!r} has no rate in {program}'s "
-            f"rates.by_group, so 0 is booked and held rate_unknown until the program names one")
+            f"rates.by_group, so 0 is booked, held (rate_unknown, after any gate) until the program names one")
 
 
 def correction_note(

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from connector.report import summary_table
 from connector.report.build import build_report
+from connector.report.explain import explain_customer, render_explanation_text
 from connector.rules.program import bundled_program_path
 from connector.rules.ratekeys import UnmatchedKey, unmatched_rate_keys
 from connector.run.check import CheckFailed, check_program
@@ -99,6 +100,10 @@ def test_salse_for_sales_holds_the_sales_partner_loudly_then_pays_once_fixed(
         page = render_html(report)
         assert page.index(f"WARNING rate_key_unmatched: consio: {suggestion}".replace("'", "&#39;")) < page.index(
             'id="entries"')  # the HTML page says it first too
+        with Session(engine) as s:
+            told = render_explanation_text(explain_customer(s, "cust_cobalt"))
+        assert "Findings (latest run)\n  rate_unknown: lead_cobalt: no rate for partner group 'sales'" in told
+        assert "held (rate_unknown, after any gate)" in told
         gauges = read_store_gauges(engine, "consio", outcome.run_id)
         assert gauges.findings["rate_key_unmatched"] == 1 and gauges.findings["rate_unknown"] == 1
 
