@@ -16,18 +16,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from connector.run.options import ConfigOpt as _ConfigOpt
+
 if TYPE_CHECKING:
     from connector.push.batches import BatchView
 
-_ConfigOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--config",
-        envvar="CONNECTOR_CONFIG",
-        help="Settings file (TOML). Default: $CONNECTOR_CONFIG, else ./connector.toml if present.",
-        show_default=False,
-    ),
-]
 _ByOpt = Annotated[str, typer.Option("--by", help="Who decides (a name; recorded in the audit table).")]
 
 

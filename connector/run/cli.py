@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
+from connector.run.options import ConfigOpt
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -82,15 +84,6 @@ def _out() -> Console:
 def _err() -> Console:
     return _console(True)
 
-ConfigOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--config",
-        envvar="CONNECTOR_CONFIG",
-        help="Settings file (TOML). Default: $CONNECTOR_CONFIG, else ./connector.toml if present.",
-        show_default=False,
-    ),
-]
 AsOfOpt = Annotated[
     str | None,
     typer.Option("--as-of", help="The run's clock, ISO-8601 date or date-time (e.g. 2026-06-30T00:00:00Z)."),

@@ -19,15 +19,7 @@ from typing import Annotated
 
 import typer
 
-_ConfigOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--config",
-        envvar="CONNECTOR_CONFIG",
-        help="Settings file (TOML). Default: $CONNECTOR_CONFIG, else ./connector.toml if present.",
-        show_default=False,
-    ),
-]
+from connector.run.options import ConfigOpt as _ConfigOpt
 
 quarantine_app = typer.Typer(help="Quarantined and parked records.", no_args_is_help=True)
 

@@ -13,15 +13,7 @@ from typing import Annotated
 
 import typer
 
-_ConfigOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--config",
-        envvar="CONNECTOR_CONFIG",
-        help="Settings file (TOML). Default: $CONNECTOR_CONFIG, else ./connector.toml if present.",
-        show_default=False,
-    ),
-]
+from connector.run.options import ConfigOpt as _ConfigOpt
 
 
 class WhatIfFormat(enum.StrEnum):
