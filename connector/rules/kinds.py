@@ -139,18 +139,19 @@ def net_revenue_entries(program: Program, facts: Facts, sub: Submission) -> Iter
     rate = program.rates.by_group.get(slug or "", program.rates.default)
     if rate is None:  # loud, never a silent zero: the entries are booked unpriced and held `rate_unknown`
         yield RuleFinding(sub.key, RATE_UNKNOWN, f"no rate for partner group {slug!r}")
-        yield from (_unpriced(program, slug, e) for e in _net_revenue(program, facts, sub, slug, Decimal(0)))
+        missing = notes.group_rate_missing(program.name, slug)
+        yield from (_unpriced(missing, e) for e in _net_revenue(program, facts, sub, slug, Decimal(0)))
         return
     yield from _net_revenue(program, facts, sub, slug, rate)
 
 
-def _unpriced(program: Program, slug: str | None, e: DesiredEntry) -> DesiredEntry:
+def _unpriced(missing: str, e: DesiredEntry) -> DesiredEntry:
     """The entry an event would earn, as if its partner's group had a rate: one per event, amount and basis
     0 (nothing is known to be owed), held `rate_unknown` after the gates; its note keeps the basis at stake.
     Once the program names a rate, the group's correction books the real basis × rate."""
     what = e.note.what if isinstance(e.note, notes.Explained) else note_text(e.note)
     basis = e.basis
-    note = partial(notes.unpriced_note, what, basis, program.name, slug)
+    note = partial(notes.unpriced_note, what, basis, missing)
     return e._replace(basis=Fraction(0), rate=Decimal(0), amount=0, pending_reason=RATE_UNKNOWN, note=note)
 
 
@@ -323,7 +324,7 @@ def contract_value_entries(program: Program, facts: Facts, sub: Submission) -> I
         ),
         final=program.payable.final_once_payable and payable_at is not None and payable_at <= facts.as_of,
     )  # fmt: skip
-    yield _unpriced(program, sub.partner.group_slug, entry) if unpriced else entry
+    yield _unpriced(notes.group_rate_missing(program.name, sub.partner.group_slug), entry) if unpriced else entry
 
 
 def _void_by_cancellation(
@@ -345,12 +346,37 @@ def _void_by_cancellation(
 # ---------------------------------------------------------------- deal value
 
 
-def deal_entries(program: Program, facts: Facts, sub: Submission, successful: int) -> Iterator[DesiredEntry]:
+def deal_entries(
+    program: Program, facts: Facts, sub: Submission, successful: int
+) -> Iterator[DesiredEntry | RuleFinding]:
+    """The commission (value band + tier) and the milestone bonus of a closed-won deal.
+
+    A value below every band with no `rates.default` has no rate: loud, never a silent zero — the
+    commission is booked unpriced and held `rate_unknown`, with a finding; the bonus needs no rate.
+    """
     deal = sub.deal
     assert deal is not None and sub.partner is not None
     value = deal.amount or 0
     currency = (deal.currency or program.currency_default).lower()
-    base = band_rate(program, value, currency) or Decimal(0)
+    banded = band_rate(program, value, currency)
+    if banded is None:
+        yield RuleFinding(
+            sub.key,
+            RATE_UNKNOWN,
+            f"project value {value} ({currency} minor units) reaches no rate band; no rates.default",
+        )
+    for e in _deal_entries(program, facts, sub, successful, banded or Decimal(0)):
+        commission_unpriced = banded is None and e.kind == "commission"
+        yield _unpriced(notes.band_rate_missing(program.name, value), e) if commission_unpriced else e
+
+
+def _deal_entries(
+    program: Program, facts: Facts, sub: Submission, successful: int, base: Decimal
+) -> Iterator[DesiredEntry]:
+    deal = sub.deal
+    assert deal is not None and sub.partner is not None
+    value = deal.amount or 0
+    currency = (deal.currency or program.currency_default).lower()
     tier, add = tier_for(program, successful)
     rate = base + add
     first_paid_at = facts.first_paid_at(deal.external_key) if deal.external_key else None
@@ -402,7 +428,8 @@ def desired_entries(program: Program, facts: Facts, verdicts: list[Verdict]) -> 
         for sub in sorted(qualified, key=lambda s: (s.deal.close_date or far if s.deal else far, s.key)):
             assert sub.partner is not None
             counts[sub.partner.key] += 1
-            out.extend(deal_entries(program, facts, sub, counts[sub.partner.key]))
+            for item in deal_entries(program, facts, sub, counts[sub.partner.key]):
+                (findings if isinstance(item, RuleFinding) else out).append(item)  # type: ignore[arg-type]
     else:
         make = net_revenue_entries if basis == "net_revenue" else contract_value_entries
         for sub in qualified:
@@ -429,8 +456,11 @@ def floor_at_zero(entries: list[DesiredEntry]) -> list[DesiredEntry]:
                 amount = -total
                 # the basis that counted, so basis x rate still gives the amount (the report ties out on it)
                 counted = Fraction(amount) / Fraction(e.rate)
-                note: Note | None = (e.note.capped(amount, e.customer_key) if isinstance(e.note, notes.Explained)
-                                     else notes.capped_text(note_text(e.note), amount, e.customer_key))
+                note: Note | None = (
+                    e.note.capped(amount, e.customer_key)
+                    if isinstance(e.note, notes.Explained)
+                    else notes.capped_text(note_text(e.note), amount, e.customer_key)
+                )
                 e = e._replace(amount=amount, basis=counted, note=note)
             total += amount
             out.append(e)

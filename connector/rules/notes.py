@@ -113,11 +113,19 @@ def cost_what(note: str | None, cost_id: str, date: dt.date | None, amount: int)
     return f"marketing cost {name} dated {_day(date)} ({num(amount)}, finance's cost file)"
 
 
-def unpriced_note(what: str | Callable[[], str] | None, basis: Fraction, program: str, group: str | None) -> str:
-    """An entry held `rate_unknown`: the event and its basis, and why nothing is priced."""
+def unpriced_note(what: str | Callable[[], str] | None, basis: Fraction, missing: str) -> str:
+    """An entry held `rate_unknown`: the event and its basis, and which rate the program does not name."""
     head = what() if callable(what) else what or "entry"
-    return (f"{head}; basis {num(basis)} × rate unknown: partner group {group!r} has no rate in {program}'s "
-            f"rates.by_group, so 0 is booked, held (rate_unknown, after any gate) until the program names one")
+    return (f"{head}; basis {num(basis)} × rate unknown: {missing}, "
+            f"so 0 is booked, held (rate_unknown, after any gate) until the program names one")
+
+
+def group_rate_missing(program: str, group: str | None) -> str:
+    return f"partner group {group!r} has no rate in {program}'s rates.by_group"
+
+
+def band_rate_missing(program: str, value: int) -> str:
+    return f"project value {num(value)} reaches no band of {program}'s rates.bands and there is no rates.default"
 
 
 def correction_note(

@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
-from tests.rules.builders import World, entries, fx_settings, run
+from connector.rules.desired import note_text
+from connector.store.models import Finding
+from tests.rules.builders import World, entries, fx_settings, program, run
 
 
 @pytest.mark.parametrize(("contract_pounds", "reward_pence"), [(5_000, 15_000), (25_000, 75_000), (50_000, 150_000)])
@@ -82,3 +85,32 @@ def test_tech_consultant_base_tier_and_bonus(engine: Engine) -> None:
         ("deal_5", "commission"): 5_000_000,  # 8% + gold 2 = 10% of 50,000,001 = 5,000,000.1
         ("deal_5", "bonus"): 500_000,
     }
+
+
+def test_a_deal_below_every_band_without_a_default_is_held_rate_unknown_not_a_silent_zero(engine: Engine) -> None:
+    """Tech consultant with its 0 band removed and no `rates.default`: a 40,000 USD deal has no rate.
+
+    Its commission is booked at 0, held `rate_unknown` with a finding and a note naming the missing band;
+    the next deal, in the 5 % band, is priced as usual (its ordinal counts the unpriced one: silver needs 3).
+    """
+    base = program("tech-consultant")
+    prog = base.model_copy(update={"rates": base.rates.model_copy(
+        update={"bands": base.rates.bands[1:], "default": None})})
+    w = World()
+    w.partner("part_v")
+    w.customer("cus_1")
+    w.invoice("in_1", "cus_1", "2026-01-20", paid_at="2026-01-21", lines=[(None, 1)])
+    w.deal("deal_0", "v", "2026-01-01", amount=4_000_000, close_date="2026-01-10", external_key="cus_1")
+    w.deal("deal_1", "v", "2026-01-01", amount=5_000_000, close_date="2026-01-11", external_key="cus_1")
+    w.save(engine)
+    run(engine, prog, "2026-02-01")
+    got = {(e.customer_key, e.kind): (e.amount_minor, e.basis_minor, e.status, e.reason) for e in entries(engine)}
+    assert got == {
+        ("deal_0", "commission"): (0, 0, "held", "rate_unknown"),
+        ("deal_1", "commission"): (250_000, 5_000_000, "payable", None),
+    }
+    held = next(e for e in entries(engine) if e.customer_key == "deal_0")
+    assert "reaches no band of tech-consultant's rates.bands and there is no rates.default" in note_text(held.note)
+    with Session(engine) as s:
+        codes = [(f.code, f.detail) for f in s.scalars(select(Finding)) if f.code == "rate_unknown"]
+    assert codes == [("rate_unknown", "project value 4000000 (usd minor units) reaches no rate band; no rates.default")]
