@@ -2,7 +2,8 @@
 
 The program is the latest run's (a database holds one program's ledger in practice). A closed
 month's JSON is the rendering kept when it was closed, byte for byte; its table and CSV are
-rendered from the same frozen rows.
+rendered from the same frozen rows; its XLSX and HTML render the kept JSON itself (figures as
+kept; names, notes and links looked up, `connector.report.periodview`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,11 @@ from connector.report.build import RunNotFound, session_scope
 from connector.report.changes import changes_of, render_changes_json, render_changes_table, runs_after
 from connector.report.closing import stored_rendering
 from connector.report.period import parse_period
-from connector.report.periodfmt import PERIOD_FORMATS
+from connector.report.periodfmt import PERIOD_FORMATS, render_period_json
+from connector.report.periodhtml import write_period_html
+from connector.report.periodview import extras_of, parse_body
+from connector.report.periodxlsx import write_period_xlsx
+from connector.report.readable import Links
 from connector.report.rollforward import roll_forward
 from connector.store.models import Run
 
@@ -34,7 +39,8 @@ def program_of(session: Session) -> str:
 def period_text(engine: Engine | Session, period: str, fmt: str) -> str:
     """The period's roll-forward as `fmt` (table, json or csv; ValueError for another or a bad period)."""
     if fmt not in PERIOD_FORMATS:
-        raise ValueError(f"a period report comes as {', '.join(PERIOD_FORMATS)}, not {fmt}")
+        formats = ", ".join((*PERIOD_FORMATS, *PERIOD_FILE_FORMATS))
+        raise ValueError(f"a period report comes as {formats}, not {fmt}")
     spec = parse_period(period)
     with session_scope(engine) as session:
         program = program_of(session)
@@ -43,6 +49,28 @@ def period_text(engine: Engine | Session, period: str, fmt: str) -> str:
             if kept is not None:
                 return kept
         return PERIOD_FORMATS[fmt](roll_forward(session, program, spec))
+
+
+PERIOD_FILE_FORMATS = {"xlsx": write_period_xlsx, "html": write_period_html}
+
+
+def period_file(engine: Engine | Session, period: str, fmt: str, output: Path, links: Links | None = None) -> Path:
+    """The period's roll-forward written to `output` as xlsx or html: from the JSON kept at close for
+    a closed month, from the JSON rendering of the history otherwise (the same body either way)."""
+    if fmt not in PERIOD_FILE_FORMATS:
+        raise ValueError(f"a period file comes as {', '.join(PERIOD_FILE_FORMATS)}, not {fmt}")
+    spec = parse_period(period)
+    with session_scope(engine) as session:
+        program = program_of(session)
+        kept = stored_rendering(session, program, spec.label) if spec.is_month else None
+        body = parse_body(kept if kept is not None else render_period_json(roll_forward(session, program, spec)))
+        extras = extras_of(session, body, links or Links())
+    return PERIOD_FILE_FORMATS[fmt](body, extras, output)
+
+
+def period_filename(period: str, fmt: str) -> str:
+    """`period-2026-11.xlsx`: what the CLI writes under `[report] output_dir` without --output."""
+    return f"period-{parse_period(period).label}.{fmt}"
 
 
 def changes_text(engine: Engine | Session, run_id: str | None, since_run: str | None, fmt: str) -> str:

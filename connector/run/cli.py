@@ -283,6 +283,10 @@ def report(
         engine = open_engine(settings)
         try:
             run_id = None if run == "latest" else run
+            if period is not None and fmt.value in ("xlsx", "html") and not (since_run is not None or changes):
+                output = _period_file(engine, period, fmt.value, output, settings)
+                _out().print(f"wrote {output}", highlight=False, soft_wrap=True)
+                return
             if period is not None or since_run is not None or changes:
                 text = _period_or_changes(engine, run_id, period, since_run, changes, fmt.value, output)
                 if output is not None:
@@ -321,6 +325,19 @@ def _period_or_changes(
                 raise ValueError("--period shows a period; --changes and --since-run show runs: pick one")
             return write_text(period_text(engine, period, fmt), output)
         return write_text(changes_text(engine, run_id, since_run, fmt), output)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _period_file(engine: Any, period: str, fmt: str, output: Path | None, settings: Settings) -> Path:
+    """A period's XLSX or HTML, to `output` or `[report] output_dir`/period-<label>.<ext>."""
+    from connector.config import ConfigError
+    from connector.report.periodic import period_file, period_filename
+    from connector.report.readable import links_of
+
+    try:
+        target = output or Path(settings.report.output_dir) / period_filename(period, fmt)
+        return period_file(engine, period, fmt, target, links_of(settings.report))
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
 

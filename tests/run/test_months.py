@@ -13,11 +13,15 @@ is booked in November and names October, and the closed October report stays byt
 
 from __future__ import annotations
 
+import datetime as dt
+import io
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
+from openpyxl import load_workbook
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
@@ -89,6 +93,64 @@ def _states(line: dict[str, Any]) -> dict[str, int]:
     return {state: amount for state, amount in line["closing_by_state_minor"].items() if amount}
 
 
+def _period_files(config: Path, folder: Path, period: str) -> tuple[bytes, bytes]:
+    """The period's XLSX and HTML as the CLI writes them."""
+    out = []
+    for fmt in ("xlsx", "html"):
+        target = folder / f"{period}.{fmt}"
+        assert f"wrote {target}" in _cli(config, "report", "--period", period, "--format", fmt, "--output", str(target))
+        out.append(target.read_bytes())
+    return out[0], out[1]
+
+
+def _minor(value: Any) -> int:
+    """A money cell (major units, a number) back in cents: exact, never through a float's digits."""
+    assert isinstance(value, int | float | Decimal), value
+    return int(Decimal(str(value)) * 100)
+
+
+def _assert_november_files(config: Path, folder: Path) -> None:
+    """November's roll-forward in the workbook (numbers, per currency and per partner) and on the page."""
+    xlsx_bytes, html_bytes = _period_files(config, folder, "2026-11")
+    book = load_workbook(io.BytesIO(xlsx_bytes))
+    assert book.sheetnames == ["Roll-forward", "Movements"]
+    sheet = book["Roll-forward"]
+    rows = [[c.value for c in row] for row in sheet.iter_rows()]
+    assert rows[0][0] == "Roll-forward · consio · 2026-11 · per currency"
+    head = rows[1]
+    assert head[:6] == ["Currency", "Opening", "Accrued", "Taken back", "Paid", "Closing"]
+    assert [_minor(v) for v in rows[2][1:6]] == [60_000, 20_000, 10_000, 30_000, 40_000] and rows[2][0] == "USD"
+    states = dict(zip(head[6:13], (_minor(v) for v in rows[2][6:13]), strict=True))
+    assert states == {"Closing scheduled": 0, "Closing held": 0, "Closing payable": 10_000, "Closing pushed": 0,
+                      "Closing approved": 20_000, "Closing declined": 10_000, "Closing reversed": 0}  # fmt: skip
+    assert sheet.cell(row=3, column=2).number_format.startswith("#,##0.00")
+    partners = {r[0]: [_minor(v) for v in r[3:8]] for r in rows if r[0] in ("part_ada", "part_bea")}
+    assert partners == {"part_ada": [40_000, 20_000, 10_000, 20_000, 30_000],
+                        "part_bea": [20_000, 0, 0, 10_000, 10_000]}  # fmt: skip
+    names = {r[0]: r[1] for r in rows if r[0] in ("part_ada", "part_bea")}
+    assert all(names.values()), names
+    assert sheet.page_setup.orientation == "landscape" and sheet.page_setup.fitToWidth == 1
+    moves = book["Movements"]
+    assert moves.freeze_panes == "A2" and moves.auto_filter.ref and moves.print_title_rows == "$1:$1"
+    header = [c.value for c in moves[1]]
+    assert header[:4] == ["On (UTC)", "What", "Partner", "Partner name"] and "Note" in header
+    lines = [dict(zip(header, (c.value for c in row), strict=True)) for row in moves.iter_rows(min_row=2)]
+    assert sorted((m["What"], _minor(m["Amount"])) for m in lines) == [
+        ("accrued", 20_000), ("paid", 10_000), ("paid", 20_000), ("taken back", -10_000)]
+    late = next(m for m in lines if m["What"] == "taken back")
+    assert late["Corrects"] == "2026-10" and late["On (UTC)"] == dt.datetime(2026, 11, 1)
+    assert (late["Note"] or "").endswith("corrects closed 2026-10")
+    assert moves.cell(row=2, column=3).hyperlink is not None
+    html = html_bytes.decode("utf-8")
+    for figure in ("600.00 USD", "200.00 USD", "100.00 USD", "300.00 USD", "400.00 USD"):
+        assert figure in html, figure
+    assert "[ok] roll_forward usd: opening 600.00 USD + accrued 200.00 USD" in html
+    for name in names.values():
+        assert name in html
+    assert html.count('data-link="partner"') >= 4 and 'data-link="stripe"' in html
+    assert "corrects closed 2026-10" in html and "@media print" in html
+
+
 def test_three_months_roll_forward_ties_and_a_closed_month_stays_byte_identical(
     tmp_path: Path, database_url: str, engine: Engine
 ) -> None:
@@ -125,6 +187,7 @@ def test_three_months_roll_forward_ties_and_a_closed_month_stays_byte_identical(
                "600.00 USD" in closed  # fmt: skip
         october_json = _cli(config, "report", "--period", "2026-10", "--format", "json")
         october_table = _cli(config, "report", "--period", "2026-10")
+        october_files = _period_files(config, tmp_path / "before", "2026-10")
 
         # a refund dated 20 October arrives late, and November's acme invoice
         _apply_invoices(c, "2026-11-20T00:00:00Z", _invoice(w, "in_acme_nov", "cus_acme", "2026-11-02", 100_000),
@@ -136,6 +199,7 @@ def test_three_months_roll_forward_ties_and_a_closed_month_stays_byte_identical(
         # October, closed before the correction: the same bytes, from the kept rendering and from the history
         assert _cli(config, "report", "--period", "2026-10", "--format", "json") == october_json
         assert _cli(config, "report", "--period", "2026-10") == october_table
+        assert _period_files(config, tmp_path / "after", "2026-10") == october_files  # XLSX and HTML too
         with Session(engine) as s:
             assert verify_closed(s, "consio") == [("2026-09", True), ("2026-10", True)]
             assert all(t.ties for t in ledger_ties(s, "consio"))
@@ -165,6 +229,7 @@ def test_three_months_roll_forward_ties_and_a_closed_month_stays_byte_identical(
         assert (notes["re_acme_oct#0"] or "").endswith("; booked in 2026-11: corrects closed 2026-10")
         assert "corrects" not in (notes["in_acme_nov#0"] or "")
         assert [(f["code"], f["partner_key"]) for f in november["findings"]] == [("reward_declined", "part_bea")]
+        _assert_november_files(config, tmp_path / "november")
         table = _cli(config, "report", "--period", "2026-11")
         assert "[ok] roll_forward usd: opening 600.00 USD + accrued 200.00 USD − taken back 100.00 USD − paid " \
                "300.00 USD = closing 400.00 USD" in table and "corrects 2026-10" in table  # fmt: skip
@@ -183,7 +248,7 @@ def test_three_months_roll_forward_ties_and_a_closed_month_stays_byte_identical(
             ("platform", "pushed", "pushed/approved"), ("platform", "pushed", "pushed/declined"),  # October's
             ("platform", "pushed/approved", "pushed/paid"), ("platform", "pushed/approved", "pushed/paid"),
         ]
-        for bad in (["--period", "2026-13"], ["--period", "2026-11", "--changes"], ["--period", "2026-11",
+        for bad in (["--period", "2026-13"], ["--period", "2026-11", "--changes"], ["--changes",
                                                                                    "--format", "html"]):
             refused = runner.invoke(app, ["report", *bad, "--config", str(config)])
             assert refused.exit_code == 2, (bad, refused.stdout)
