@@ -12,6 +12,7 @@ from typing import Any
 from adapters.partnerstack import STREAMS, PartnerStackClient, PartnerStackStream, to_epoch_ms
 from adapters.partnerstack.streams import TrailingCursor, UpdatedCursor
 from connector.pull.context import PullContext
+from connector.pull.handover import PartnerStackHandover, partnerstack_may_hand_over
 from connector.pull.pages import read_cursor, transaction
 from connector.pull.trailing import TrailingRead
 from connector.store.writes import save_cursor
@@ -22,11 +23,17 @@ class PartnerStackPull:
         self.pull = pull
         self.ctx = pull.ctx
         self.client = client
+        self.handed_over: list[str] = []  # streams whose first-sync cursor this backfill left
 
     def run(self) -> None:
         for stream in STREAMS:
             self.read(stream)
             self.pull.finish(stream.key)
+        if self.handed_over:
+            self.ctx.notes.append(
+                "partnerstack: the backfill read every record of " + ", ".join(self.handed_over)
+                + " and left the first sync their positions"
+            )
 
     def read(self, stream: PartnerStackStream) -> None:
         if self.ctx.is_backfill:
@@ -39,17 +46,33 @@ class PartnerStackPull:
             TrailingRead(self.pull, self.client, stream, TrailingCursor.from_json(state, stream.key)).run()
 
     def _backfill(self, stream: PartnerStackStream) -> None:
-        """`[since, until)` by created time; no cursor is read or moved."""
+        """`[since, until)` by created time; no incremental cursor is read or moved.
+
+        A stream with no cursor yet whose whole history the backfill read gets the cursor a first
+        sync's full read would leave (`handover`), so that sync reads only what is new.
+        """
         params: dict[str, Any] = {}
         if self.ctx.since is not None:
             params["min_created"] = to_epoch_ms(self.ctx.since)
         if self.ctx.until is not None:
             params["max_created"] = to_epoch_ms(self.ctx.until) - 1  # half-open [since, until)
         stats = self.pull.stat(stream.key)
+        handover = (
+            PartnerStackHandover(stream, to_epoch_ms(self.ctx.as_of))
+            if partnerstack_may_hand_over(self.pull, self.client, stream)
+            else None
+        )
         for page in self.client.iter_list(stream.path, params, counter=stats.counter):
             with transaction(self.ctx) as session:
-                self.pull.writer.write(session, stream.key, page, stats)
+                records = self.pull.writer.write(session, stream.key, page, stats)
+            if handover is not None:
+                handover.saw(page, [to_epoch_ms(r.row["updated_at"]) for r in records
+                                    if r.row.get("updated_at") is not None])  # fmt: skip
             self.pull.page_written(stream.key)
+        if handover is not None:
+            with transaction(self.ctx) as session:
+                save_cursor(session, stream.key, handover.cursor())
+            self.handed_over.append(stream.name)
 
     def _updated(self, stream: PartnerStackStream, cursor: UpdatedCursor) -> None:
         """Window `min_updated ≥ watermark − overlap`; the watermark moves only once it is paged to the end."""

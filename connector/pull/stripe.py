@@ -19,6 +19,7 @@ from adapters.stripe import EVENTS_STREAM, STREAMS, EventsCursor, StripeClient, 
 from adapters.stripe.streams import EventPosition, FullRead
 from connector.pull.context import PullContext
 from connector.pull.events import apply_events
+from connector.pull.handover import stripe_events_cursor, stripe_may_hand_over
 from connector.pull.pages import read_cursor, transaction
 from connector.pull.parking import retry_parked
 from connector.pull.reread import reread_unfinished
@@ -53,10 +54,28 @@ class StripePull:
             self.ctx.notes.append(f"stripe: parked records fetched again: {resolved} resolved, {still} still failing")
 
     def backfill(self) -> None:
-        """`[since, until)` by created time; no cursor is read or moved."""
+        """`[since, until)` by created time; no incremental cursor is read or moved.
+
+        With no event cursor yet and the whole history read (`handover`), the backfill records the
+        newest event before reading and leaves it as a first sync's full read would, so that sync
+        applies only the events since.
+        """
         since = to_epoch_s(self.ctx.since) if self.ctx.since is not None else 0
         until = to_epoch_s(self.ctx.until) if self.ctx.until is not None else None
+        events_stats = self.pull.stat(EVENTS_STREAM)
+        newest_at: EventPosition | None = None
+        handover = stripe_may_hand_over(self.pull, self.client, EVENTS_STREAM)
+        if handover:
+            newest = self.client.newest_event(counter=events_stats.counter)
+            newest_at = EventPosition(newest.get("id"), newest.get("created")) if newest else None
         self._read_windows(since, until, epoch=None)
+        if handover:
+            with transaction(self.ctx) as session:
+                save_cursor(session, EVENTS_STREAM, stripe_events_cursor(newest_at, self.now))
+            self.ctx.notes.append(
+                "stripe: the backfill read every object and left the first sync the event log position"
+            )
+            self.pull.finish(EVENTS_STREAM)
 
     def sync(self) -> None:
         events_stats = self.pull.stat(EVENTS_STREAM)
