@@ -25,8 +25,15 @@ def render_period_html(body: dict[str, Any], extras: Extras) -> str:
     env.filters["instant"] = instant
     template = env.get_template(TEMPLATE)
     return template.render(body=body, title=title(body), names=extras.names, links=extras.links,
-                           notes=extras.notes, sources=extras.sources, figures=FIGURES, states=CLOSING_STATES,
+                           notes=extras.notes, sources=extras.sources, figures=FIGURES, states=shown_states(body),
                            money=format_money)  # fmt: skip
+
+
+def shown_states(body: dict[str, Any]) -> list[str]:
+    """The statuses some closing balance of the period has money in: a page of seven mostly-zero
+    columns does not fit a printed page (the workbook keeps all seven, as numbers to filter)."""
+    lines = [*body["roll_forward"], *body["partners"]]
+    return [s for s in CLOSING_STATES if any(line["closing_by_state_minor"][s] for line in lines)]
 
 
 def write_period_html(body: dict[str, Any], extras: Extras, output: Path) -> Path:

@@ -89,8 +89,10 @@ MOVEMENT_COLUMNS = ["on_at", "what", "partner_key", "partner_name", "customer_ke
 
 
 def roll_forward_section(body: dict[str, Any]) -> Section:
-    """Named by the report's title: the stacked sheet prints a section's name above it."""
-    return Section(f"{title(body)} · per currency", LINE_COLUMNS, [_line_cells(line) for line in body["roll_forward"]])
+    """Named by the report's title (the stacked sheet prints a section's name above it); the same
+    columns as the partners' block under it, so each figure sits in one column of the sheet."""
+    rows: list[list[Cell]] = [["all partners", None, *_line_cells(line)] for line in body["roll_forward"]]
+    return Section(f"{title(body)} · per currency", ["partner_key", "partner_name", *LINE_COLUMNS], rows)
 
 
 def partners_section(body: dict[str, Any], extras: Extras) -> Section:

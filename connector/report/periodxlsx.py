@@ -1,11 +1,11 @@
 """A period's roll-forward as an XLSX workbook, the same bytes every time it is rendered.
 
 Layout, as the run report's (`connector.report.xlsx`, whose sheet builders it reuses): a
-**Roll-forward** sheet (per currency, then per partner, then the tie-out checks and findings;
-money as numbers in major units, the closing balance split by status beside it) and a
-**Movements** sheet (what was accrued, taken back and paid in the period, with names, Stripe
-links, the closed month a late booking corrects and each entry's note: frozen header,
-autofilter, printed landscape one page wide with the header repeated).
+**Roll-forward** sheet (per currency, then per partner, in the same columns; money as numbers in
+major units, the closing balance split by status beside it), a **Movements** sheet (what was
+accrued, taken back and paid in the period, with names, Stripe links, the closed month a late
+booking corrects and each entry's note: frozen header, autofilter, printed landscape one page
+wide with the header repeated) and a **Checks** sheet (the tie-out sentences and the findings).
 
 Why the bytes are fixed: a closed month's workbook must be reproducible. openpyxl stamps the
 save time into `docProps/core.xml` and the zip's entries; both are set to the period's end.
@@ -39,9 +39,10 @@ _CORE = "docProps/core.xml"
 def period_xlsx_bytes(body: dict[str, Any], extras: Extras) -> bytes:
     workbook = Workbook()
     workbook.remove(workbook.active)
-    _stacked(workbook, "Roll-forward", [roll_forward_section(body), partners_section(body, extras),
-                                        checks_section(body), findings_section(body, extras)])  # fmt: skip
+    _stacked(workbook, "Roll-forward", [roll_forward_section(body), partners_section(body, extras)])
     _table_sheet(workbook, movements_section(body, extras))
+    # the checks' sentences on a sheet of their own: beside the figures they would widen a money column
+    _stacked(workbook, "Checks", [checks_section(body), findings_section(body, extras)])
     stamp = instant(body["period"]["end"])
     assert stamp is not None
     stamp = stamp.replace(tzinfo=None)

@@ -113,23 +113,27 @@ def _assert_november_files(config: Path, folder: Path) -> None:
     """November's roll-forward in the workbook (numbers, per currency and per partner) and on the page."""
     xlsx_bytes, html_bytes = _period_files(config, folder, "2026-11")
     book = load_workbook(io.BytesIO(xlsx_bytes))
-    assert book.sheetnames == ["Roll-forward", "Movements"]
+    assert book.sheetnames == ["Roll-forward", "Movements", "Checks"]
     sheet = book["Roll-forward"]
     rows = [[c.value for c in row] for row in sheet.iter_rows()]
     assert rows[0][0] == "Roll-forward · consio · 2026-11 · per currency"
     head = rows[1]
-    assert head[:6] == ["Currency", "Opening", "Accrued", "Taken back", "Paid", "Closing"]
-    assert [_minor(v) for v in rows[2][1:6]] == [60_000, 20_000, 10_000, 30_000, 40_000] and rows[2][0] == "USD"
-    states = dict(zip(head[6:13], (_minor(v) for v in rows[2][6:13]), strict=True))
+    assert head[:8] == ["Partner", "Partner name", "Currency", "Opening", "Accrued", "Taken back", "Paid", "Closing"]
+    assert rows[2][:3] == ["all partners", None, "USD"]
+    assert [_minor(v) for v in rows[2][3:8]] == [60_000, 20_000, 10_000, 30_000, 40_000]
+    states = dict(zip(head[8:15], (_minor(v) for v in rows[2][8:15]), strict=True))
     assert states == {"Closing scheduled": 0, "Closing held": 0, "Closing payable": 10_000, "Closing pushed": 0,
                       "Closing approved": 20_000, "Closing declined": 10_000, "Closing reversed": 0}  # fmt: skip
-    assert sheet.cell(row=3, column=2).number_format.startswith("#,##0.00")
+    assert sheet.cell(row=3, column=4).number_format.startswith("#,##0.00")
     partners = {r[0]: [_minor(v) for v in r[3:8]] for r in rows if r[0] in ("part_ada", "part_bea")}
     assert partners == {"part_ada": [40_000, 20_000, 10_000, 20_000, 30_000],
                         "part_bea": [20_000, 0, 0, 10_000, 10_000]}  # fmt: skip
     names = {r[0]: r[1] for r in rows if r[0] in ("part_ada", "part_bea")}
     assert all(names.values()), names
     assert sheet.page_setup.orientation == "landscape" and sheet.page_setup.fitToWidth == 1
+    checks = [c.value for row in book["Checks"].iter_rows() for c in row]
+    assert "opening 600.00 USD + accrued 200.00 USD − taken back 100.00 USD − paid 300.00 USD = closing 400.00 USD" \
+        in checks and "reward_declined" in checks  # fmt: skip
     moves = book["Movements"]
     assert moves.freeze_panes == "A2" and moves.auto_filter.ref and moves.print_title_rows == "$1:$1"
     header = [c.value for c in moves[1]]
@@ -149,6 +153,7 @@ def _assert_november_files(config: Path, folder: Path) -> None:
         assert name in html
     assert html.count('data-link="partner"') >= 4 and 'data-link="stripe"' in html
     assert "corrects closed 2026-10" in html and "@media print" in html
+    assert "of which<br>declined" in html and "of which<br>scheduled" not in html  # only statuses holding money
 
 
 def test_three_months_roll_forward_ties_and_a_closed_month_stays_byte_identical(
