@@ -3,7 +3,8 @@
 The program is the latest run's (a database holds one program's ledger in practice). A closed
 month's JSON is the rendering kept when it was closed, byte for byte; its table and CSV are
 rendered from the same frozen rows; its XLSX and HTML render the kept JSON itself (figures as
-kept; names, notes and links looked up, `connector.report.periodview`).
+kept; names, notes and links looked up, `connector.report.periodview`). What runs changed comes as
+table, JSON, XLSX or HTML (`connector.report.changesfiles`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from connector.report.build import RunNotFound, session_scope
-from connector.report.changes import changes_of, render_changes_json, render_changes_table, runs_after
+from connector.report.changes import Changes, changes_of, render_changes_json, render_changes_table, runs_after
+from connector.report.changesfiles import changes_extras, write_changes_html, write_changes_xlsx
 from connector.report.closing import stored_rendering
 from connector.report.period import parse_period
 from connector.report.periodfmt import PERIOD_FORMATS, render_period_json
@@ -76,7 +78,32 @@ def period_filename(period: str, fmt: str) -> str:
 def changes_text(engine: Engine | Session, run_id: str | None, since_run: str | None, fmt: str) -> str:
     """What `run_id` (None: the latest) changed, or every run started after `since_run`."""
     if fmt not in ("table", "json"):
-        raise ValueError(f"changes come as table or json, not {fmt}")
+        raise ValueError(f"changes come as table, json, xlsx or html, not {fmt}")
+    found = _changes(engine, run_id, since_run)
+    return render_changes_json(found) if fmt == "json" else render_changes_table(found)
+
+
+CHANGES_FILE_FORMATS = {"xlsx": write_changes_xlsx, "html": write_changes_html}
+
+
+def changes_file(engine: Engine | Session, run_id: str | None, since_run: str | None, fmt: str, output: Path,
+                 links: Links | None = None) -> Path:  # fmt: skip
+    """What the run(s) changed written to `output` as xlsx or html (the JSON's body, with names and notes)."""
+    if fmt not in CHANGES_FILE_FORMATS:
+        raise ValueError(f"a changes file comes as {', '.join(CHANGES_FILE_FORMATS)}, not {fmt}")
+    found = _changes(engine, run_id, since_run)
+    body = parse_body(render_changes_json(found))
+    with session_scope(engine) as session:
+        extras = changes_extras(session, body, links or Links())
+    return CHANGES_FILE_FORMATS[fmt](body, extras, output)
+
+
+def changes_filename(run_id: str | None, since_run: str | None, fmt: str) -> str:
+    """`changes-<run>.html`, or `changes-since-<run>.html`, under `[report] output_dir`."""
+    return f"changes-since-{since_run}.{fmt}" if since_run is not None else f"changes-{run_id or 'latest'}.{fmt}"
+
+
+def _changes(engine: Engine | Session, run_id: str | None, since_run: str | None) -> Changes:
     with session_scope(engine) as session:
         program = program_of(session)
         if since_run is not None:
@@ -87,8 +114,7 @@ def changes_text(engine: Engine | Session, run_id: str | None, since_run: str | 
             if chosen is None or session.get(Run, chosen) is None:
                 raise RunNotFound(f"no run with id {chosen}")
             runs = [chosen]
-        found = changes_of(session, program, runs)
-    return render_changes_json(found) if fmt == "json" else render_changes_table(found)
+        return changes_of(session, program, runs)
 
 
 def write_text(text: str, output: Path | None) -> str:

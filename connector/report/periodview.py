@@ -49,7 +49,10 @@ def extras_of(session: Session, body: dict[str, Any], links: Links) -> Extras:
     """Names of the partners and customers the body shows, notes and sources of its entries."""
     partners = {line["partner_key"] for line in body["partners"]} | {m["partner_key"] for m in body["movements"]}
     customers = {m["customer_key"] for m in body["movements"] if m.get("customer_key")}
-    entries = {m["entry_key"] for m in body["movements"]}
+    return extras_for(session, partners, customers, {m["entry_key"] for m in body["movements"]}, links)
+
+
+def extras_for(session: Session, partners: set[str], customers: set[str], entries: set[str], links: Links) -> Extras:
     notes: dict[str, str] = {}
     sources: dict[str, list[str]] = {}
     for chunk in in_lists(sorted(entries)):
@@ -59,10 +62,11 @@ def extras_of(session: Session, body: dict[str, Any], links: Links) -> Extras:
             if note:
                 notes[key] = note
             sources[key] = list(source or [])
+    found = _customers(session, customers)
     names = Names(
         partners={p.key: p.name for p in _partners(session, partners) if p.name},
-        customers={c.key: c.name for c in _customers(session, customers) if c.name},
-        customer_stripe_ids={c.key: c.stripe_id for c in _customers(session, customers) if c.stripe_id},
+        customers={c.key: c.name for c in found if c.name},
+        customer_stripe_ids={c.key: c.stripe_id for c in found if c.stripe_id},
     )
     return Extras(names, notes, sources, links)
 

@@ -13,6 +13,7 @@ save time into `docProps/core.xml` and the zip's entries; both are set to the pe
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import zipfile
 from pathlib import Path
@@ -46,9 +47,14 @@ def period_xlsx_bytes(body: dict[str, Any], extras: Extras) -> bytes:
     stamp = instant(body["period"]["end"])
     assert stamp is not None
     stamp = stamp.replace(tzinfo=None)
+    workbook.properties.title = title(body)
+    return fixed_bytes(workbook, stamp)
+
+
+def fixed_bytes(workbook: Workbook, stamp: dt.datetime) -> bytes:
+    """The workbook saved with `stamp` (naive UTC) as its document dates instead of the clock."""
     props = workbook.properties
     props.creator = "connector"
-    props.title = title(body)
     props.created = stamp
     buffer = io.BytesIO()
     workbook.save(buffer)

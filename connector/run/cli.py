@@ -283,8 +283,8 @@ def report(
         engine = open_engine(settings)
         try:
             run_id = None if run == "latest" else run
-            if period is not None and fmt.value in ("xlsx", "html") and not (since_run is not None or changes):
-                output = _period_file(engine, period, fmt.value, output, settings)
+            if fmt.value in ("xlsx", "html") and (period is None) != (since_run is None and not changes):
+                output = _period_file(engine, run_id, period, since_run, fmt.value, output, settings)
                 _out().print(f"wrote {output}", highlight=False, soft_wrap=True)
                 return
             if period is not None or since_run is not None or changes:
@@ -329,15 +329,23 @@ def _period_or_changes(
         raise ConfigError(str(exc)) from None
 
 
-def _period_file(engine: Any, period: str, fmt: str, output: Path | None, settings: Settings) -> Path:
-    """A period's XLSX or HTML, to `output` or `[report] output_dir`/period-<label>.<ext>."""
+def _period_file(
+    engine: Any, run_id: str | None, period: str | None, since_run: str | None, fmt: str, output: Path | None,
+    settings: Settings,
+) -> Path:
+    """A period's (or what runs changed) XLSX or HTML, to `output` or `[report] output_dir`/
+    period-<label>.<ext> (changes-<run>.<ext>)."""
     from connector.config import ConfigError
-    from connector.report.periodic import period_file, period_filename
+    from connector.report import periodic
     from connector.report.readable import links_of
 
+    links, folder = links_of(settings.report), Path(settings.report.output_dir)
     try:
-        target = output or Path(settings.report.output_dir) / period_filename(period, fmt)
-        return period_file(engine, period, fmt, target, links_of(settings.report))
+        if period is not None:
+            target = output or folder / periodic.period_filename(period, fmt)
+            return periodic.period_file(engine, period, fmt, target, links)
+        target = output or folder / periodic.changes_filename(run_id, since_run, fmt)
+        return periodic.changes_file(engine, run_id, since_run, fmt, target, links)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
 

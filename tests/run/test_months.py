@@ -156,6 +156,31 @@ def _assert_november_files(config: Path, folder: Path) -> None:
     assert "of which<br>declined" in html and "of which<br>scheduled" not in html  # only statuses holding money
 
 
+def _assert_changes_files(config: Path, folder: Path, since: str) -> None:
+    """What the last run changed as a workbook and a page: the bookings with names and notes; the
+    same changes render the same bytes."""
+    xlsx = folder / "changes.xlsx"
+    assert "wrote" in _cli(config, "report", "--since-run", since, "--format", "xlsx", "--output", str(xlsx))
+    first = xlsx.read_bytes()
+    _cli(config, "report", "--since-run", since, "--format", "xlsx", "--output", str(xlsx))
+    assert xlsx.read_bytes() == first
+    book = load_workbook(xlsx)
+    assert book.sheetnames == ["Summary", "Changes"]
+    sheet = book["Changes"]
+    header = [c.value for c in sheet[1]]
+    rows = [dict(zip(header, (c.value for c in row), strict=True)) for row in sheet.iter_rows(min_row=2)]
+    assert sorted((r["Change"], _minor(r["Amount"])) for r in rows) == [
+        ("booked as payable", -10_000), ("booked as payable", 20_000), ("payable → pushed", -10_000),
+        ("payable → pushed", 20_000)]  # fmt: skip
+    assert {r["Partner name"] for r in rows} == {"Ada Partners LLC"} and all(r["Note"] for r in rows)
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref
+    html = folder / "changes.html"
+    assert "wrote" in _cli(config, "report", "--changes", "--format", "html", "--output", str(html))
+    page = html.read_text(encoding="utf-8")
+    assert 'data-booked="usd">100.00 USD' in page and "Ada Partners LLC" in page
+    assert page.count('data-cause="booked"') == 2 and "corrects closed 2026-10" in page
+
+
 def test_three_months_roll_forward_ties_and_a_closed_month_stays_byte_identical(
     tmp_path: Path, database_url: str, engine: Engine
 ) -> None:
@@ -248,13 +273,14 @@ def test_three_months_roll_forward_ties_and_a_closed_month_stays_byte_identical(
         assert changes["runs"] == [last.run_id] and changes["booked_minor"] == {USD: 10_000}
         since = json.loads(_cli(config, "report", "--since-run", read_back.run_id, "--format", "json"))
         assert since == changes
+        _assert_changes_files(config, tmp_path / "changes", read_back.run_id)
         platform = json.loads(_cli(config, "report", "--changes", "--run", read_back.run_id, "--format", "json"))
         assert sorted((x["cause"], x["before"], x["after"]) for x in platform["changes"]) == [
             ("platform", "pushed", "pushed/approved"), ("platform", "pushed", "pushed/declined"),  # October's
             ("platform", "pushed/approved", "pushed/paid"), ("platform", "pushed/approved", "pushed/paid"),
         ]
         for bad in (["--period", "2026-13"], ["--period", "2026-11", "--changes"], ["--changes",
-                                                                                   "--format", "html"]):
+                                                                                   "--format", "csv"]):
             refused = runner.invoke(app, ["report", *bad, "--config", str(config)])
             assert refused.exit_code == 2, (bad, refused.stdout)
         assert sorted((x["cause"], x["amount_minor"], x["after"]) for x in changes["changes"]) == [
