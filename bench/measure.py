@@ -7,7 +7,8 @@ connector phase runs in a fresh worker process, so its peak RSS is its own. In o
 1. the sandbox alone: a bare httpx walk of every list, sequentially and with the connector's concurrency;
 2. per database, against a sandbox of its own: full backfill (recording every GET it sends), the
    replay of exactly those GETs (the fetch ceiling), a bare Core insert of the rows it stored (the
-   insert ceiling), a first sync (which sets the incremental cursors a backfill leaves alone), and an
+   insert ceiling), a first sync (which reads what a backfill could not hand over, see
+   ``connector.pull.handover``, plus the rewards the backfill pushed), and an
    incremental sync with no change;
 3. 1 % of the customers change through ``POST /_sandbox/apply``, then an incremental sync;
 4. per database, a recompute of the whole ledger from the store.
@@ -344,7 +345,7 @@ def _phases(
     drop_database(target)
     created.remove(target)
     saved(result)
-    say(f"[{size}/{kind}] first sync (sets the cursors a backfill leaves alone)")
+    say(f"[{size}/{kind}] first sync (after the backfill: what is new plus the rewards it pushed)")
     out["initial_sync"] = worker(*_run_args(db, box, costs, "sync", now))
     saved(result)
     say(f"[{size}/{kind}] incremental sync, nothing changed")
@@ -466,6 +467,7 @@ def add_ratios(result: dict[str, Any]) -> None:
             "backfill_to_fetch_plus_insert": _ratio(backfill, fetch + insert),
             "pull_to_fetch": _ratio(pull, fetch),
             "change_to_backfill": _ratio(out.get("incremental_1pct", {}).get("seconds", 0.0), backfill),
+            "first_sync_to_backfill": _ratio(out.get("initial_sync", {}).get("seconds", 0.0), backfill),
         }
         peak = max(out[p]["peak_rss_mb"] for p in ("backfill", "initial_sync", "incremental_nochange",
                                                   "incremental_1pct", "recompute") if p in out)
@@ -543,7 +545,9 @@ def render_table(result: dict[str, Any]) -> Any:
     row("  push: ratio to push ceiling", ("ratios", "push_to_post"))
     row("  ratio to insert ceiling", ("ratios", "backfill_to_insert"))
     row("  ratio to fetch + insert", ("ratios", "backfill_to_fetch_plus_insert"))
-    row("first sync, full read (s)", ("initial_sync", "seconds"))
+    row("first sync (s)", ("initial_sync", "seconds"))
+    row("  records read", ("initial_sync", "records"))
+    row("  share of full backfill", ("ratios", "first_sync_to_backfill"))
     row("incremental, no change (s)", ("incremental_nochange", "seconds"))
     row("incremental, 1 % changed (s)", ("incremental_1pct", "seconds"))
     row("  share of full backfill", ("ratios", "change_to_backfill"))
