@@ -18,10 +18,12 @@ from typing import Any
 
 from sqlalchemy import JSON, ColumnElement, Table, Text, cast, false, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session
 
 from connector.store.models import ChangeClock, Quarantine, SyncCursor
 from connector.store.planner import note_rows_written
+from connector.store.unnest import driver_sql, unnest_params, unnest_select
 
 
 def upsert_rows(session: Session, model: type[DeclarativeBase], rows: Sequence[dict[str, Any]]) -> int:
@@ -54,9 +56,13 @@ def upsert_rows(session: Session, model: type[DeclarativeBase], rows: Sequence[d
     by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for order, group in by_order.items():
         by_columns.setdefault(tuple(sorted(order)), []).extend(group)
-    dialect = session.get_bind().dialect.name
+    dialect = session.get_bind().dialect
     for cols, group in by_columns.items():
-        session.execute(_upsert_statement(table, dialect, cols, tuple(pk)), group)
+        if dialect.name == "postgresql" and len(group) > 1 and _unnest_fits(table, cols):
+            sql = _unnest_statement(table, dialect, cols, tuple(pk))
+            session.connection().exec_driver_sql(sql, unnest_params(table, cols, group, dialect))
+        else:
+            session.execute(_upsert_statement(table, dialect.name, cols, tuple(pk)), group)
     note_rows_written(session, table, len(dedup))
     return len(dedup)
 
@@ -70,18 +76,48 @@ def _upsert_statement(table: Table, dialect: str, cols: tuple[str, ...], pk: tup
     stmt = _STATEMENTS.get((table, dialect, cols))
     if stmt is None:
         insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-        update: dict[str, Any] = {c: insert.excluded[c] for c in cols if c not in pk}
         if "changed_seq" in table.c:
             insert = insert.values(changed_seq=_current_tick())
-            where = _differs(table, insert.excluded, [c for c in update if c != "changed_seq"])
-            update["changed_seq"] = insert.excluded.changed_seq
-            stmt = insert.on_conflict_do_update(index_elements=list(pk), set_=update, where=where)
-        elif update:
-            stmt = insert.on_conflict_do_update(index_elements=list(pk), set_=update)
-        else:
-            stmt = insert.on_conflict_do_nothing()
+        stmt = _on_conflict(table, insert, cols, pk)
         _STATEMENTS[(table, dialect, cols)] = stmt
     return stmt
+
+
+def _unnest_fits(table: Table, cols: tuple[str, ...]) -> bool:
+    """The one-statement form applies no Python-side column default (`default=0`, `default=dict`),
+    so rows missing such a column, or naming the change clock's own column, take the per-row form."""
+    if "changed_seq" in cols:
+        return False
+    return all(c.name in cols or c.default is None for c in table.c if c.name != "changed_seq")
+
+
+def _unnest_statement(table: Table, dialect: Dialect, cols: tuple[str, ...], pk: tuple[str, ...]) -> Any:
+    """PostgreSQL: the same upsert for a whole group of rows as one statement over column arrays
+    (`connector.store.unnest`), with the same conflict clause as the per-row form."""
+    stmt = _STATEMENTS.get((table, "postgresql-unnest", cols))
+    if stmt is None:
+        extra: list[tuple[str, str]] = []
+        if "changed_seq" in table.c:
+            tick = _current_tick().compile(dialect=dialect, compile_kwargs={"literal_binds": True})
+            extra.append(("changed_seq", str(tick)))
+        source = unnest_select(table, cols, dialect, extra)
+        names = [*cols, *(name for name, _ in extra)]
+        stmt = _on_conflict(table, postgresql.insert(table).from_select(names, source), cols, pk)
+        stmt = driver_sql(stmt, cols, dialect)
+        _STATEMENTS[(table, "postgresql-unnest", cols)] = stmt
+    return stmt
+
+
+def _on_conflict(table: Table, insert: Any, cols: tuple[str, ...], pk: tuple[str, ...]) -> Any:
+    """Update every non-key column; a change-tracked row only when its content differs, then restamped."""
+    update: dict[str, Any] = {c: insert.excluded[c] for c in cols if c not in pk}
+    if "changed_seq" in table.c:
+        where = _differs(table, insert.excluded, [c for c in update if c != "changed_seq"])
+        update["changed_seq"] = insert.excluded.changed_seq
+        return insert.on_conflict_do_update(index_elements=list(pk), set_=update, where=where)
+    if update:
+        return insert.on_conflict_do_update(index_elements=list(pk), set_=update)
+    return insert.on_conflict_do_nothing()
 
 
 def _current_tick() -> Any:
