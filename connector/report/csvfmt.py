@@ -75,7 +75,11 @@ def _write_single(path: Path, sections: list[Section]) -> None:
 
 
 def write_csv(report: Report, output: Path) -> Path:
-    sections = report_sections(report)
+    return write_sections(report_sections(report), output)
+
+
+def write_sections(sections: list[Section], output: Path) -> Path:
+    """Any report's sections as CSV: `.zip`, a `.csv` single file, or a directory (see the module doc)."""
     if output.suffix.lower() in (".csv", ".zip"):
         output.parent.mkdir(parents=True, exist_ok=True)
         (_write_single if output.suffix.lower() == ".csv" else _write_zip)(output, sections)

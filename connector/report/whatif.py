@@ -12,7 +12,6 @@ every entry the recompute would append and every booked entry whose status would
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import html
 import io
@@ -24,7 +23,7 @@ from typing import Any
 
 from connector.ledger.entries import EntryRow
 from connector.money import format_money, iso_utc
-from connector.report.csvfmt import cell_text
+from connector.report.csvfmt import cell_text, write_sections
 from connector.report.sections import Cell, Money, Section
 
 FORMATS = ("table", "json", "csv", "xlsx", "html")
@@ -256,28 +255,8 @@ def render_html(w: WhatIf) -> str:
 
 
 def write_csv(w: WhatIf, output: Path) -> Path:
-    """`output.csv`: one file with a `section` column; any other path: a directory of `<section>.csv`."""
-    sections = whatif_sections(w)
-    if output.suffix.lower() == ".csv":
-        output.parent.mkdir(parents=True, exist_ok=True)
-        columns: list[str] = []
-        for s in sections:
-            columns.extend(c for c in s.columns if c not in columns)
-        with output.open("w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=["section", *columns])
-            writer.writeheader()
-            for s in sections:
-                for row in s.rows:
-                    cells = {c: cell_text(v) for c, v in zip(s.columns, row, strict=True)}
-                    writer.writerow({"section": s.name, **cells})
-        return output
-    output.mkdir(parents=True, exist_ok=True)
-    for s in sections:
-        with (output / f"{s.name}.csv").open("w", newline="", encoding="utf-8") as fh:
-            writer2 = csv.writer(fh)
-            writer2.writerow(s.columns)
-            writer2.writerows([cell_text(c) for c in row] for row in s.rows)
-    return output
+    """`output.csv`: one file with a `section` column; `.zip` or any other path: `<section>.csv` files."""
+    return write_sections(whatif_sections(w), output)
 
 
 def write_xlsx(w: WhatIf, output: Path) -> Path:
