@@ -35,12 +35,17 @@ class StripeStream(Stream):
     # Whether the list takes `status=<one of open_statuses>` (Stripe's invoices, subscriptions,
     # invoice payments do; disputes, refunds and credit notes do not).
     status_filter: bool = False
+    # Whether a record can change at any time with no status saying so (metadata, e-mail) and the
+    # lists have no `updated` filter: a read that missed events reads the whole list again, not
+    # only what was created since (products' category and unit cost feed the rules, prices' product
+    # and amounts, customers' e-mail the deal conversion and their name the report).
+    changes_without_status: bool = False
 
 
 STREAMS: tuple[StripeStream, ...] = (
-    StripeStream("products", "products", "product"),
-    StripeStream("prices", "prices", "price"),
-    StripeStream("customers", "customers", "customer"),
+    StripeStream("products", "products", "product", changes_without_status=True),
+    StripeStream("prices", "prices", "price", changes_without_status=True),
+    StripeStream("customers", "customers", "customer", changes_without_status=True),
     StripeStream(
         "subscriptions", "subscriptions", "subscription", {"status": "all"}, "subscription_items",
         frozenset({"active", "trialing", "past_due", "unpaid", "incomplete", "paused"}), status_filter=True,

@@ -6,9 +6,10 @@ The first run records the newest event, then reads every stream in `created` win
 The events cursor records the last *complete read* of the log (`read_at`), not only the last
 event: an account with no event for weeks is still read within retention. When the last complete
 read is older than Stripe's retention, events may be lost, so the pull falls back to re-reading
-everything that can still have changed: each stream's objects created since that read (windows)
-and every stored record not yet final (`reread`), then resumes from the events. `ctx.notes` says
-which path ran and why.
+everything that can still have changed: each stream's objects created since that read (windows),
+every stored record not yet final (`reread`), and the whole list of the streams whose records
+change with no status saying so (`changes_without_status`: products, prices, customers; Stripe's
+lists have no `updated` filter), then resumes from the events. `ctx.notes` says which path ran and why.
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ class StripePull:
                 self.pull.finish(EVENTS_STREAM)
                 return
             full = self._begin_full_read(cursor, newest_at)
-        self._read_windows(full.since, None, epoch=full.epoch)
+        self._read_windows(full.since, None, epoch=full.epoch, whole_when_changeable=full.since is not None)
         if full.since is not None:  # past retention: what was created before can still have changed
             counts = reread_unfinished(self.pull, self.client, full.since)
             if counts:
@@ -117,9 +118,15 @@ class StripePull:
             f"retention): {applied} event(s) applied"
         )
 
-    def _read_windows(self, since: int | None, until: int | None, epoch: str | None) -> None:
+    def _read_windows(
+        self, since: int | None, until: int | None, epoch: str | None, whole_when_changeable: bool = False
+    ) -> None:
+        """Each stream created in `[since, until)`; with `whole_when_changeable` (past retention) the
+        streams whose records change without a status are read whole: one changed before `since`
+        (a product's category, a customer's e-mail) has no other way back."""
         for stream in STREAMS:
-            WindowRead(self.pull, self.client, stream, since, until, epoch).run()
+            start = None if whole_when_changeable and stream.changes_without_status else since
+            WindowRead(self.pull, self.client, stream, start, until, epoch).run()
             self.pull.finish(stream.key)
 
     def _begin_full_read(self, cursor: EventsCursor, newest: EventPosition | None) -> FullRead:
@@ -129,11 +136,13 @@ class StripePull:
         if last_read is not None:  # past retention: re-read from a day before the last complete read
             retention = self.ctx.settings.stripe.event_retention_days
             since = last_read - DAY
+            whole = ", ".join(s.name for s in STREAMS if s.changes_without_status)
             day = dt.datetime.fromtimestamp(since, dt.UTC).date().isoformat()
             self.ctx.notes.append(
                 f"stripe: last complete read of the event log ({_day(last_read)}) is older than the "
-                f"{retention}-day retention, so events may be lost; re-read windows since {day} and every "
-                "stored invoice, subscription, credit note, refund, dispute and invoice payment not yet final"
+                f"{retention}-day retention, so events may be lost; re-read windows since {day}, the whole "
+                f"lists of {whole} (they change with no status and no list filters by update), and every stored "
+                "invoice, subscription, credit note, refund, dispute and invoice payment not yet final"
             )
         full = FullRead(self.ctx.run_id, newest, since, started=self.now)
         with transaction(self.ctx) as session:

@@ -125,3 +125,100 @@ def test_outage_past_retention_re_reads_what_was_not_final(
         assert any("inside the 30-day retention)" in n for n in after.notes)
     assert any("in_A3" in row[0] for row in clean)
     assert gap == clean
+
+
+# ---------------------------------------------------------------- records that change with no status
+
+CONSIO = Path(__file__).resolve().parents[2] / "programs" / "consio.toml"
+
+
+def _catalogue_world() -> dict[str, Any]:
+    """`_world` with a second product on in_A3 (created long before any gap: no `created` window
+    since the last read reaches it), billed 60,000 platform + 40,000 add-on."""
+    world = _world()
+    world["stripe"]["products"].append(
+        {"id": "prod_addon", "name": "Add-on", "metadata": {"category": "software"}, "created": _iso(_at(-60))}
+    )
+    world["stripe"]["prices"].append(
+        {"id": "price_addon", "product": "prod_addon", "currency": "usd", "unit_amount": 40000,
+         "type": "one_time", "created": _iso(_at(-60))}
+    )
+    a3 = next(i for i in world["stripe"]["invoices"] if i["id"] == "in_A3")
+    platform = a3["lines"][0]
+    addon = copy.deepcopy(platform)
+    platform["amount"] = 60000
+    addon.update(id="il_A3_addon", amount=40000,
+                 pricing={"type": "price_details", "price_details": {"price": "price_addon", "product": "prod_addon"}})
+    a3["lines"].append(addon)
+    return world
+
+
+def _program_excluding_hardware(tmp_path: Path) -> str:
+    """Consio's program with hardware excluded from net revenue: a product's category moves money."""
+    text_ = CONSIO.read_text().replace("excluded_categories = []", 'excluded_categories = ["hardware"]')
+    assert 'excluded_categories = ["hardware"]' in text_
+    path = tmp_path / "consio-hardware.toml"
+    path.write_text(text_)
+    return str(path)
+
+
+def _recategorise_and_pay(srv: SandboxServer, when: dt.datetime) -> None:
+    """The add-on becomes hardware and the customer's e-mail changes (both with no status), then
+    in_A3 is paid."""
+    srv.apply({"now": _iso(when), "stripe": {
+        "products": [{"id": "prod_addon", "metadata": {"category": "hardware"}}],
+        "customers": [{"id": "cus_ACME", "email": "ap@acme-robotics.example"}],
+    }})
+    _pay_a3(srv, when + dt.timedelta(hours=1))
+
+
+def _mirror(engine: Engine) -> list[Any]:
+    with engine.connect() as conn:
+        return [
+            *conn.execute(text("SELECT id, category, unit_cost FROM st_products ORDER BY id")).all(),
+            *conn.execute(text("SELECT id, email, name FROM st_customers ORDER BY id")).all(),
+        ]
+
+
+@pytest.mark.parametrize("gap", ["quiet", "outage"])
+def test_a_product_recategorised_during_the_gap_moves_the_ledger_like_a_backfill(
+    tmp_path: Path, database_url: str, engine: Engine, gap: str
+) -> None:
+    """A changed product (or customer) has no status and Stripe lists no `updated` filter: past
+    retention it comes back only by reading its whole list again."""
+    program = {"file": _program_excluding_hardware(tmp_path)}
+    with SandboxServer(_catalogue_world()) as srv:
+        run_once(make_settings(database_url, srv, program=program), as_of=T0)
+        if gap == "quiet":  # read every two weeks, the change at day 36: its events are retained
+            for day in (14, 28):
+                run_once(make_settings(database_url, srv, program=program), as_of=_at(day))
+            _recategorise_and_pay(srv, _at(36))
+            final_day = 42
+        else:  # down for 40 days, the change at day 5: its events are gone
+            _recategorise_and_pay(srv, _at(5))
+            final_day = 40
+        srv.apply({"now": _iso(_at(final_day))})
+        final = run_once(make_settings(database_url, srv, program=program), as_of=_at(final_day))
+        notes = " | ".join(final.notes)
+        if gap == "outage":
+            assert "the whole lists of products, prices, customers" in notes
+        else:
+            assert "inside the 30-day retention)" in notes and "may be lost" not in notes
+        gap_ledger = [row[:6] for row in ledger_rows(engine)]
+        gap_mirror = _mirror(engine)
+        with fresh_database(tmp_path, "clean") as url:
+            settings = make_settings(url, srv, program=program)
+            run_once(settings, kind="backfill", since=dt.datetime(2020, 1, 1, tzinfo=dt.UTC), as_of=_at(final_day))
+            clean_engine = make_engine(url)
+            try:
+                clean_ledger = [row[:6] for row in ledger_rows(clean_engine)]
+                clean_mirror = _mirror(clean_engine)
+            finally:
+                clean_engine.dispose()
+    a3 = [row for row in gap_ledger if "in_A3" in row[0]]
+    # 60,000 platform (the add-on is hardware now) × 20 %
+    assert [(row[2], row[3], row[4]) for row in a3] == [(60000, 12000, "usd")]
+    assert ("prod_addon", "hardware", None) in gap_mirror
+    assert ("cus_ACME", "ap@acme-robotics.example", "Acme Robotics") in gap_mirror
+    assert gap_mirror == clean_mirror
+    assert gap_ledger == clean_ledger
