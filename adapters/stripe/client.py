@@ -81,6 +81,22 @@ class StripeClient:
         items, has_more = _extract(body)
         return Page(items, clean), has_more
 
+    def list_by_ids(
+        self, resource: str, ids: Sequence[str], *, counter: RequestCounter | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """The objects of `ids` that exist, by id, through the list's `ids[]` filter, `page_size`
+        ids a request. Stripe refuses `ids` with `starting_after`, so each request asks for no more
+        ids than fit one page; an id absent from the answer no longer exists."""
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(ids), self.page_size):
+            chunk = ids[start : start + self.page_size]
+            params: dict[str, Any] = {f"ids[{n}]": object_id for n, object_id in enumerate(chunk)}
+            page, has_more = self.list_page(resource, params, counter=counter)
+            if has_more:  # more objects than ids asked for: the filter was not applied
+                raise UpstreamError(f"Stripe GET /{resource} with ids[]: more than the {len(chunk)} ids asked for")
+            found.update((str(o.get("id")), o) for o in page if isinstance(o, dict))
+        return found
+
     def retrieve(self, resource: str, object_id: str, *, counter: RequestCounter | None = None) -> dict[str, Any]:
         body = self.http.request_json("GET", f"/{resource}/{object_id}", counter=counter)
         if not isinstance(body, dict):

@@ -40,10 +40,14 @@ class StripeStream(Stream):
     # only what was created since (products' category and unit cost feed the rules, prices' product
     # and amounts, customers' e-mail the deal conversion and their name the report).
     changes_without_status: bool = False
+    # Whether the list takes `ids[]` (Stripe documents it on products only; invoices, credit notes,
+    # refunds, disputes, subscriptions, customers, prices and invoice payments filter by a parent or
+    # `created`, never by id): objects wanted by id are then listed a page of ids at a time.
+    ids_filter: bool = False
 
 
 STREAMS: tuple[StripeStream, ...] = (
-    StripeStream("products", "products", "product", changes_without_status=True),
+    StripeStream("products", "products", "product", changes_without_status=True, ids_filter=True),
     StripeStream("prices", "prices", "price", changes_without_status=True),
     StripeStream("customers", "customers", "customer", changes_without_status=True),
     StripeStream(

@@ -3,7 +3,8 @@
 Stripe renders an event's `data.object` in the API version the account had when the event was
 created, whatever `Stripe-Version` the list request sends. An event in another version than the
 pinned one (`stripe.api_version`) is therefore not mapped: its object is fetched again, in the
-pinned version, once per object id per chunk of events (the latest state wins anyway).
+pinned version, once per object id per chunk of events (the latest state wins anyway): one GET per
+object, or a list request per page of ids where the list takes `ids[]` (products only).
 """
 
 from __future__ import annotations
@@ -88,22 +89,47 @@ def _refetched(
     client: StripeClient, stream: StripeStream, objects: dict[str, Any], done: EventsApplied, parked: list[Parked]
 ) -> list[Any]:
     """The chunk's objects of one stream, those marked `_REFETCH` fetched in the pinned version (one
-    whose body stays unusable is parked with its id)."""
+    whose body stays unusable is parked with its id), in the chunk's order."""
+    wanted = [object_id for object_id, obj in objects.items() if obj is _REFETCH]
+    fetched, gone = _fetch_by_ids(client, stream, wanted, parked) if wanted else ({}, 0)
+    done.refetched += len(wanted)
+    done.gone += gone
     out: list[Any] = []
     for object_id, obj in objects.items():
         if obj is not _REFETCH:
             out.append(obj)
-            continue
-        done.refetched += 1
+        elif object_id in fetched:
+            out.append(fetched[object_id])
+    return out
+
+
+def _fetch_by_ids(
+    client: StripeClient, stream: StripeStream, wanted: list[str], parked: list[Parked]
+) -> tuple[dict[str, Any], int]:
+    """The wanted objects that exist, by id, and how many no longer do (deleted since: a draft
+    invoice). Where the list takes `ids[]` (products) a page of ids is one request; every other
+    list filters only by a parent or by `created`, which can return any number of other objects,
+    so each object is one GET (README, "How it works": pull)."""
+    if stream.ids_filter:
         try:
-            out.append(client.retrieve(stream.path, object_id))
-        except RecordNotFound:  # deleted since (a draft invoice): nothing left to map
-            done.gone += 1
+            found = client.list_by_ids(stream.path, wanted)
+            return found, sum(1 for object_id in wanted if object_id not in found)
+        except ConnectorHttpError as exc:
+            if unfixable(exc) is None:
+                raise
+            # a page that stays unusable: one GET each finds (and parks) the poison
+    found = {}
+    gone = 0
+    for object_id in wanted:
+        try:
+            found[object_id] = client.retrieve(stream.path, object_id)
+        except RecordNotFound:
+            gone += 1
         except ConnectorHttpError as exc:
             if (reason := unfixable(exc)) is None:
                 raise
             parked.append(Parked({"id": object_id, "object": stream.event_object}, reason, str(exc)))
-    return out
+    return found, gone
 
 
 def _latest_objects(chunk: list[Any], pinned: str, done: EventsApplied) -> dict[str, dict[str, Any]]:

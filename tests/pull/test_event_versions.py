@@ -8,7 +8,9 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 
+from adapters.stripe import StripeClient
 from connector.run.runner import run_once
 from connector.store.db import make_engine
 from sandbox.server import SandboxServer
@@ -51,3 +53,36 @@ def test_pre_basil_events_give_the_same_ledger_as_basil_ones(tmp_path: Path) -> 
     # one GET per object, however many events it had (in_A3: updated, paid)
     assert old_paths["/stripe/v1/invoices/in_A3"] == 1
     assert old_paths["/stripe/v1/customers/cus_ACME"] == 1
+
+
+def test_products_in_another_version_are_fetched_a_page_of_ids_at_a_time(database_url: str) -> None:
+    """Stripe's product list takes `ids[]` (no other list the adapter reads does): three products
+    changed in a pre-basil account cost one list request, not three GETs."""
+    world = _world()
+    world["stripe"]["products"] += [
+        {"id": f"prod_{n}", "name": f"Product {n}", "metadata": {"category": "software"}, "created": _iso(_at(-20))}
+        for n in (1, 2, 3)
+    ]
+    with SandboxServer(world, event_api_version="2024-06-20") as srv:
+        run_once(make_settings(database_url, srv), as_of=T0)
+        srv.apply({"now": _iso(_at(2)), "stripe": {"products": [
+            {"id": pid, "metadata": {"category": "services"}} for pid in ("prod_platform", "prod_1", "prod_2")
+        ]}})
+        httpx.post(f"{srv.url}/_sandbox/stats/reset")
+        final = run_once(make_settings(database_url, srv), as_of=_at(3))
+        paths = httpx.get(f"{srv.url}/_sandbox/stats").json()["paths"]
+        client = StripeClient(make_settings(database_url, srv))
+        try:  # only the ids asked for; one that does not exist is absent
+            assert set(client.list_by_ids("products", ["prod_1", "prod_gone"])) == {"prod_1"}
+        finally:
+            client.close()
+    assert any("3 object(s) whose events are in API version 2024-06-20" in n for n in final.notes)
+    assert paths["/stripe/v1/products"] == 1
+    assert not [p for p in paths if p.startswith("/stripe/v1/products/")]
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            categories = dict(conn.execute(text("SELECT id, category FROM st_products")).all())
+    finally:
+        engine.dispose()
+    assert categories == {"prod_platform": "services", "prod_1": "services", "prod_2": "services", "prod_3": "software"}
