@@ -76,7 +76,8 @@ class PartnerStackSettings(_Section):
     trailing_reread_hours: int = Field(default=24, ge=0)  # 0: re-read the trailing window every run
     reward_description_prefix: str = "referral-connector"
     # Client-side limit shared by reads and the push; 0 = none. PartnerStack documents no rate
-    # limit (shared/spec/partnerstack.md), so a conservative 10/s; 429s are still retried.
+    # limit (shared/spec/partnerstack.md), so a conservative 10/s (README "Configuration": the
+    # arithmetic, M's backfill push 2.2 h); 429s are still retried after their Retry-After.
     requests_per_second: float = Field(default=10.0, ge=0)  # not money: requests a second
     push_concurrency: int = Field(default=4, ge=1, le=32)  # partners pushed in parallel
     reward_currency: str = "usd"  # what rewards are pushed in; other currencies are converted

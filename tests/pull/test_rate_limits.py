@@ -4,6 +4,7 @@ every client of the API in the process, blocking the calling thread; timed on a 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -11,11 +12,17 @@ import pyrate_limiter.limiter as pyrate
 import pytest
 from pyrate_limiter.clocks import AbstractClock
 
+import adapters.http
 from adapters.http import HttpClient
 from adapters.http.limits import BURST_SHARE, RateLimiter, Rates, endpoint_of, shared_limiter
+from adapters.http.once import create_once
 from adapters.partnerstack import PartnerStackClient
 from adapters.stripe import StripeClient
 from connector.config import HttpSettings, Settings
+from sandbox.ratelimit import RateLimiter as SandboxRateLimiter
+from sandbox.ratelimit import RateLimits as SandboxRateLimits
+from sandbox.server import SandboxServer
+from tests.run.conftest import CONSIO_EXAMPLE, make_settings
 
 
 class FakeClock(AbstractClock):
@@ -114,3 +121,74 @@ def test_the_client_waits_before_every_attempt_and_still_retries_a_429(clock: Fa
     assert http.request_json("GET", "/invoices/in_1") == {"ok": True}
     assert seen == [("GET", "/invoices/in_1"), ("GET", "/invoices/in_1")]  # the retry waited for a token too
     assert calls == ["/v1/invoices/in_1", "/v1/invoices/in_1"]
+
+
+# ---------------------------------------------------------------- PartnerStack's 429 from the sandbox
+
+
+class _ServerClock:
+    """The sandbox limiter's clock, moved only by the connector's backoff sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []  # not money: seconds
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def limited_partnerstack(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[SandboxServer, _ServerClock, Settings]]:
+    """The Consio sandbox answering PartnerStack's 429 envelope with `Retry-After: 1` over one
+    request a second, and settings with no client-side limit, so the server's limit is what is hit."""
+    clock = _ServerClock()
+    monkeypatch.setattr(adapters.http, "sleep", clock.sleep)
+    with SandboxServer(CONSIO_EXAMPLE) as srv:
+        limits = SandboxRateLimits(global_rps=1)
+        srv.state.set_rate_limits(limits)
+        srv.state.limiter = SandboxRateLimiter(limits, clock)
+        yield srv, clock, make_settings("sqlite://", srv, partnerstack={"requests_per_second": 0})
+
+
+def test_a_partnerstack_read_answered_429_waits_its_retry_after(
+    limited_partnerstack: tuple[SandboxServer, _ServerClock, Settings],
+) -> None:
+    srv, clock, settings = limited_partnerstack
+    client = PartnerStackClient(settings)
+    try:
+        assert client.http.limiter is None
+        partnerships = [p["key"] for page in client.iter_list("partnerships") for p in page]
+        customers = [c["key"] for page in client.iter_list("customers") for c in page]
+    finally:
+        client.close()
+    assert partnerships and customers == ["cust_acme"]
+    assert clock.slept == [1.0]  # the sandbox's Retry-After, not the exponential backoff
+    assert httpx.get(f"{srv.url}/_sandbox/stats").json()["rate_limited"]["partnerstack"] == 1
+
+
+def test_a_reward_post_answered_429_is_looked_up_then_sent_once_after_retry_after(
+    limited_partnerstack: tuple[SandboxServer, _ServerClock, Settings],
+) -> None:
+    """A 429 says nothing was created, but PartnerStack documents no idempotency: the push asks
+    first (a GET, itself answered 429 and retried after its Retry-After), then posts again after
+    the POST's Retry-After; one reward lands."""
+    srv, clock, settings = limited_partnerstack
+    client = PartnerStackClient(settings)
+    marker = "[entry:e-429]"
+    body = {"amount": 1234, "description": f"test {marker}", "target": {"key": "cust_acme", "type": "customer"}}
+    try:
+        client.iter_list("partnerships").__next__()  # the one token of this second
+        answer = create_once(
+            lambda: client.create_reward(body),
+            lambda: next((r for r in client.list_rewards() if marker in str(r.get("description"))), None),
+        )
+    finally:
+        client.close()
+    assert answer["amount"] == 1234
+    assert clock.slept == [1.0, 1.0]  # the lookup's Retry-After, then the POST's
+    assert [r["amount"] for r in srv.rewards] == [1234]
+    assert httpx.get(f"{srv.url}/_sandbox/stats").json()["rate_limited"]["partnerstack"] == 2
