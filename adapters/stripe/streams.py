@@ -60,7 +60,11 @@ STREAMS: tuple[StripeStream, ...] = (
     ),
     # an issued credit note can still be voided
     StripeStream("credit_notes", "credit_notes", "credit_note", open_statuses=frozenset({"issued"})),
-    StripeStream("refunds", "refunds", "refund", open_statuses=frozenset({"pending", "requires_action"})),
+    # a succeeded refund can still fail (Stripe's `failure_balance_transaction` "reverses the initial
+    # balance transaction"; docs.stripe.com/refunds#failed-refunds), which gives the clawback back
+    StripeStream(
+        "refunds", "refunds", "refund", open_statuses=frozenset({"pending", "requires_action", "succeeded"}),
+    ),
     StripeStream(
         "disputes", "disputes", "dispute",
         open_statuses=frozenset({"warning_needs_response", "warning_under_review", "needs_response", "under_review"}),

@@ -222,3 +222,49 @@ def test_a_product_recategorised_during_the_gap_moves_the_ledger_like_a_backfill
     assert ("cus_ACME", "ap@acme-robotics.example", "Acme Robotics") in gap_mirror
     assert gap_mirror == clean_mirror
     assert gap_ledger == clean_ledger
+
+
+def _net_by_group(rows: list[Any]) -> dict[str, int]:
+    """Each reward group's net amount (an entry key less its `#n` correction suffix), zeros left out:
+    a change to money already booked adds corrections a clean backfill never needed."""
+    net: dict[str, int] = {}
+    for row in rows:
+        group = str(row[0]).split("#")[0]
+        net[group] = net.get(group, 0) + int(row[3])
+    return {group: amount for group, amount in sorted(net.items()) if amount}
+
+
+@pytest.mark.parametrize("gap", ["quiet", "outage"])
+def test_a_succeeded_refund_that_fails_during_the_gap_is_given_back(
+    tmp_path: Path, database_url: str, engine: Engine, gap: str
+) -> None:
+    """Stripe can fail a refund after it succeeded (its `failure_balance_transaction` reverses the
+    refund's balance transaction): past retention a stored succeeded refund is re-read too."""
+    with SandboxServer(_world()) as srv:
+        run_once(make_settings(database_url, srv), as_of=T0)
+        assert [row[3] for row in ledger_rows(engine) if "re_A2" in row[0]] == [-10000]
+        failed_day, final_day = (36, 42) if gap == "quiet" else (5, 40)
+        if gap == "quiet":
+            for day in (14, 28):
+                run_once(make_settings(database_url, srv), as_of=_at(day))
+        srv.apply({"now": _iso(_at(failed_day)), "stripe": {"refunds": [
+            {"id": "re_A2", "status": "failed", "failure_reason": "expired_or_canceled_card"}
+        ]}})
+        srv.apply({"now": _iso(_at(final_day))})
+        final = run_once(make_settings(database_url, srv), as_of=_at(final_day))
+        if gap == "outage":
+            assert "re-read the stored records not yet final: " in " | ".join(final.notes)
+        with engine.connect() as conn:
+            assert conn.scalar(text("SELECT status FROM st_refunds WHERE id = 're_A2'")) == "failed"
+        gap_rows = ledger_rows(engine)
+        with fresh_database(tmp_path, "clean") as url:
+            run_once(make_settings(url, srv), kind="backfill", since=dt.datetime(2020, 1, 1, tzinfo=dt.UTC),
+                     as_of=_at(final_day))
+            clean_engine = make_engine(url)
+            try:
+                clean_rows = ledger_rows(clean_engine)
+            finally:
+                clean_engine.dispose()
+    assert not [row for row in clean_rows if "re_A2" in row[0]]  # a failed refund takes nothing back
+    assert sorted(row[3] for row in gap_rows if "re_A2" in row[0]) == [-10000, 10000]
+    assert _net_by_group(gap_rows) == _net_by_group(clean_rows)
