@@ -328,6 +328,8 @@ class StripeRoutes:
         limit = _limit(params)
         created = _created(params)
         after, before = _cursors(params)
+        if "ids" in known and "ids" in params and (after or before):  # Stripe: ids cannot page
+            raise ParamError("ids cannot be used with starting_after or ending_before.", "ids")
         filters: list[Filter] = []
         for name, builder in known.items():
             if name in params:

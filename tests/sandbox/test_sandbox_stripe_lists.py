@@ -202,3 +202,14 @@ def test_tax_and_credit_note_refund_items_carry_type(srv: SandboxServer) -> None
     refund = note["refunds"][0]
     assert refund == {"refund": "re_001", "amount_refunded": 540, "payment_record_refund": None, "type": "refund"}
     assert set(refund) == _annotations("_credit_note.py", "CreditNote", "Refund")
+
+
+def test_products_by_ids_and_no_paging_with_them(srv: SandboxServer) -> None:
+    """`ids[]` (the only id filter of a list the connector reads) returns those products; Stripe
+    documents that it "cannot be used with starting_after or ending_before"."""
+    with stripe_client(srv) as http:
+        listed = http.get("/products", params={"ids[0]": "prod_001", "ids[1]": "prod_003", "ids[2]": "prod_none"})
+        assert listed.status_code == 200
+        assert sorted(p["id"] for p in listed.json()["data"]) == ["prod_001", "prod_003"]
+        paged = http.get("/products", params={"ids[0]": "prod_001", "starting_after": "prod_003"})
+        assert paged.status_code == 400 and paged.json()["error"]["param"] == "ids"
