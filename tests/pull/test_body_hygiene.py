@@ -47,3 +47,24 @@ def test_invalid_utf8_is_quarantined_and_a_huge_field_is_capped(
     assert notes == "x" * 1000
     assert invoice.raw[CAPPED_KEY] == {"max_field_chars": 1000, "fields": {"metadata.notes": HUGE}}
     assert invoice.amount_paid == 108000  # the mapped columns are the invoice's own
+
+
+def test_quote_free_run_check_agrees_with_the_regex_it_replaces() -> None:
+    """`has_quote_free_run` answers exactly what `[^"]{length,}` found, at every length and position
+    (runs at the start, the end, between quotes, one short of the length, and no quote at all)."""
+    import random
+    import re
+
+    rng = random.Random(20)
+    for _ in range(3_000):
+        length = rng.choice([1, 2, 3, 5, 8, 13, 64, 257])
+        n = rng.randrange(0, 3 * length + 8)
+        quote_share = rng.choice([0.0, 0.01, 0.1, 0.5, 0.9])
+        text = "".join('"' if rng.random() < quote_share else "a" for _ in range(n))
+        expected = re.search(f'[^"]{{{length},}}', text) is not None
+        assert http_client.has_quote_free_run(text, length) is expected, (length, text)
+    body = '{"data":[' + ",".join(f'{{"id":"in_{i}","note":"{"x" * 300}"}}' for i in range(50)) + "]}"
+    assert http_client.has_quote_free_run(body, 300) is True
+    assert http_client.has_quote_free_run(body, 301) is False
+    assert http_client.json_text_is_clean(body, 299) is False
+    assert http_client.json_text_is_clean(body, 300) is True
