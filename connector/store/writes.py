@@ -21,6 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session
 
+from connector.store.driverrows import DriverStatement, driver_statement
 from connector.store.models import ChangeClock, Quarantine, SyncCursor
 from connector.store.planner import note_rows_written
 from connector.store.unnest import driver_sql, unnest_params, unnest_select
@@ -29,9 +30,10 @@ from connector.store.unnest import driver_sql, unnest_params, unnest_select
 def upsert_rows(session: Session, model: type[DeclarativeBase], rows: Sequence[dict[str, Any]]) -> int:
     """Insert or update `rows` by primary key; later rows with the same key win.
 
-    One statement per column set, executed with many parameter sets: SQLAlchemy caches
-    its compiled form and batches the rows itself ("insertmanyvalues"), where building a
-    multi-row VALUES per page meant compiling a new statement for every page.
+    One statement per column set, executed with many parameter sets (building a multi-row
+    VALUES per page meant compiling a new statement for every page). On SQLite the rows' values
+    go to the driver's executemany as tuples (`connector.store.driverrows`); on PostgreSQL a group
+    is one statement over column arrays (`connector.store.unnest`).
 
     A change-tracked table's conflicting row is updated only when a column differs (so
     `changed_seq` means "content changed", and an unchanged re-read costs no write).
@@ -61,6 +63,12 @@ def upsert_rows(session: Session, model: type[DeclarativeBase], rows: Sequence[d
         if dialect.name == "postgresql" and len(group) > 1 and _unnest_fits(table, cols):
             sql = _unnest_statement(table, dialect, cols, tuple(pk))
             session.connection().exec_driver_sql(sql, unnest_params(table, cols, group, dialect))
+            continue
+        driver = None
+        if dialect.name == "sqlite" and len(group) > 1:
+            driver = _driver_statement(table, dialect, cols, tuple(pk))
+        if driver is not None:
+            session.connection().exec_driver_sql(driver.sql, driver.parameters(group))
         else:
             session.execute(_upsert_statement(table, dialect.name, cols, tuple(pk)), group)
     note_rows_written(session, table, len(dedup))
@@ -81,6 +89,20 @@ def _upsert_statement(table: Table, dialect: str, cols: tuple[str, ...], pk: tup
         stmt = _on_conflict(table, insert, cols, pk)
         _STATEMENTS[(table, dialect, cols)] = stmt
     return stmt
+
+
+_DRIVER: dict[tuple[Table, tuple[str, ...]], DriverStatement | None] = {}
+
+
+def _driver_statement(
+    table: Table, dialect: Dialect, cols: tuple[str, ...], pk: tuple[str, ...]
+) -> DriverStatement | None:
+    """SQLite: the same upsert with its rows' parameters built for the driver (`connector.store.driverrows`),
+    or None where that does not apply (then SQLAlchemy's own executemany runs it)."""
+    key = (table, cols)
+    if key not in _DRIVER:
+        _DRIVER[key] = driver_statement(_upsert_statement(table, dialect.name, cols, pk), cols, dialect)
+    return _DRIVER[key]
 
 
 def _unnest_fits(table: Table, cols: tuple[str, ...]) -> bool:
