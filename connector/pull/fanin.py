@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,11 +32,17 @@ def run_concurrently(tasks: list[Task], workers: int) -> Iterator[Any]:
         yield from batch
 
 
-def run_concurrently_batched(tasks: list[Task], workers: int, max_batch: int = 1) -> Iterator[list[Any]]:
+def run_concurrently_batched(
+    tasks: list[Task], workers: int, max_batch: int = 1, linger: float = 0.0  # not money: seconds
+) -> Iterator[list[Any]]:
     """`run_concurrently`, yielding everything already emitted (up to `max_batch`) at once.
 
     When the writing thread is the slower side, the pages waiting for it can share one
-    transaction instead of paying a commit each; when it keeps up, batches hold one item.
+    transaction instead of paying a commit each. When it keeps up (the fetches are the slower
+    side, as at an API's rate limit), a batch waits up to `linger` seconds after its first item
+    for more: the writer would only be idle meanwhile, and a batch of several pages pays one
+    transaction's fixed costs (connection check, BEGIN, COMMIT and its WAL flush) instead of one
+    per page. The last batch does not wait: it is yielded when the last task is done.
     """
     if not tasks:
         return
@@ -45,7 +52,7 @@ def run_concurrently_batched(tasks: list[Task], workers: int, max_batch: int = 1
     try:
         for task in tasks:
             pool.submit(_run_task, task, q, stop)
-        yield from _collect(q, len(tasks), max_batch)
+        yield from _collect(q, len(tasks), max_batch, linger)
     finally:
         stop.set()
         pool.shutdown(wait=True, cancel_futures=True)
@@ -80,11 +87,12 @@ def _run_task(task: Task, q: queue.Queue[Any], stop: threading.Event) -> None:
         return
 
 
-def _collect(q: queue.Queue[Any], remaining: int, max_batch: int) -> Iterator[list[Any]]:
+def _collect(q: queue.Queue[Any], remaining: int, max_batch: int, linger: float) -> Iterator[list[Any]]:
     """Batches of what the tasks emit until every task is done; a task's failure is raised here."""
     while remaining:
         batch: list[Any] = []
         item = q.get()
+        deadline = time.monotonic() + linger
         while True:
             if item is _DONE:
                 remaining -= 1
@@ -99,6 +107,12 @@ def _collect(q: queue.Queue[Any], remaining: int, max_batch: int) -> Iterator[li
             try:
                 item = q.get_nowait()
             except queue.Empty:
-                break
+                wait = deadline - time.monotonic() if batch else 0.0
+                if wait <= 0:
+                    break
+                try:
+                    item = q.get(timeout=wait)
+                except queue.Empty:
+                    break
         if batch:
             yield batch

@@ -22,6 +22,10 @@ from connector.pull.pages import read_cursor, transaction
 from connector.pull.parking import Parked, complete_or_park
 from connector.store.writes import save_cursor
 
+# How long a batch of pages waits for more when the writer is ahead of the fetches (at the rate
+# limit a window's endpoint yields a page every 40 ms): about six pages share a transaction.
+BATCH_LINGER_SECONDS = 0.25  # not money
+
 Window = tuple[str, dict[str, Any]]  # label ("<lo>:<hi>", saved in the cursor) and its `created` filter
 
 
@@ -107,7 +111,7 @@ class WindowRead:
         )
         tasks = [self._fetch_task(label, query) for label, query in self._unfinished(windows)]
         workers = settings.concurrency
-        for batch in run_concurrently_batched(tasks, workers, max_batch=2 * workers):
+        for batch in run_concurrently_batched(tasks, workers, max_batch=2 * workers, linger=BATCH_LINGER_SECONDS):
             self._write_batch(batch)
 
     def _unfinished(self, windows: list[Window]) -> list[Window]:

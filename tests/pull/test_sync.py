@@ -310,3 +310,33 @@ def test_batched_concurrency_keeps_order_per_task_and_writes_what_came_before_a_
         for batch in sync.run_concurrently_batched([failing], 1, max_batch=10):
             seen += batch
     assert seen == ["first"]
+
+
+def test_a_batch_lingers_for_slow_fetches_and_the_last_one_does_not_wait() -> None:
+    """Items emitted 20 ms apart (a fetch at the rate limit) share batches when the writer lingers
+    for them, up to `max_batch`; the end of the tasks ends the last batch without waiting."""
+    import threading
+    import time
+
+    def slow(emit: Any) -> None:
+        for i in range(6):
+            time.sleep(0.02)
+            emit(i)
+
+    def batches(linger: float) -> list[list[Any]]:  # not money: seconds
+        return list(sync.run_concurrently_batched([slow], 1, max_batch=4, linger=linger))
+
+    assert [i for b in batches(0.0) for i in b] == list(range(6))
+    started = time.monotonic()
+    lingered = batches(10.0)
+    assert lingered == [[0, 1, 2, 3], [4, 5]]  # max_batch bounds a batch; the task's end closes the last
+    assert time.monotonic() - started < 5.0
+    stop = threading.Event()
+
+    def one_then_wait(emit: Any) -> None:
+        emit("a")
+        stop.wait(0.3)
+        emit("b")
+
+    got = list(sync.run_concurrently_batched([one_then_wait], 1, max_batch=8, linger=0.05))
+    assert got == [["a"], ["b"]]  # "a" waited 50 ms for company, then went alone
