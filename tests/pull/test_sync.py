@@ -340,3 +340,44 @@ def test_a_batch_lingers_for_slow_fetches_and_the_last_one_does_not_wait() -> No
 
     got = list(sync.run_concurrently_batched([one_then_wait], 1, max_batch=8, linger=0.05))
     assert got == [["a"], ["b"]]  # "a" waited 50 ms for company, then went alone
+
+
+def test_partnerstack_fetches_the_next_page_while_it_writes_one(
+    engine: Engine, database_url: str, make_ctx: MakeCtx, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A PartnerStack stream's second page is requested while its first is still being written (at the
+    rate limit the writes no longer add to the requests' time), and the store is the same."""
+    import threading
+    import time
+
+    import adapters.http.client as http_client
+
+    events: list[tuple[str, float]] = []
+    lock = threading.Lock()
+    original_call, original_write = http_client.HttpClient._call, pages.RecordWriter.write
+
+    def call(self: Any, method: str, path: str, **kw: Any) -> Any:
+        if path.endswith("/partnerships"):
+            with lock:
+                events.append(("request", time.monotonic()))
+        return original_call(self, method, path, **kw)
+
+    def write(self: Any, session: Any, source: str, payloads: Any, stats: Any) -> Any:
+        if source == "partnerstack.partnerships":
+            with lock:
+                events.append(("write", time.monotonic()))
+            time.sleep(1.0)
+            with lock:
+                events.append(("written", time.monotonic()))
+        return original_write(self, session, source, payloads, stats)
+
+    monkeypatch.setattr(http_client.HttpClient, "_call", call)
+    monkeypatch.setattr(pages.RecordWriter, "write", write)
+    with SandboxServer(big(partners=260, invoices=3)) as srv:
+        stats = pull(make_ctx(sandbox_settings(srv, database_url), kind="backfill"))
+    kinds = [kind for kind, _ in events]
+    assert kinds.count("write") == 2 and stats["partnerstack.partnerships"].pulled == 260
+    requests = [t for kind, t in events if kind == "request"]
+    first_written = next(t for kind, t in events if kind == "written")
+    assert len(requests) >= 2 and requests[1] < first_written  # page 2 asked for during page 1's write
+    assert len(store_snapshot(engine)["ps_partners"]) == 260
