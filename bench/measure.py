@@ -406,14 +406,20 @@ RATE_LIMIT = 25.0
 
 
 def run_rate_limited(size: str, *, databases: tuple[str, ...], seed: int, pg_base: str,
-                     log: Any = None) -> dict[str, Any]:
+                     log: Any = None, profile_dir: Path | None = None) -> dict[str, Any]:
     """A backfill's pull against a sandbox enforcing Stripe's test-mode limits (25/s per API, 25/s per
     endpoint, 429 over them), the connector at its own default limits for a test key (and PartnerStack at
     the same 25/s). Reports wall time over the physical floor (requests answered ÷ the allowed rate; the
     APIs are read one after the other, so their floors add up; each bucket starts with one second's burst)
-    and the share of requests answered 429."""
+    and the share of requests answered 429. With `profile_dir`, each pull's cProfile goes to
+    `rate-limited-<db>.prof` there and its timeline to `rate-limited-<db>.timeline.jsonl`
+    (`python -m bench.timeline FILE` summarises it)."""
     say = log or (lambda _m: None)
     out: dict[str, Any] = {"size": size, "rate_limit": RATE_LIMIT, "databases": {}, "commit": _git_commit()}
+
+    def timeline(kind: str) -> tuple[str, ...]:
+        return ("--timeline", str(profile_dir / f"rate-limited-{kind}.timeline.jsonl")) if profile_dir else ()
+
     for kind in databases:
         with tempfile.TemporaryDirectory(prefix="bench-rl-") as tmp:
             workdir = Path(tmp)
@@ -426,7 +432,8 @@ def run_rate_limited(size: str, *, databases: tuple[str, ...], seed: int, pg_bas
                     figures = worker("pull", "--db", db.url, "--ps-url", box.partnerstack_url, "--stripe-url",
                                      box.stripe_url, "--program", PROGRAM, "--costs", str(costs), "--as-of",
                                      _iso(NOW), "--since", BACKFILL_SINCE, "--rate-limited",
-                                     "--ps-rate", str(RATE_LIMIT))
+                                     "--ps-rate", str(RATE_LIMIT), *timeline(kind),
+                                     profile=profile_dir / f"rate-limited-{kind}.prof" if profile_dir else None)
                     stats = httpx.get(f"{box.url}/_sandbox/stats", timeout=30).json()
                 finally:
                     drop_database(db)
@@ -601,7 +608,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     if args.rate_limited:
         result = run_rate_limited(args.size, databases=databases, seed=args.seed, pg_base=args.pg_url,
-                                  log=lambda m: console.print(f"[dim]{m}[/dim]"))
+                                  log=lambda m: console.print(f"[dim]{m}[/dim]"), profile_dir=args.profile_dir)
         result["bench_seconds"] = time.perf_counter() - started
         path = write_json(result, args.json or results_path(f"{args.size}-rate-limited"))
         Console().print_json(data=result["databases"])

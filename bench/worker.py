@@ -197,7 +197,9 @@ def cmd_pull(args: argparse.Namespace) -> dict[str, Any]:
         as_of = _parse_time(args.as_of) or dt.datetime.now(dt.UTC)
         ctx = RunContext(settings=settings, engine=engine, sessions=session_factory(engine),
                          run_id=str(uuid.uuid4()), kind="backfill", as_of=as_of, since=_parse_time(args.since))
-        with _record_requests(getattr(args, "record_urls", None)):
+        from bench.timeline import recording
+
+        with _record_requests(getattr(args, "record_urls", None)), recording(getattr(args, "timeline", None)):
             started, cpu_started = time.perf_counter(), _cpu_seconds()
             stats = pull(ctx)
             seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu_started
@@ -257,6 +259,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--dst")
     p.add_argument("--record-urls", help="write every GET URL the run sent to this file (and its POSTs to FILE.posts)")
     p.add_argument("--profile", help="write cProfile stats of the measured call to this file")
+    p.add_argument("--timeline", help="pull: log when each request, stream phase and write batch ran (bench.timeline)")
     p.add_argument("--rate-limited", action="store_true",
                    help="Stripe at the connector's own default limits (25/s, 25/s per endpoint) instead of none")
     p.add_argument("--ps-rate", type=float, help="PartnerStack requests per second (default: no limit)")
