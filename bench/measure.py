@@ -547,6 +547,8 @@ def render_table(result: dict[str, Any]) -> Any:
     row("  push (s)", ("backfill", "stages", "push"))
     row("  records per second", ("backfill", "records_per_second"))
     row("  peak RSS (MB)", ("backfill", "peak_rss_mb"))
+    row("    by the end of the pull", ("backfill", "stage_peak_rss_mb", "pull"))
+    row("    by the end of the compute", ("backfill", "stage_peak_rss_mb", "compute"))
     row("  ratio to fetch ceiling", ("ratios", "backfill_to_fetch"))
     row("  ratio to fetch + push ceilings", ("ratios", "backfill_to_fetch_plus_post"))
     row("  push: ratio to push ceiling", ("ratios", "push_to_post"))
@@ -559,6 +561,9 @@ def render_table(result: dict[str, Any]) -> Any:
     row("incremental, 1 % changed (s)", ("incremental_1pct", "seconds"))
     row("  share of full backfill", ("ratios", "change_to_backfill"))
     row("recompute whole ledger (s)", ("recompute", "seconds"))
+    for label, phase in (("first sync", "initial_sync"), ("incremental, no change", "incremental_nochange"),
+                         ("incremental, 1 % changed", "incremental_1pct"), ("recompute", "recompute")):
+        row(f"peak RSS, {label} (MB)", (phase, "peak_rss_mb"))
     row("peak RSS, any phase (MB)", ("peak_rss_mb",))
     return table
 

@@ -1,7 +1,7 @@
 """One measured piece of the benchmark, run in a process of its own.
 
 Why a process each: the peak RSS the benchmark reports must be the connector's alone (not the
-sandbox's, not the generator's, not an earlier phase's), and ``ru_maxrss`` is a per-process high-water
+sandbox's, not the generator's, not an earlier phase's), and ``VmHWM`` is a per-process high-water
 mark. The parent passes everything on the command line and reads one JSON object from stdout.
 
     python -m bench.worker run --kind backfill|sync ...   a whole connector run (pull, compute, push)
@@ -29,8 +29,19 @@ from connector.config import Settings
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident set (Linux reports ``ru_maxrss`` in KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's own peak resident set: ``VmHWM`` of ``/proc/self/status`` (Linux), else ``ru_maxrss``.
+
+    Not ``ru_maxrss`` where ``VmHWM`` exists: Linux carries a parent's high-water mark into the child
+    across exec (``subprocess`` starts children with vfork, and exec records the parent's peak as the
+    child's), so every phase reported at least the benchmark's own RSS at the time it started: an M
+    recompute showed 256.6 MB after the push ceiling had read the backfill's 80,108 POST bodies, and
+    102 MB (``VmHWM``) when the same store was recomputed from a shell.
+    """
+    with contextlib.suppress(OSError), Path("/proc/self/status").open() as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
 def make_settings(args: argparse.Namespace) -> Settings:
@@ -66,10 +77,13 @@ def _parse_time(text: str | None) -> dt.datetime | None:
 
 
 class StageClock:
-    """Wall time per stage of a run, by wrapping the stage functions the runner looks up."""
+    """Wall time per stage of a run, by wrapping the stage functions the runner looks up, and the
+    process's peak RSS when each stage ended (stages run in order, so the pull's figure is the pull's
+    own peak and each later one is the peak so far: a stage raised it only if its figure is higher)."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
+        self.peak_rss_mb: dict[str, float] = {}
 
     def wrap(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         def timed(*args: Any, **kwargs: Any) -> Any:
@@ -78,6 +92,7 @@ class StageClock:
                 return fn(*args, **kwargs)
             finally:
                 self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
+                self.peak_rss_mb[name] = peak_rss_mb()
 
         return timed
 
@@ -151,6 +166,7 @@ def cmd_run(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "seconds": seconds,
         "stages": clock.seconds,
+        "stage_peak_rss_mb": clock.peak_rss_mb,
         "status": outcome.status,
         "pulled": outcome.pulled,
         "records": sum(outcome.pulled.values()),
