@@ -11,11 +11,8 @@ from __future__ import annotations
 from sqlalchemy import func, select, update
 
 from connector.context import RunContext
-from connector.ledger.history import Stamp, StatusAt, record_moves
+from connector.ledger.history import Stamp, record_selected_moves
 from connector.store.models import LedgerEntry, PlatformReward
-
-MOVES_PER_CHUNK = 5_000
-"""Entries whose platform status moved read, and their history rows written, at a time."""
 
 
 def read_back_status(ctx: RunContext, program: str) -> int:
@@ -23,9 +20,8 @@ def read_back_status(ctx: RunContext, program: str) -> int:
 
     One UPDATE joined on the reward key (`UPDATE … FROM`, indexed on both sides), so a run where
     nothing changed costs one pass over the mirrored rewards, not a lookup per pushed entry; the
-    entries it moves are read by the same join first, for the status history, streamed a chunk at a
-    time (the first sync after a backfill moves every reward the backfill pushed: 80,000 rows of
-    history held at once were 190 MB at M, and grow with the store).
+    entries it moves are written to the status history by the same join first, in the database
+    (`record_selected_moves`: the first sync after a backfill moves every reward the backfill pushed).
     """
     status = func.coalesce(PlatformReward.reward_status, PlatformReward.payment_status)
     changed = (
@@ -34,18 +30,9 @@ def read_back_status(ctx: RunContext, program: str) -> int:
         status.is_not(None),
         LedgerEntry.platform_status.is_distinct_from(status),
     )
-    stamp = Stamp.of(ctx.run_id, ctx.as_of)
     with ctx.sessions() as session, session.begin():
-        moving = session.execute(
-            select(LedgerEntry.entry_key, LedgerEntry.status, LedgerEntry.reason, status)
-            .where(*changed)
-            .execution_options(yield_per=MOVES_PER_CHUNK)
-        )
-        for chunk in moving.partitions():
-            record_moves(
-                session, ((key, program, StatusAt(st, reason, new)) for key, st, reason, new in chunk),
-                stamp, "platform",
-            )  # fmt: skip
+        moved = select(LedgerEntry.entry_key, LedgerEntry.status, LedgerEntry.reason, status).where(*changed)
+        record_selected_moves(session, moved, program, Stamp.of(ctx.run_id, ctx.as_of), "platform")
         done = session.execute(
             update(LedgerEntry)
             .where(*changed)

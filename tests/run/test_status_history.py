@@ -7,13 +7,11 @@ import datetime as dt
 import io
 
 import httpx
-import pytest
 from rich.console import Console
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 from connector.ledger.history import moves_of
-from connector.push import status
 from connector.report import summary_table
 from connector.report.build import build_report
 from connector.run.runner import run_once
@@ -32,13 +30,9 @@ def _set_reward_status(server: SandboxServer, changes: dict[str, str]) -> None:
     assert answer.status_code == 200, answer.text
 
 
-@pytest.mark.parametrize("chunk", [status.MOVES_PER_CHUNK, 1], ids=["one-chunk", "a-chunk-per-move"])
 def test_every_move_is_recorded_and_a_past_run_shows_its_own_statuses(
-    database_url: str, engine: Engine, sandbox: SandboxServer, chunk: int, monkeypatch: pytest.MonkeyPatch
+    database_url: str, engine: Engine, sandbox: SandboxServer
 ) -> None:
-    """Also with the read-back streamed one moved entry at a time (history rows written while its
-    cursor is open): the same rows."""
-    monkeypatch.setattr(status, "MOVES_PER_CHUNK", chunk)
     settings = make_settings(database_url, sandbox, partnerstack={"trailing_reread_hours": 0})
     first = run_once(settings, as_of=AS_OF)
     with Session(engine) as s:
