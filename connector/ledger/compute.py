@@ -255,8 +255,7 @@ def _qualify_all(session: Session, ctx: RunContext, program: Program) -> _Qualif
     verdicts = qualify(submissions, facts, program)
     del submissions
     gc.freeze()  # the global facts and the verdicts live through the pass (see `_heap_frozen`)
-    stored = reads.stored_decisions(session, program.name)
-    decided = reads.write_decisions(session, program.name, _decision_rows(program, verdicts, ctx.run_id), stored)
+    decided = reads.write_decisions(session, program.name, _decision_rows(program, verdicts, ctx.run_id))
     billing_of = {
         v.submission.customer_key: v.submission.billing_customer_id
         for v in verdicts

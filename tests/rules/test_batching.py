@@ -1,4 +1,5 @@
-"""Compute reads and reconciles customers in batches: the ledger must not depend on the batch size."""
+"""Compute reads and reconciles customers in batches, and compares decisions with the stored ones a chunk
+at a time: the ledger and the decisions must not depend on either size."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 from sqlalchemy import Engine
 
 import connector.ledger.compute as engine_module
+import connector.rules.reads.state as state_module
 from connector.store.db import make_engine
 from tests.conftest import fresh_database
 from tests.rules.builders import REPO, decisions, entries, load_scenario, run, scenario_rows, t
@@ -37,6 +39,7 @@ def _runs(tmp_path: Path, name: str, doc: dict[str, Any], batch_size: int) -> li
             for as_of in (now, now - dt.timedelta(days=365), now + dt.timedelta(days=365)):
                 with pytest.MonkeyPatch.context() as mp:
                     mp.setattr(engine_module, "BATCH_SIZE", batch_size)
+                    mp.setattr(state_module, "IN_LIST", min(batch_size, state_module.IN_LIST))
                     run(eng, program, as_of)
                 out.append(_ledger(eng) + sorted((k, d.decision, d.reason) for k, d in decisions(eng, program).items()))
             return out

@@ -13,7 +13,6 @@ from connector.rules.reads.state import (
     program_digest,
     replace_rechecks,
     save_state,
-    stored_decisions,
     write_decisions,
 )
 
@@ -39,6 +38,5 @@ __all__ = [
     "read_as",
     "replace_rechecks",
     "save_state",
-    "stored_decisions",
     "write_decisions",
 ]

@@ -12,8 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
-from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import delete, func, insert, select
@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from connector.rules.kinds import RuleFinding
 from connector.rules.program import Program
-from connector.rules.reads.sql import in_lists
+from connector.rules.reads.sql import IN_LIST, in_lists, padded
 from connector.store.models import ComputeRecheck, ComputeState, Decision, Finding
 from connector.store.writes import upsert_rows
 
@@ -113,45 +113,71 @@ class DecisionChanges:
     partners: frozenset[str | None]
 
 
-def stored_decisions(session: Session, program: str) -> dict[str, DecisionKey]:
+def _stored_of(session: Session, program: str, keys: list[str]) -> dict[str, DecisionKey]:
+    """The stored decision rows of these submissions (an IN list of `in_lists`' size)."""
     stmt = select(
         Decision.submission_key, Decision.submission_type, Decision.partnership_key, Decision.customer_key,
         Decision.decision, Decision.reason, Decision.submitted_at,
-    ).where(Decision.program == program)  # fmt: skip
+    ).where(Decision.program == program, Decision.submission_key.in_(keys))  # fmt: skip
     return {row[0]: tuple(row[1:]) for row in session.execute(stmt)}  # type: ignore[misc]
 
 
-def write_decisions(
-    session: Session, program: str, rows: Iterable[dict[str, object]], stored: Mapping[str, DecisionKey]
-) -> DecisionChanges:
+def write_decisions(session: Session, program: str, rows: Iterable[dict[str, object]]) -> DecisionChanges:
     """Make the program's decisions exactly `rows`: upsert the changed ones, delete the ones no submission
-    has any more (so the table is what the last compute decided, the baseline of the next)."""
-    changed: list[dict[str, object]] = []
+    has any more (so the table is what the last compute decided, the baseline of the next).
+
+    A chunk of rows at a time against the stored rows of the same keys, never the whole table in
+    memory (a dict of every stored decision was some 5 MB at M, and grows with the submissions);
+    what is gone is found from the stored keys alone, streamed.
+    """
     seen: set[str] = set()
-    customers: set[str | None] = set()
-    partners: set[str | None] = set()
+    changes = _Changed()
+    for chunk in _chunks(rows, IN_LIST):
+        keys = [str(row["submission_key"]) for row in chunk]
+        stored = _stored_of(session, program, padded(keys))
+        changed = []
+        for key, row in zip(keys, chunk, strict=True):
+            seen.add(key)
+            now = _decision_key(row)
+            before = stored.get(key)
+            if before != now:
+                changed.append(row)
+                changes.add(key, now, before)
+        upsert_rows(session, Decision, changed)
+    stmt = select(Decision.submission_key).where(Decision.program == program)
+    gone = sorted(k for k in session.scalars(stmt.execution_options(yield_per=IN_LIST)) if k not in seen)
+    for chunk_keys in in_lists(gone):
+        for key, before in _stored_of(session, program, chunk_keys).items():
+            changes.add(key, None, before)
+        session.execute(delete(Decision).where(Decision.program == program, Decision.submission_key.in_(chunk_keys)))
+    return DecisionChanges(frozenset(changes.keys), frozenset(changes.customers), frozenset(changes.partners))
+
+
+@dataclass
+class _Changed:
+    """The keys of changed decision rows and the customers and partners they named, before and after."""
+
+    keys: set[str] = field(default_factory=set)
+    customers: set[str | None] = field(default_factory=set)
+    partners: set[str | None] = field(default_factory=set)
+
+    def add(self, key: str, now: DecisionKey | None, before: DecisionKey | None) -> None:
+        self.keys.add(key)
+        for row in (now, before):
+            if row is not None:
+                self.customers.add(row[2])
+                self.partners.add(row[1])
+
+
+def _chunks(rows: Iterable[dict[str, object]], size: int) -> Iterator[list[dict[str, object]]]:
+    chunk: list[dict[str, object]] = []
     for row in rows:
-        key = str(row["submission_key"])
-        seen.add(key)
-        now = _decision_key(row)
-        before = stored.get(key)
-        if before != now:
-            changed.append(row)
-            customers.add(now[2])
-            partners.add(now[1])
-            if before is not None:
-                customers.add(before[2])
-                partners.add(before[1])
-    gone = sorted(set(stored) - seen)
-    for key in gone:
-        customers.add(stored[key][2])
-        partners.add(stored[key][1])
-    upsert_rows(session, Decision, changed)
-    for chunk in in_lists(gone):
-        session.execute(delete(Decision).where(Decision.program == program, Decision.submission_key.in_(chunk)))
-    return DecisionChanges(
-        frozenset([str(r["submission_key"]) for r in changed] + gone), frozenset(customers), frozenset(partners)
-    )
+        chunk.append(row)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _decision_key(row: Mapping[str, object]) -> DecisionKey:
