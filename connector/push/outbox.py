@@ -102,11 +102,11 @@ def _push(
     if result.failed:
         ctx.notes.append(f"push: {result.failed} reward(s) refused by {destination.name}; not offered again "
                          "until the entry or the program changes")
-        ctx.notes.extend(result.errors[:20])
+        ctx.notes.extend(result.errors)
     result.statuses_read = read_back_status(ctx, program.name)
     if result.held:
         ctx.notes.append(f"push: {result.held} entr(ies) held, not sent to {destination.name}")
-        ctx.notes.extend(sorted(set(result.holds))[:20])
+        ctx.notes.extend(result.holds)
     log.info(
         "push finished",
         extra={"pushed": result.pushed, "recovered": result.recovered, "rejected": result.failed,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -42,6 +43,10 @@ class CurrencyTotals:
         return self.positive - self.negative
 
 
+NOTED = 20
+"""Refusals and holds a push keeps the text of (the run's notes name the first ones; the counts count all)."""
+
+
 @dataclass
 class PushResult:
     pushed: int = 0  # sent and accepted in this run
@@ -50,12 +55,19 @@ class PushResult:
     statuses_read: int = 0  # entries whose platform status changed (read back from the pulled rewards)
     held: int = 0  # not sent: the destination holds them (`Held`), reasons in `holds`
     amounts: dict[str, CurrencyTotals] = field(default_factory=dict)
-    errors: list[str] = field(default_factory=list)
-    holds: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # the first `NOTED` refusals, as they came
+    holds: list[str] = field(default_factory=list)  # the `NOTED` first distinct holds in sort order
 
     def hold(self, entry_key: str, reason: str) -> None:
+        """Count a held entry; keep its note only while it is among the first `NOTED` in sort order
+        (what the run's notes show): a push holds every entry awaiting its FX rate again each run,
+        a list of all of them grew with the ledger."""
         self.held += 1
-        self.holds.append(f"{entry_key}: {reason}")
+        note = f"{entry_key}: {reason}"
+        if note in self.holds or (len(self.holds) >= NOTED and note > self.holds[-1]):
+            return
+        bisect.insort(self.holds, note)
+        del self.holds[NOTED:]
 
     def add_amount(self, currency: str, amount_minor: int) -> None:
         totals = self.amounts.setdefault(currency, CurrencyTotals())
@@ -72,7 +84,8 @@ class PushResult:
                 self.add_amount(answer.outgoing.currency, answer.outgoing.amount_minor)
             elif answer.rejection is not None:
                 self.failed += 1
-                self.errors.append(f"{answer.outgoing.entry_key}: {answer.rejection}")
+                if len(self.errors) < NOTED:
+                    self.errors.append(f"{answer.outgoing.entry_key}: {answer.rejection}")
 
 
 class Progress:
