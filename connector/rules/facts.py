@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import operator
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TypeVar
@@ -65,7 +65,7 @@ class Facts:
     as_of: dt.datetime
     partners: dict[str, records.PartnerRecord] = field(default_factory=dict)
     partners_by_ref: dict[str, records.PartnerRecord] = field(default_factory=dict)
-    leads: list[records.LeadRecord] = field(default_factory=list)
+    leads: Iterable[records.LeadRecord] = field(default_factory=list)  # read once (the store streams it)
     referrals: list[records.ReferralRecord] = field(default_factory=list)
     deals: list[records.DealRecord] = field(default_factory=list)
     products: dict[str, records.ProductRecord] = field(default_factory=dict)
@@ -93,7 +93,7 @@ class Facts:
     # global: refund id -> when a credit note listing it (not visible yet) becomes visible
     future_credits: dict[str, dt.datetime] = field(default_factory=dict)
     # global: per billing customer, its payments' intents and charges some refund or dispute names
-    event_payments: dict[str, tuple[set[str], set[str]]] = field(default_factory=dict)
+    event_payments: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
     earning_shares: dict[str, Fraction] = field(default_factory=dict)  # memo of netrevenue.earning_share
     # per batch: (partnership, customer key) -> the group its terms were recorded with at its first booking
     terms: dict[tuple[str, str | None], str | None] = field(default_factory=dict)
