@@ -83,15 +83,17 @@ class StageClock:
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
+        self.cpu_seconds: dict[str, float] = {}  # this process, all threads (user + system)
         self.peak_rss_mb: dict[str, float] = {}
 
     def wrap(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         def timed(*args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), _cpu_seconds()
             try:
                 return fn(*args, **kwargs)
             finally:
                 self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
+                self.cpu_seconds[name] = self.cpu_seconds.get(name, 0.0) + _cpu_seconds() - cpu_started
                 self.peak_rss_mb[name] = peak_rss_mb()
 
         return timed
@@ -166,6 +168,7 @@ def cmd_run(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "seconds": seconds,
         "stages": clock.seconds,
+        "stage_cpu_seconds": clock.cpu_seconds,
         "stage_peak_rss_mb": clock.peak_rss_mb,
         "status": outcome.status,
         "pulled": outcome.pulled,
