@@ -61,8 +61,8 @@ def _worker(root: Path, *args: str) -> dict[str, Any]:
     env = dict(os.environ)
     env.pop("PYTHONPATH", None)  # the scratch directory (cwd, first on the path) is the checkout
     wrap = os.environ.get("BENCH_PUSH_WRAP", "").split()  # e.g. "py-spy record -f raw -o FILE --" to profile
-    done = subprocess.run([*wrap, sys.executable, "-m", "bench.worker", *args], cwd=root, capture_output=True, text=True,
-                          env=env)
+    done = subprocess.run([*wrap, sys.executable, "-m", "bench.worker", *args], cwd=root, capture_output=True,
+                          text=True, env=env)
     if done.returncode != 0:
         raise BenchError("worker failed:\n" + "\n".join(done.stderr.strip().splitlines()[-15:]))
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -108,11 +108,12 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     repos = [r.resolve() for r in (args.repo or [REPO])]
     with tempfile.TemporaryDirectory(prefix="bench-push-trees-") as scratch:
-        roots = [_tree(r, Path(scratch) / str(i)) if not (Path(scratch) / str(i)).mkdir() else None
-                 for i, r in enumerate(repos)]
+        roots = []
+        for i, repo in enumerate(repos):
+            (Path(scratch) / str(i)).mkdir()
+            roots.append(_tree(repo, Path(scratch) / str(i)))
         for rnd in range(args.rounds):
             for repo, root in zip(repos, roots, strict=True):
-                assert root is not None
                 profile = args.profile_dir / f"push-{repo.name}-{rnd}.prof" if args.profile_dir else None
                 out = measure(args.size, args.db, root, seed=args.seed, pg_base=args.pg, profile=profile)
                 line = {"size": args.size, "db": args.db, "repo": str(repo), "round": rnd, **out}

@@ -37,6 +37,10 @@ from connector.store.models import RunLease
 log = logging.getLogger(__name__)
 
 
+_TOKEN = select(RunLease.token).where(RunLease.name == LOCK_NAME)
+"""The current fencing token (`check` and the heartbeat read it)."""
+
+
 class LeaseLost(Exception):
     """This run no longer holds the run lock; the message says why (one line)."""
 
@@ -123,8 +127,11 @@ class Fence:
         return f"another run took it over (fencing token {self.token}, now {current})"
 
     def _token_moved(self) -> str | None:
-        with Session(self.engine) as session:
-            return self._moved(session.scalar(select(RunLease.token).where(RunLease.name == LOCK_NAME)))
+        # A Core connection, not an ORM Session: `check` runs before every reward request, and the
+        # Session's setup and ORM execution cost more CPU than the POST itself (S push profile:
+        # 25 % of the push's CPU in this read). Same statement, read from the store every time.
+        with self.engine.connect() as conn:
+            return self._moved(conn.execute(_TOKEN).scalar())
 
     def check(self) -> None:
         """Raise `LeaseLost` unless this run still holds the lock (read from the store, not assumed).
