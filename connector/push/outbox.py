@@ -29,7 +29,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from connector.context import RunContext
 from connector.ledger.history import Stamp, record_current
@@ -169,9 +169,17 @@ def _mark_sending(
             if isinstance(body, Held):
                 result.hold(entry.entry_key, body.reason)
                 continue
-            entry.push_state = "sending"
-            entry.push_attempts = (entry.push_attempts or 0) + 1
             outgoing.append(Outgoing(entry.entry_key, entry.partnership_key, entry.currency, entry.amount_minor, body))
+        if outgoing:
+            # One UPDATE for the batch instead of the ORM's per-object flush (its bookkeeping was
+            # a tenth of the push's CPU); the rows are this transaction's, read (and on PostgreSQL
+            # locked) above, and the objects are not read again.
+            session.execute(
+                update(LedgerEntry)
+                .where(LedgerEntry.entry_key.in_([o.entry_key for o in outgoing]))
+                .values(push_state="sending", push_attempts=func.coalesce(LedgerEntry.push_attempts, 0) + 1)
+                .execution_options(synchronize_session=False)
+            )
         return outgoing
 
 

@@ -37,8 +37,11 @@ from connector.store.models import RunLease
 log = logging.getLogger(__name__)
 
 
-_TOKEN = select(RunLease.token).where(RunLease.name == LOCK_NAME)
-"""The current fencing token (`check` and the heartbeat read it)."""
+_LEASE = RunLease.__table__
+_TOKEN = select(_LEASE.c.token).where(_LEASE.c.name == LOCK_NAME)
+"""The current fencing token (`check` and the heartbeat read it). On the Table's columns, not the ORM
+attributes: the ORM statement of the same cache key (`take`) made every execution adapt its result
+columns to the cached compile, which cost more than the query."""
 
 
 class LeaseLost(Exception):
