@@ -202,7 +202,7 @@ def _write_config(path: Path, db: Path, base_url: str, program: Path, costs: Pat
     values: dict[str, dict[str, str | int]] = {
         "database": {"url": f"sqlite:///{db}"},
         "partnerstack": {"base_url": f"{base_url}/partnerstack/api/v2", "public_key": "pk_snapshot",
-                         "secret_key": "sk_snapshot"},
+                         "secret_key": "sk_snapshot", "requests_per_second": 0},
         "stripe": {"base_url": f"{base_url}/stripe/v1", "api_key": "sk_test_snapshot"},
         "program": {"file": str(program)},
         "finance": {"marketing_costs_file": str(costs),
