@@ -8,6 +8,7 @@ keeps `Decimal` exact (as a JSON number) instead of failing or turning it into a
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -28,11 +29,25 @@ class SchemaNotReady(Exception):
     """The database is reachable but its schema is not at the current migration."""
 
 
+# A decimal that a float cannot carry exactly (more than ~17 significant digits) is written as
+# a marked string and the mark removed after encoding, leaving the number's own digits: the
+# stdlib encoder writes floats only through float.__repr__, and a stored payload is re-mapped
+# from its text (`connector remap`), so a digit lost here would be a different amount there.
+_EXACT_MARK = "\x00exact-decimal\x00"
+_MARK_TEXT = r"\\u0000exact-decimal\\u0000"  # the mark as the encoder escapes it
+_EXACT_MARKED = re.compile(f'"{_MARK_TEXT}' + r"(-?[0-9][0-9.]*(?:[eE][-+]?[0-9]+)?)" + f'{_MARK_TEXT}"')
+
+
 class _DecimalEncoder(json.JSONEncoder):
     def default(self, o: Any) -> Any:
         if isinstance(o, Decimal):
             # An exact JSON number: integral values stay ints, others keep their digits.
-            return int(o) if o == o.to_integral_value() else float(str(o))  # not money: raw payload echo
+            if o == o.to_integral_value():
+                return int(o)
+            as_float = float(o)  # not money: its repr is checked to give back the same number
+            if Decimal(repr(as_float)) == o:
+                return as_float
+            return f"{_EXACT_MARK}{o}{_EXACT_MARK}"
         if hasattr(o, "isoformat"):
             return o.isoformat()
         return super().default(o)
@@ -46,7 +61,10 @@ _ENCODER = _DecimalEncoder(separators=(",", ":"), sort_keys=True, check_circular
 
 
 def json_dumps(value: Any) -> str:
-    return _ENCODER.encode(value)
+    text_ = _ENCODER.encode(value)
+    if "exact-decimal" in text_:
+        text_ = _EXACT_MARKED.sub(r"\1", text_)
+    return text_
 
 
 def json_loads(text_: str) -> Any:
