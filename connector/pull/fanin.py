@@ -87,7 +87,9 @@ def _run_task(task: Task, q: queue.Queue[Any], stop: threading.Event) -> None:
         return
 
 
-def _collect(q: queue.Queue[Any], remaining: int, max_batch: int, linger: float) -> Iterator[list[Any]]:
+def _collect(
+    q: queue.Queue[Any], remaining: int, max_batch: int, linger: float  # not money: seconds
+) -> Iterator[list[Any]]:
     """Batches of what the tasks emit until every task is done; a task's failure is raised here."""
     while remaining:
         batch: list[Any] = []
