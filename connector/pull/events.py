@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.http import ConnectorHttpError, RecordNotFound
+from adapters.http import ConnectorHttpError, RecordNotFound, RequestCounter
 from adapters.stripe import EVENTS_STREAM, STREAMS, StripeClient, StripeStream
 from adapters.stripe.streams import EventPosition, EventsCursor
 from connector.pull.context import PullContext
@@ -64,7 +64,7 @@ def apply_events(
         for kind, objects in _latest_objects(chunk, pinned, done).items():
             stream = EVENT_OBJECT_STREAMS[kind]
             counter = pull.stat(stream.key).counter
-            current = _refetched(client, stream, objects, done, parked.setdefault(stream.key, []))
+            current = _refetched(client, stream, objects, done, parked.setdefault(stream.key, []), counter)
             completed[stream.key], poison = complete_or_park(client, stream, current, counter)
             parked[stream.key].extend(poison)
         last = chunk[-1]
@@ -86,12 +86,18 @@ def apply_events(
 
 
 def _refetched(
-    client: StripeClient, stream: StripeStream, objects: dict[str, Any], done: EventsApplied, parked: list[Parked]
+    client: StripeClient,
+    stream: StripeStream,
+    objects: dict[str, Any],
+    done: EventsApplied,
+    parked: list[Parked],
+    counter: RequestCounter,
 ) -> list[Any]:
     """The chunk's objects of one stream, those marked `_REFETCH` fetched in the pinned version (one
-    whose body stays unusable is parked with its id), in the chunk's order."""
+    whose body stays unusable is parked with its id), in the chunk's order; the requests count in
+    the stream's own statistics, where the run report shows them."""
     wanted = [object_id for object_id, obj in objects.items() if obj is _REFETCH]
-    fetched, gone = _fetch_by_ids(client, stream, wanted, parked) if wanted else ({}, 0)
+    fetched, gone = _fetch_by_ids(client, stream, wanted, parked, counter) if wanted else ({}, 0)
     done.refetched += len(wanted)
     done.gone += gone
     out: list[Any] = []
@@ -104,7 +110,7 @@ def _refetched(
 
 
 def _fetch_by_ids(
-    client: StripeClient, stream: StripeStream, wanted: list[str], parked: list[Parked]
+    client: StripeClient, stream: StripeStream, wanted: list[str], parked: list[Parked], counter: RequestCounter
 ) -> tuple[dict[str, Any], int]:
     """The wanted objects that exist, by id, and how many no longer do (deleted since: a draft
     invoice). Where the list takes `ids[]` (products) a page of ids is one request; every other
@@ -112,7 +118,7 @@ def _fetch_by_ids(
     so each object is one GET (README, "How it works": pull)."""
     if stream.ids_filter:
         try:
-            found = client.list_by_ids(stream.path, wanted)
+            found = client.list_by_ids(stream.path, wanted, counter=counter)
             return found, sum(1 for object_id in wanted if object_id not in found)
         except ConnectorHttpError as exc:
             if unfixable(exc) is None:
@@ -122,7 +128,7 @@ def _fetch_by_ids(
     gone = 0
     for object_id in wanted:
         try:
-            found[object_id] = client.retrieve(stream.path, object_id)
+            found[object_id] = client.retrieve(stream.path, object_id, counter=counter)
         except RecordNotFound:
             gone += 1
         except ConnectorHttpError as exc:

@@ -86,3 +86,35 @@ def test_products_in_another_version_are_fetched_a_page_of_ids_at_a_time(databas
     finally:
         engine.dispose()
     assert categories == {"prod_platform": "services", "prod_1": "services", "prod_2": "services", "prod_3": "software"}
+
+
+def test_objects_fetched_again_count_in_their_streams_requests(database_url: str) -> None:
+    """The run report's per-stream request count is the operator's view of the rate limit spent:
+    the GETs that fetch an object again in the pinned version are the stream's requests too (one
+    `ids[]` list for three products, one GET for the invoice)."""
+    world = _world()
+    world["stripe"]["products"] += [
+        {"id": f"prod_{n}", "name": f"Product {n}", "metadata": {"category": "software"}, "created": _iso(_at(-20))}
+        for n in (1, 2)
+    ]
+    with SandboxServer(world, event_api_version="2024-06-20") as srv:
+        run_once(make_settings(database_url, srv), as_of=T0)
+        srv.apply({"now": _iso(_at(2)), "stripe": {"products": [
+            {"id": pid, "metadata": {"category": "services"}} for pid in ("prod_platform", "prod_1", "prod_2")
+        ]}})
+        _pay_a3(srv, _at(2))
+        httpx.post(f"{srv.url}/_sandbox/stats/reset")
+        final = run_once(make_settings(database_url, srv), as_of=_at(3))
+        paths = httpx.get(f"{srv.url}/_sandbox/stats").json()["paths"]
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            requests = dict(conn.execute(
+                text("SELECT stream, requests FROM run_stream_stats WHERE run_id = :run"), {"run": final.run_id}
+            ).all())
+    finally:
+        engine.dispose()
+    assert paths["/stripe/v1/products"] == 1
+    assert paths["/stripe/v1/invoices/in_A3"] == 1
+    assert requests["stripe.products"] == 1
+    assert requests["stripe.invoices"] == 1
