@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from connector.rules.reads.sql import in_lists
 from connector.store.models import EntryStatusMove, LedgerEntry, PeriodClose, Run
+from connector.store.planner import note_rows_written
 
 __all__ = [
     "Move",
@@ -126,6 +127,7 @@ def record_booked(session: Session, entries: Sequence[LedgerEntry], stamp: Stamp
         rows.append(_row(e.entry_key, e.program, StatusAt(e.status, e.reason, e.platform_status), "booked", stamp,
                          period, corrects))  # fmt: skip
     session.execute(insert(EntryStatusMove), rows)
+    note_rows_written(session, EntryStatusMove.__table__, len(rows))
 
 
 def note_closed_corrections(session: Session, entries: Sequence[LedgerEntry], stamp: Stamp) -> None:
@@ -152,6 +154,7 @@ def record_moves(session: Session, moved: Iterable[tuple[str, str, StatusAt]], s
         rows.append(_row(key, program, status, cause, stamp, period, corrects))
     if rows:
         session.execute(insert(EntryStatusMove), rows)
+        note_rows_written(session, EntryStatusMove.__table__, len(rows))
     return len(rows)
 
 
@@ -175,7 +178,9 @@ def record_selected_moves(
     )
     columns = ["entry_key", "status", "reason", "platform_status", *texts, *times]
     done = session.execute(insert(EntryStatusMove).from_select(columns, source))
-    return int(getattr(done, "rowcount", 0) or 0)
+    written = int(getattr(done, "rowcount", 0) or 0)
+    note_rows_written(session, EntryStatusMove.__table__, written)
+    return written
 
 
 def record_current(session: Session, entry_keys: Sequence[str], stamp: Stamp, cause: str) -> int:

@@ -19,6 +19,7 @@ from connector.ledger.entries import OPEN_STATUSES, PAYOUT_COLUMNS, EntryRow, Mo
 from connector.ledger.history import Stamp, StatusAt, note_closed_corrections, record_booked, record_moves
 from connector.rules.reads.sql import in_lists, padded, read_as
 from connector.store.models import LedgerEntry
+from connector.store.planner import note_rows_written
 
 _ROW_COLUMNS = tuple(read_as(LedgerEntry.__mapper__.columns[f.name], f.name) for f in dataclasses.fields(EntryRow))
 _SOURCES = [f.name for f in dataclasses.fields(EntryRow)].index("sources")
@@ -129,6 +130,7 @@ def write(
         columns = [c.key for c in LedgerEntry.__mapper__.column_attrs]
         rows = [{k: v for k in columns if (v := e.__dict__.get(k, _UNSET)) is not _UNSET} for e in appended]
         session.execute(insert(LedgerEntry), rows)
+        note_rows_written(session, LedgerEntry.__table__, len(rows))
         record_booked(session, appended, stamp)
     read = list(read)
     record_moves(

@@ -8,7 +8,15 @@ as a sequential scan: a backfill at size M spent minutes scanning 175k invoice l
 per page although their index exists. (Binding the keys as one array, `= ANY(:keys)`, is
 planned from the same guess, so no statement form avoids this; statistics do.)
 
-So every write through `connector.store.writes.upsert_rows` reports its row count here, and
+The ledger grows the same way (a backfill's compute books ~100,000 entries at M into an empty
+`ledger_entries`, then its push reads them back by program and customer): with an empty
+table's statistics, each compute batch's `program = … AND customer_key IN (…)` was planned as
+a scan of the program's every entry with the keys as a filter (1–2 s a batch at M on
+PostgreSQL, the recompute 4× SQLite's time).
+
+So every write through `connector.store.writes.upsert_rows`, and every insert of ledger entries
+and of their status history (`connector.ledger.store`, `connector.ledger.history`), reports its
+row count here, and
 a table is analyzed, inside the writer's own transaction (ANALYZE counts that transaction's
 uncommitted rows), once it has received at least `FIRST_ANALYZE_ROWS` rows and then each time
 the rows written since its last ANALYZE reach its analyzed size (it may have doubled). A
@@ -28,7 +36,7 @@ import threading
 import weakref
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, Table, text
+from sqlalchemy import Engine, FromClause, Table, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -79,11 +87,13 @@ _TRACKERS: weakref.WeakKeyDictionary[Engine, PlannerStatistics] = weakref.WeakKe
 _TRACKERS_LOCK = threading.Lock()
 
 
-def note_rows_written(session: Session, table: Table, rows: int) -> None:
-    """Tell the planner-statistics tracker of `session`'s database that `rows` went into `table`.
+def note_rows_written(session: Session, table: FromClause, rows: int) -> None:
+    """Tell the planner-statistics tracker of `session`'s database that `rows` went into `table`
+    (a model's `__table__`, typed by SQLAlchemy as any FromClause).
 
     PostgreSQL only (elsewhere a no-op); cheap enough to call after every page.
     """
+    assert isinstance(table, Table), table
     bind = session.get_bind()
     if rows <= 0 or bind.dialect.name != "postgresql":
         return
