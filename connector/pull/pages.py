@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table, delete, select, update
+from sqlalchemy import Table, delete, select, text, update
 from sqlalchemy.orm import DeclarativeBase, Session
 
 from adapters.http import Page
@@ -35,7 +35,17 @@ log = logging.getLogger(__name__)
 
 @contextmanager
 def transaction(ctx: RunContext) -> Iterator[Session]:
+    """One pull transaction. On PostgreSQL its COMMIT does not wait for the WAL to reach the disk
+    (`synchronous_commit = off`, for this transaction only): a flush costs 10–18 ms a commit on
+    this machine's loaded disk against 1–3 ms without, and a backfill commits thousands of times.
+    What it risks is safe for a pull: a server crash (never the connector's) can lose the last
+    few commits whole, never part of one, so a page's rows and the cursor after it are lost
+    together and the next run reads that page again, as after a crash before the commit. It is
+    the durability SQLite's WAL with `synchronous=NORMAL` gives every transaction of the store.
+    The ledger, the push and the run bookkeeping keep PostgreSQL's default."""
     with ctx.sessions() as session, session.begin():
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SET LOCAL synchronous_commit TO OFF"))
         yield session
 
 
