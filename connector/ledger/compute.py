@@ -20,9 +20,10 @@ import datetime as dt
 import gc
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
@@ -46,6 +47,7 @@ from connector.store.db import transaction
 from connector.store.models import ComputeState, Finding
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass
@@ -61,6 +63,17 @@ class ComputeResult:
     mode: str = "full"  # full | incremental
     full_reason: str | None = None  # why the pass was full
     customers_recomputed: int = 0  # customer keys whose entries were computed and reconciled
+
+
+def _handed_over(items: list[T]) -> Iterator[T]:
+    """`items` in order, each dropped from the list as it is handed over.
+
+    `qualify` keeps a slim `Submission` of each candidate it judges; handing the candidates over
+    this way frees each one (its domain, normalised name and the rest) once judged, instead of
+    holding every candidate and every verdict at once at the end of qualification."""
+    items.reverse()
+    while items:
+        yield items.pop()
 
 
 def _decision_rows(program: Program, verdicts: list[Verdict], run_id: str) -> Iterator[dict[str, object]]:
@@ -184,16 +197,8 @@ class _Qualified:
     billing_of: dict[str, str]  # customer key -> billing customer, of every submission that has both
     qualified: list[Verdict] = field(init=False)
 
-    rejected_of: dict[str | None, list[Verdict]] = field(init=False)  # customer key -> its rejected submissions
-    qualified_pairs: set[requalify.Pair] = field(init=False)  # (partnership, customer) of the qualified
-
     def __post_init__(self) -> None:
         self.qualified = [v for v in self.verdicts if v.decision == "qualified"]
-        self.rejected_of = defaultdict(list)
-        for v in self.verdicts:
-            if v.decision == "rejected" and v.submission.partner is not None:
-                self.rejected_of[v.submission.customer_key].append(v)
-        self.qualified_pairs = {(_partner(v) or "", v.submission.customer_key) for v in self.qualified}
 
 
 @dataclass
@@ -223,7 +228,7 @@ def _pass(
     and reconciled one batch of billing customers at a time, so memory is bounded by the
     batch. Every group of the ledger belongs to one customer, so batching changes nothing.
     """
-    q = _qualify_all(session, ctx, program)
+    q = _qualify_all(session, ctx, program, incremental=changes is not None)
     scope = None if changes is None else _affected(session, program, q, changes, due)
     booked = _book(session, ctx, program, q, scope, payouts)
     reads.replace_rechecks(session, program.name, None if scope is None else booked.batch_of.keys(), booked.wake)
@@ -247,15 +252,20 @@ def _pass(
     return result, q.facts.global_wake
 
 
-def _qualify_all(session: Session, ctx: RunContext, program: Program) -> _Qualified:
-    """Read the global facts, qualify every submission and write the decisions that changed."""
+def _qualify_all(session: Session, ctx: RunContext, program: Program, *, incremental: bool) -> _Qualified:
+    """Read the global facts, qualify every submission and write the decisions that changed.
+
+    Which decisions changed only an incremental pass reads (its scope, the findings it keeps); a full
+    pass drops them before booking: on a first pass every decision is new, and their keys, customers
+    and partners were some 100 bytes a submission held through the booking for nothing."""
     facts = reads.load_global(session, ctx.as_of)
-    submissions = build_submissions(facts, program)
-    facts.leads, facts.referrals = [], []  # the submissions keep what the rules need of them
-    verdicts = qualify(submissions, facts, program)
-    del submissions
+    candidates = build_submissions(facts, program)
+    facts.leads, facts.referrals = [], []  # the candidates keep what the rules need of them
+    verdicts = qualify(_handed_over(candidates), facts, program)
     gc.freeze()  # the global facts and the verdicts live through the pass (see `_heap_frozen`)
     decided = reads.write_decisions(session, program.name, _decision_rows(program, verdicts, ctx.run_id))
+    if not incremental:
+        decided = reads.DecisionChanges(frozenset(), frozenset(), frozenset())
     billing_of = {
         v.submission.customer_key: v.submission.billing_customer_id
         for v in verdicts
@@ -276,12 +286,8 @@ def _book(
         global_entries, booked.findings = kinds.entries, list(kinds.findings)
     batches = list(_customer_batches(q.billing_of, q.qualified, session, program.name, BATCH_SIZE, scope))
     booked.batch_of = {key: n for n, keys in enumerate(batches) for key in keys}
-    subs_of: dict[int, list[Verdict]] = defaultdict(list)  # per batch, in submission order
-    for v in q.qualified:
-        if (n := booked.batch_of.get(v.submission.customer_key)) is not None:
-            subs_of[n].append(v)
+    subs_of, rejected_of = _verdicts_by_batch(q.verdicts, booked.batch_of)
     needs = Needs.of(program)
-    earlier = requalify.first_of_company(q.verdicts)
     partner_gates: dict[str, str | None] = {}  # judged once per pass, shared by the batches
     holds = reads.open_holds(session)  # what the pull's unresolved quarantine rows hold
     invariant_rows = reads.open_invariant_customers(session) if needs.adjustments else set()
@@ -313,7 +319,7 @@ def _book(
         if program.commission.terms_at_first_booking:
             terms.record(session, program.name, batch_facts.terms, entries, q.facts.partners, ctx.run_id, ctx.as_of)
         ledger = entries_of_customers(session, program.name, keys)
-        takebacks = _take_backs(q, keys, ledger.totals, earlier)
+        takebacks = _take_backs(rejected_of.pop(n, []), ledger.totals, batch)
         booked.takebacks.update(takebacks)
         reconcile_entries(
             session, program.name, ledger, entries,
@@ -329,14 +335,36 @@ def _book(
     return booked
 
 
+def _verdicts_by_batch(
+    verdicts: list[Verdict], batch_of: dict[str | None, int]
+) -> tuple[dict[int, list[Verdict]], dict[int, list[Verdict]]]:
+    """Per batch, in submission order: its qualified submissions, and its rejected ones that have a partner
+    (what a take-back can be for). One list per batch, not per customer (a list per customer with a
+    rejected submission, held for the pass, was some 100 bytes each)."""
+    qualified: dict[int, list[Verdict]] = defaultdict(list)
+    rejected: dict[int, list[Verdict]] = defaultdict(list)
+    for v in verdicts:
+        if v.decision == "open" or (n := batch_of.get(v.submission.customer_key)) is None:
+            continue
+        if v.decision == "qualified":
+            qualified[n].append(v)
+        elif v.submission.partner is not None:
+            rejected[n].append(v)
+    return qualified, rejected
+
+
 def _take_backs(
-    q: _Qualified, keys: set[str | None], totals: dict[str, int], earlier: Callable[[Verdict], str | None]
+    rejected: list[Verdict], totals: dict[str, int], qualified: list[Verdict]
 ) -> dict[requalify.Pair, requalify.TakeBack]:
-    """Why a batch's booked groups of submissions rejected since are taken back (`connector.ledger.requalify`)."""
-    rejected = [v for key in keys for v in q.rejected_of.get(key, ())]
+    """Why a batch's booked groups of submissions rejected since are taken back (`connector.ledger.requalify`).
+
+    `rejected` and `qualified` are the batch's: a pair names its customer, and every submission of a
+    customer is in that customer's batch, so the batch's own pairs are all a take-back is checked
+    against (a set of every qualified pair, held for the pass, was some 100 bytes a customer)."""
     if not rejected:
         return {}
-    return requalify.take_backs(rejected, q.qualified_pairs, requalify.booked_pairs(totals), earlier)
+    pairs = {(_partner(v) or "", v.submission.customer_key) for v in qualified}
+    return requalify.take_backs(rejected, pairs, requalify.booked_pairs(totals))
 
 
 def _note_batch_wake(booked: _Booked, keys: set[str | None], billing_of: dict[str, str], batch_facts: Facts) -> None:

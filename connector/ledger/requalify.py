@@ -12,7 +12,7 @@ state): a later pass, full or incremental, appends nothing for it and raises not
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from connector.rules.kinds import RuleFinding
@@ -48,19 +48,20 @@ Pair = tuple[str, str | None]  # (partnership key, customer key)
 
 
 def take_backs(
-    rejected: Iterable[Verdict], qualified: Collection[Pair], booked: Collection[Pair],
-    earlier: Callable[[Verdict], str | None],
-) -> dict[Pair, TakeBack]:  # fmt: skip
+    rejected: Iterable[Verdict], qualified: Collection[Pair], booked: Collection[Pair]
+) -> dict[Pair, TakeBack]:
     """The booked (partnership, customer) pairs of `rejected` submissions for which none is `qualified`.
 
-    `earlier` names the submission a duplicate gives way to (called only for a booked duplicate).
+    A duplicate's take-back names the submission it gives way to: its verdict's `earlier`, found by
+    `qualify` in the same walk that judged it (an index of every identifier held for the pass only
+    to name it was as large as the submissions themselves).
     """
     out: dict[Pair, TakeBack] = {}
     for v in rejected:
         s = v.submission
         pair = (s.partner.key if s.partner else "", s.customer_key)
         if v.reason and pair in booked and pair not in qualified and pair not in out:
-            out[pair] = TakeBack(v.reason, s.key, earlier(v) if v.reason == "duplicate_lead" else None)
+            out[pair] = TakeBack(v.reason, s.key, v.earlier)
     return out
 
 
@@ -71,18 +72,3 @@ def booked_pairs(group_keys: Iterable[str]) -> set[Pair]:
         _, partner, customer, _rest = key.split("|", 3)
         out.add((partner, None if customer == "-" else customer))
     return out
-
-
-def first_of_company(verdicts: list[Verdict]) -> Callable[[Verdict], str | None]:
-    """For a duplicate, the earliest submission sharing one of its identifiers (indexed on first use)."""
-    index: dict[tuple[str, str], Verdict] = {}
-
-    def earlier(v: Verdict) -> str | None:
-        if not index:
-            for w in sorted(verdicts, key=lambda w: w.submission.order):
-                for ident in w.submission.identifiers():
-                    index.setdefault(ident, w)
-        found = [index[i] for i in v.submission.identifiers() if i in index and index[i] is not v]
-        return min(found, key=lambda w: w.submission.order).submission.key if found else None
-
-    return earlier

@@ -13,7 +13,7 @@ from connector.rules.identity import company_domain, email_domain, normalise_com
 from connector.rules.kinds import KindOutput, RuleFinding, desired_entries, floor_at_zero
 from connector.rules.netrevenue import Adjustment, adjustments, earning_share, invoice_basis
 from connector.rules.program import Program, bundled_program_path, load_program, resolve_program_path
-from connector.rules.qualification import Submission, Verdict, build_submissions, deal_won, qualify
+from connector.rules.qualification import Candidate, Submission, Verdict, build_submissions, deal_won, qualify
 from connector.rules.records import (
     CreditNoteRecord,
     DealRecord,
@@ -35,6 +35,7 @@ from connector.rules.schedule import add_months, at_midnight, end_of_month_after
 __all__ = [
     "EVERYTHING",
     "Adjustment",
+    "Candidate",
     "CreditNoteRecord",
     "DealRecord",
     "DesiredEntry",

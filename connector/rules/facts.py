@@ -66,7 +66,7 @@ class Facts:
     partners: dict[str, records.PartnerRecord] = field(default_factory=dict)
     partners_by_ref: dict[str, records.PartnerRecord] = field(default_factory=dict)
     leads: Iterable[records.LeadRecord] = field(default_factory=list)  # read once (the store streams it)
-    referrals: list[records.ReferralRecord] = field(default_factory=list)
+    referrals: Iterable[records.ReferralRecord] = field(default_factory=list)  # read once (streamed too)
     deals: list[records.DealRecord] = field(default_factory=list)
     products: dict[str, records.ProductRecord] = field(default_factory=dict)
     prices: dict[str, records.PriceRecord] = field(default_factory=dict)

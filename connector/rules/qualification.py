@@ -9,6 +9,7 @@ judged against every earlier submission whatever its own decision, earliest firs
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -24,10 +25,13 @@ _FAR_FUTURE = dt.datetime.max.replace(tzinfo=dt.UTC)
 
 @dataclass(frozen=True, slots=True)
 class Submission:
-    """What the rules need of a submission, and nothing of the rows it came from: a pass holds one per
-    lead, PartnerStack customer and deal for its whole length, so it keeps keys and a few values, not
-    the lead and customer rows (slots: no per-instance dict either). The partner and deal are
-    references to records the pass holds anyway."""
+    """What a pass keeps of a submission once it is judged: what the decision rows, booking and the
+    incremental scope read. Keys and a few values, not the rows it came from (slots: no per-instance
+    dict either); the partner and deal are references to records the pass holds anyway.
+
+    Not what only qualification reads (`Candidate`): the company's domain and normalised name, the
+    consent and test flags. A pass holds one of these per lead, PartnerStack customer and deal for
+    its whole length, so those were some 160 bytes a submission held only to be judged once."""
 
     key: str
     type: SubmissionType
@@ -35,8 +39,22 @@ class Submission:
     partner: PartnerRecord | None
     customer_key: str | None  # PartnerStack customer key (deal key for deals)
     referral_key: str | None  # the PartnerStack customer record's key, if any
-    test: bool  # that record is a test record
     billing_customer_id: str | None  # Stripe cus_…
+    deal: DealRecord | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A submission as qualification judges it: `Submission`'s fields and the ones only the checks read."""
+
+    key: str
+    type: SubmissionType
+    submitted_at: dt.datetime | None
+    partner: PartnerRecord | None
+    customer_key: str | None
+    referral_key: str | None
+    test: bool  # that record is a test record
+    billing_customer_id: str | None
     domain: str | None
     company_name: str | None  # normalised
     consent: bool | None
@@ -50,12 +68,19 @@ class Submission:
         ids = [("billing", self.billing_customer_id), ("domain", self.domain), ("name", self.company_name)]
         return [(kind, value) for kind, value in ids if value]
 
+    def submission(self) -> Submission:
+        return Submission(
+            self.key, self.type, self.submitted_at, self.partner, self.customer_key, self.referral_key,
+            self.billing_customer_id, self.deal,
+        )  # fmt: skip
+
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
     submission: Submission
     decision: Outcome
     reason: str | None
+    earlier: str | None = None  # a duplicate's earliest submission sharing one of its identifiers
 
 
 def _partner(facts: Facts, *refs: str | None) -> PartnerRecord | None:
@@ -65,32 +90,48 @@ def _partner(facts: Facts, *refs: str | None) -> PartnerRecord | None:
     return None
 
 
-def build_submissions(facts: Facts, program: Program) -> list[Submission]:
-    """Leads; PartnerStack customers no lead points at; deals — as the program lists them."""
+def build_submissions(facts: Facts, program: Program) -> list[Candidate]:
+    """Leads; PartnerStack customers no lead points at; deals — as the program lists them, in submission order.
+
+    The PartnerStack customers and the leads are each read once, as the store streams them. Each
+    customer becomes its candidate as it is read, and what a lead pointing at it or a deal linked to
+    it needs of it (its key, billing customer, whether a test) is on that candidate: the customer rows
+    (some 700 bytes each with their e-mails and names) are never all held beside the candidates.
+    """
     sources = program.submissions.sources
-    referral_by_customer_key = {r.customer_key: r for r in facts.referrals if r.customer_key}
-    out: list[Submission] = []
+    customers: list[Candidate] = []
+    by_customer_key: dict[str, Candidate] = {}  # the last customer of a key, as a lead finds it
+    by_provider: dict[str, Candidate] = {}  # the last customer of a billing customer, as a deal finds it
+    for ref in facts.referrals:
+        customer = _customer_submission(facts, program, ref)
+        customers.append(customer)
+        if ref.customer_key:
+            by_customer_key[ref.customer_key] = customer
+        if ref.provider_key:
+            by_provider[ref.provider_key] = customer
+    out: list[Candidate] = []
     pointed_at: set[str] = set()
     for lead in facts.leads:
-        referral = referral_by_customer_key.get(lead.external_key) if lead.external_key else None
+        referral = by_customer_key.get(lead.external_key) if lead.external_key else None
         if referral is not None:
             pointed_at.add(referral.key)
         if "leads" in sources:
             out.append(_lead_submission(facts, program, lead, referral))
+    del by_customer_key
     if "customers" in sources:
-        out.extend(_customer_submission(facts, program, ref) for ref in facts.referrals if ref.key not in pointed_at)
+        out.extend(c for c in customers if c.key not in pointed_at)
+    del customers, pointed_at
     if "deals" in sources:
-        referral_by_provider = {r.provider_key: r for r in facts.referrals if r.provider_key}
         for deal in facts.deals:
-            linked = referral_by_provider.get(deal.external_key) if deal.external_key else None
+            linked = by_provider.get(deal.external_key) if deal.external_key else None
             out.append(_deal_submission(facts, deal, linked))
     return sorted(out, key=lambda s: s.order)
 
 
-def _lead_submission(facts: Facts, program: Program, lead: LeadRecord, referral: ReferralRecord | None) -> Submission:
+def _lead_submission(facts: Facts, program: Program, lead: LeadRecord, referral: Candidate | None) -> Candidate:
     """A lead, with the PartnerStack customer it points at (its billing customer, whether a test)."""
     q = program.qualification
-    return Submission(
+    return Candidate(
         key=lead.key,
         type="lead",
         submitted_at=lead.created_at,
@@ -98,7 +139,7 @@ def _lead_submission(facts: Facts, program: Program, lead: LeadRecord, referral:
         customer_key=referral.key if referral else None,
         referral_key=referral.key if referral else None,
         test=bool(referral is not None and referral.test),
-        billing_customer_id=referral.provider_key if referral else None,
+        billing_customer_id=referral.billing_customer_id if referral else None,
         # fields.email's domain, else fields.domain (also when the e-mail is free-mail)
         domain=company_domain(lead.email, q.extra_free_mail_domains)
         or company_domain(lead.domain, q.extra_free_mail_domains),
@@ -107,10 +148,10 @@ def _lead_submission(facts: Facts, program: Program, lead: LeadRecord, referral:
     )
 
 
-def _customer_submission(facts: Facts, program: Program, ref: ReferralRecord) -> Submission:
-    """A PartnerStack customer no lead points at: a submission of its own."""
+def _customer_submission(facts: Facts, program: Program, ref: ReferralRecord) -> Candidate:
+    """A PartnerStack customer: a submission of its own when no lead points at it."""
     q = program.qualification
-    return Submission(
+    return Candidate(
         key=ref.key,
         type="customer",
         submitted_at=ref.created_at,
@@ -125,9 +166,9 @@ def _customer_submission(facts: Facts, program: Program, ref: ReferralRecord) ->
     )
 
 
-def _deal_submission(facts: Facts, deal: DealRecord, linked: ReferralRecord | None) -> Submission:
+def _deal_submission(facts: Facts, deal: DealRecord, linked: Candidate | None) -> Candidate:
     """A deal, with the PartnerStack customer of its billing customer if there is one (whether a test)."""
-    return Submission(
+    return Candidate(
         key=deal.key,
         type="deal",
         submitted_at=deal.created_at,
@@ -149,20 +190,20 @@ def deal_won(deal: DealRecord, program: Program, as_of: dt.datetime) -> bool:
     return stage == program.submissions.won_stage.casefold() and (signed is None or signed <= as_of)
 
 
-def _converted(sub: Submission, program: Program, facts: Facts) -> bool:
+def _converted(sub: Candidate, program: Program, facts: Facts) -> bool:
     if sub.deal is not None:
         return deal_won(sub.deal, program, facts.as_of)
     return sub.billing_customer_id is not None
 
 
-def _existing_customer(sub: Submission, facts: Facts) -> bool:
+def _existing_customer(sub: Candidate, facts: Facts) -> bool:
     if sub.billing_customer_id is None or sub.submitted_at is None:
         return False
     first_paid_at = facts.first_paid_at(sub.billing_customer_id)
     return first_paid_at is not None and first_paid_at < sub.submitted_at
 
 
-def _self_referral(sub: Submission, program: Program) -> bool:
+def _self_referral(sub: Candidate, program: Program) -> bool:
     partner = sub.partner
     if partner is None:
         return False
@@ -172,7 +213,7 @@ def _self_referral(sub: Submission, program: Program) -> bool:
     return bool((own_domain and sub.domain == own_domain) or (own_name and sub.company_name == own_name))
 
 
-def _window_expired(sub: Submission, program: Program) -> bool:
+def _window_expired(sub: Candidate, program: Program) -> bool:
     """Only deals carry a signing date (close_date); exactly the limit is inside.
 
     By default counted in calendar days (UTC dates): a deal created on 1 Jan at 15:00 and
@@ -192,20 +233,31 @@ def _utc_date(at: dt.datetime) -> dt.date:
     return (at if at.tzinfo else at.replace(tzinfo=dt.UTC)).astimezone(dt.UTC).date()
 
 
-def qualify(submissions: list[Submission], facts: Facts, program: Program) -> list[Verdict]:
-    """One verdict per submission; `submissions` must be in submission order."""
-    seen: set[tuple[str, str]] = set()
+def qualify(candidates: Iterable[Candidate], facts: Facts, program: Program) -> list[Verdict]:
+    """One verdict per candidate; they must come in submission order (`build_submissions`'s).
+
+    Taken one at a time, so a caller that hands them over as it drops them (`compute`) holds each
+    candidate's identifiers only in the index of their first holders, never every candidate at once.
+    That index, per kind of identifier (no tuple per entry), names each identifier's earliest
+    submission by its position: a duplicate is a candidate with an identifier already there, and
+    its `earlier` is the earliest of those holders (the one its take-back says earns instead).
+    """
+    first: dict[str, dict[str, int]] = {"billing": {}, "domain": {}, "name": {}}
     verdicts: list[Verdict] = []
-    for sub in sorted(submissions, key=lambda s: s.order):
-        ids = sub.identifiers()
-        duplicate = any(i in seen for i in ids)
-        seen.update(ids)
-        decision, reason = _judge(sub, duplicate, facts, program)
-        verdicts.append(Verdict(sub, decision, reason))
+    previous: tuple[dt.datetime, str] | None = None
+    for sub in candidates:
+        if previous is not None and sub.order < previous:
+            raise ValueError(f"{sub.key} comes before {previous[1]} in submission order")
+        previous = sub.order
+        here = len(verdicts)
+        held = [at for kind, value in sub.identifiers() if (at := first[kind].setdefault(value, here)) < here]
+        decision, reason = _judge(sub, bool(held), facts, program)
+        earlier = verdicts[min(held)].submission.key if reason == "duplicate_lead" else None
+        verdicts.append(Verdict(sub.submission(), decision, reason, earlier))
     return verdicts
 
 
-def _judge(sub: Submission, duplicate: bool, facts: Facts, program: Program) -> tuple[Outcome, str | None]:
+def _judge(sub: Candidate, duplicate: bool, facts: Facts, program: Program) -> tuple[Outcome, str | None]:
     """The checks in programs.md's order: the first that fails names the outcome and its reason."""
     rules = program.qualification.rules
     if "test_record" in rules and sub.test:

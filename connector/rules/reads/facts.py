@@ -69,7 +69,6 @@ def load_global(session: Session, as_of: dt.datetime) -> Facts:
         f.partners[p.key] = p
         if p.partner_key:
             f.partners_by_ref.setdefault(p.partner_key, p)
-    f.referrals = _visible_rows(f, _rows(session, records.ReferralRecord))
     f.deals = _visible_rows(f, _rows(session, records.DealRecord))
     for deal in f.deals:
         f.note_global(deal.close_date)  # a won deal counts once signed (qualification.deal_won)
@@ -78,9 +77,11 @@ def load_global(session: Session, as_of: dt.datetime) -> Facts:
     f.first_paid = _first_paid(session, f)
     f.credited_refund_ids = _credited_refund_ids(session, f)
     f.event_payments = _event_payments(session)
-    # Last, and streamed: `build_submissions` makes each lead a submission as it is read and keeps
-    # no list of the lead rows (some 550 bytes a lead held at once, 75,000 leads at L). Nothing
-    # reads the store between here and there.
+    # Last, and streamed: `build_submissions` makes each PartnerStack customer, then each lead, a
+    # candidate as it is read and keeps no list of their rows (some 700 and 550 bytes a row held at
+    # once, 100,000 customers and 75,000 leads at L). It reads the customers to the end before the
+    # leads' statement runs (both are lazy); nothing else reads the store between here and there.
+    f.referrals = _visible_stream(f, _stream(session, records.ReferralRecord))
     f.leads = _visible_stream(f, _stream(session, records.LeadRecord))
     return f
 
