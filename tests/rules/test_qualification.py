@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+import pytest
 from sqlalchemy import Engine
 
+from connector.rules.facts import Facts
 from connector.rules.program import bundled_program_path, load_program
+from connector.rules.qualification import Candidate, qualify
+from connector.rules.records import PartnerRecord
 from tests.rules.builders import World, decisions, run
 
 
@@ -163,3 +169,64 @@ def test_contract_window_counted_as_elapsed_time_when_the_program_says_so(engine
     run(engine, elapsed, "2026-06-01")
     assert _verdict(engine, "tech-consultant", "deal_in") == ("qualified", None)
     assert _verdict(engine, "tech-consultant", "deal_out") == ("rejected", "contract_window_expired")
+
+
+def test_a_lead_finds_the_last_customer_of_its_key_and_the_other_stays_a_submission(engine: Engine) -> None:
+    """Two PartnerStack customers share the key a lead points at: the lead takes the last (by record key),
+    as when the customers were held as a list; the other is a submission of its own (customers are
+    now streamed into candidates, see `build_submissions`)."""
+    w = _consio_world()
+    w.lead("lead_1", "ada", "2026-01-05", external_key="k1", company_name="One", email="x@one.io")
+    w.referral("cust_1", "part_bob", "2026-01-06", customer_key="k1", provider_key="cus_X", name="Two",
+               email="y@two.io")  # fmt: skip
+    w.referral("cust_2", "part_ada", "2026-01-06", customer_key="k1", provider_key="cus_Y", name="Three",
+               email="z@three.io")  # fmt: skip
+    w.save(engine)
+    run(engine, "consio", "2026-06-01")
+    got = {k: (d.customer_key, d.decision, d.reason) for k, d in decisions(engine, "consio").items()}
+    assert got == {"lead_1": ("cust_2", "qualified", None), "cust_1": ("cust_1", "qualified", None)}
+
+
+def _candidate(key: str, day: int, **ids: str) -> Candidate:
+    return Candidate(
+        key=key, type="lead", submitted_at=dt.datetime(2026, 1, day, tzinfo=dt.UTC), partner=_PARTNER,
+        customer_key=None, referral_key=None, test=False, billing_customer_id=ids.get("billing"),
+        domain=ids.get("domain"), company_name=ids.get("name"), consent=True,
+    )  # fmt: skip
+
+
+_PARTNER = PartnerRecord(*([None] * len(PartnerRecord._fields)))._replace(key="part_ada", tax_id_present=False)
+
+
+def test_a_duplicate_names_the_earliest_submission_of_any_of_its_identifiers() -> None:
+    """`qualify` finds what a take-back says earns instead while it judges: of the first holders of the
+    duplicate's identifiers, the earliest (here the domain's, not the name's, and not the later holder
+    of the same name)."""
+    program = load_program(bundled_program_path("consio"))
+    facts = Facts(as_of=dt.datetime(2026, 6, 1, tzinfo=dt.UTC))
+    verdicts = qualify(
+        [
+            _candidate("lead_b", 5, domain="acme.io"),
+            _candidate("lead_a", 6, name="acme"),
+            _candidate("lead_c", 7, domain="acme.io", name="acme", billing="cus_X"),
+            _candidate("lead_d", 8, name="acme"),
+            _candidate("lead_e", 9, billing="cus_X"),
+        ],
+        facts,
+        program,
+    )
+    assert [(v.submission.key, v.decision, v.reason, v.earlier) for v in verdicts] == [
+        ("lead_b", "open", "not_converted", None),
+        ("lead_a", "open", "not_converted", None),
+        ("lead_c", "rejected", "duplicate_lead", "lead_b"),
+        ("lead_d", "rejected", "duplicate_lead", "lead_a"),
+        ("lead_e", "rejected", "duplicate_lead", "lead_c"),
+    ]
+
+
+def test_qualify_refuses_candidates_out_of_submission_order() -> None:
+    """Duplicates are judged in one walk in submission order, so an unsorted input would judge wrongly: refused."""
+    program = load_program(bundled_program_path("consio"))
+    facts = Facts(as_of=dt.datetime(2026, 6, 1, tzinfo=dt.UTC))
+    with pytest.raises(ValueError, match="lead_a comes before lead_b"):
+        qualify([_candidate("lead_b", 6), _candidate("lead_a", 5)], facts, program)
