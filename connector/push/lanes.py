@@ -12,8 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +54,74 @@ def _by_partner(outgoing: list[Outgoing]) -> list[list[Outgoing]]:
     return list(lanes.values())
 
 
+class Flight:
+    """A batch on its way: partners in parallel, each partner's entries one after another in event order.
+
+    Started on the pool and awaited with `wait`, so the caller can read and build the next batch
+    while this one is on the wire (the push is GIL-bound on two cores: the batch transactions on
+    the main thread otherwise ran while every lane waited). Without a pool the lanes run here, at
+    once. The pool's workers each take the next partner's lane from one queue until none is left:
+    a batch of 500 entries holds some 400 partners at M, and a `Future` per partner cost more than
+    its one or two requests' bookkeeping.
+
+    The first failure stops every lane after its current entry. The entry whose request failed
+    stays out of `unsent` (the platform may have it); what no lane reached is `unsent`, so a
+    stopped run does not leave a whole batch for recovery to check.
+    """
+
+    def __init__(
+        self,
+        destination: Destination,
+        outgoing: list[Outgoing],
+        pool: ThreadPoolExecutor | None,
+        progress: Progress,
+        since: dt.datetime,
+        fence: Callable[[], None] | None = None,
+        workers: int = 1,
+    ) -> None:
+        self._destination, self._progress, self._since, self._fence = destination, progress, since, fence
+        self._outgoing = outgoing
+        self._stop = threading.Event()
+        self._lanes = [_Lane(items) for items in _by_partner(outgoing)]
+        self._queue = deque(self._lanes)
+        self._futures: list[Future[None]] = []
+        if pool is None:
+            self._drain()
+        else:
+            self._futures = [pool.submit(self._drain) for _ in range(max(1, min(workers, len(self._lanes))))]
+
+    def _drain(self) -> None:
+        while not self._stop.is_set():
+            try:
+                lane = self._queue.popleft()  # atomic: each lane is taken by exactly one worker
+            except IndexError:
+                return
+            self._run_lane(lane)
+
+    def _run_lane(self, lane: _Lane) -> None:
+        for item in lane.items:
+            if self._stop.is_set():
+                return
+            try:
+                lane.answers.append(_send_one(self._destination, item, self._since, self._fence))
+            except BaseException as exc:  # recorded by the caller, then raised
+                lane.in_doubt, lane.error = item.entry_key, exc
+                self._stop.set()
+                return
+            self._progress.step()
+
+    def wait(self) -> BatchOutcome:
+        """What the lanes got, once every lane has stopped."""
+        for future in self._futures:
+            future.result()
+        lanes = self._lanes
+        answers = [a for lane in lanes for a in lane.answers]
+        settled = {a.outgoing.entry_key for a in answers} | {lane.in_doubt for lane in lanes if lane.in_doubt}
+        unsent = [o.entry_key for o in self._outgoing if o.entry_key not in settled]
+        errors = [lane.error for lane in lanes if lane.error is not None]
+        return BatchOutcome(answers, unsent, errors[0] if errors else None)
+
+
 def send_batch(
     destination: Destination,
     outgoing: list[Outgoing],
@@ -60,39 +129,10 @@ def send_batch(
     progress: Progress,
     since: dt.datetime,
     fence: Callable[[], None] | None = None,
+    workers: int = 1,
 ) -> BatchOutcome:
-    """Send a batch, partners in parallel, each partner's entries one after another in event order.
-
-    The first failure stops every lane after its current entry. The entry whose request failed
-    stays out of `unsent` (the platform may have it); what no lane reached is `unsent`, so a
-    stopped run does not leave a whole batch for recovery to check.
-    """
-    stop = threading.Event()
-
-    def run_lane(lane: _Lane) -> None:
-        for item in lane.items:
-            if stop.is_set():
-                return
-            try:
-                lane.answers.append(_send_one(destination, item, since, fence))
-            except BaseException as exc:  # recorded by the caller, then raised
-                lane.in_doubt, lane.error = item.entry_key, exc
-                stop.set()
-                return
-            progress.step()
-
-    lanes = [_Lane(items) for items in _by_partner(outgoing)]
-    if pool is None or len(lanes) == 1:
-        for lane in lanes:
-            run_lane(lane)
-    else:
-        for future in [pool.submit(run_lane, lane) for lane in lanes]:
-            future.result()
-    answers = [a for lane in lanes for a in lane.answers]
-    settled = {a.outgoing.entry_key for a in answers} | {lane.in_doubt for lane in lanes if lane.in_doubt}
-    unsent = [o.entry_key for o in outgoing if o.entry_key not in settled]
-    errors = [lane.error for lane in lanes if lane.error is not None]
-    return BatchOutcome(answers, unsent, errors[0] if errors else None)
+    """A `Flight` started and awaited: the batch sent, what came back."""
+    return Flight(destination, outgoing, pool, progress, since, fence, workers).wait()
 
 
 def _send(destination: Destination, body: dict[str, Any]) -> dict[str, Any]:

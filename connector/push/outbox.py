@@ -25,8 +25,9 @@ import datetime as dt
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -35,7 +36,7 @@ from connector.context import RunContext
 from connector.ledger.history import Stamp, record_current
 from connector.push.approval import ApprovalGate
 from connector.push.destination import Destination, Held
-from connector.push.lanes import send_batch
+from connector.push.lanes import BatchOutcome, Flight
 from connector.push.pages import outbox_pages, outbox_size, payable
 from connector.push.recovery import find_landed, lookup_since
 from connector.push.results import Answer, Outgoing, Progress, PushResult
@@ -88,12 +89,17 @@ def _push(
     since = lookup_since(ctx, [])
     workers = destination.concurrency
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="push") if workers > 1 else None
+    pages = outbox_pages(ctx, program.name, BATCH_SIZE)
     try:
-        for page in outbox_pages(ctx, program.name, BATCH_SIZE):
-            if approval is not None and not (page := approval.only(page)):
-                continue
-            outgoing = _mark_sending(ctx, page, destination, program, result)
-            _push_batch(ctx, destination, outgoing, pool, result, progress, since, fence)
+        batch = _next_batch(ctx, pages, approval, destination, program)
+        while batch is not None:
+            outgoing = _mark_sending(ctx, batch, result)
+            flight = Flight(destination, outgoing, pool, progress, since, fence, workers)
+            try:
+                # Read and build the next batch while this one is on the wire (nothing is written).
+                batch = _next_batch(ctx, pages, approval, destination, program)
+            finally:  # an error above still records what this batch's requests got, then propagates
+                _record_batch(ctx, flight.wait(), result)
     finally:
         if pool is not None:
             pool.shutdown(wait=True)
@@ -145,56 +151,79 @@ def _record_recovered(ctx: RunContext, answers: list[Answer], result: PushResult
                  extra={"entry_key": answer.outgoing.entry_key, "reward": answer.platform_key})  # fmt: skip
 
 
-def _mark_sending(
-    ctx: RunContext, entry_keys: list[str], destination: Destination, program: Program, result: PushResult
-) -> list[Outgoing]:
-    """Step 1 for a batch, committed before any request; entries no longer payable or held are left out.
+@dataclass
+class _Batch:
+    """A page of the outbox read and built, not yet marked: what would go out, and what is held."""
 
-    The bodies are built from the same transaction's reads, so what is sent is what was
-    marked. The result keeps the order of `entry_keys` (event order).
+    outgoing: list[Outgoing]
+    holds: list[tuple[str, str]]  # (entry key, why)
+
+
+def _next_batch(
+    ctx: RunContext, pages: Iterator[list[str]], approval: ApprovalGate | None, destination: Destination,
+    program: Program,
+) -> _Batch | None:  # fmt: skip
+    """The next page of the outbox (the approved part of it, under approval) read and built; None at the end."""
+    for page in pages:
+        if approval is not None and not (page := approval.only(page)):
+            continue
+        return _prepare(ctx, page, destination, program)
+    return None
+
+
+def _prepare(ctx: RunContext, entry_keys: list[str], destination: Destination, program: Program) -> _Batch:
+    """A batch's bodies, read without writing, while the batch before it is in flight; entries no
+    longer payable or held are left out. The result keeps the order of `entry_keys` (event order).
+
+    Why a read now and the mark later (`_mark_sending`, right before the requests): only what is
+    about to be sent is ever `sending`, so a crash leaves no more for recovery to look up than
+    before, while the reads and the bodies (most of a batch's CPU) overlap the batch on the wire.
+    What was read is what is marked: the run lock makes this push the only writer of the ledger
+    while it runs, and the mark re-checks each entry's status in its own WHERE.
     """
-    with ctx.sessions() as session, session.begin():
+    with ctx.sessions() as session:
         # By primary key alone, status checked here: with `status = 'payable'` in the WHERE,
         # SQLite's planner walks the status index over every payable entry (3 s a batch at L).
         found = {
             e.entry_key: e
-            for e in session.scalars(
-                select(LedgerEntry).where(LedgerEntry.entry_key.in_(entry_keys)).with_for_update()
-            )
-            if e.status == "payable"
+            for e in session.scalars(select(LedgerEntry).where(LedgerEntry.entry_key.in_(entry_keys)))
+            if e.status == "payable" and e.push_state != "refused"
         }
-        batch = [found[key] for key in entry_keys if key in found]
-        outgoing = []
-        for entry, body in zip(batch, destination.bodies(session, batch, program), strict=True):
+        entries = [found[key] for key in entry_keys if key in found]
+        batch = _Batch([], [])
+        for entry, body in zip(entries, destination.bodies(session, entries, program), strict=True):
             if isinstance(body, Held):
-                result.hold(entry.entry_key, body.reason)
+                batch.holds.append((entry.entry_key, body.reason))
                 continue
-            outgoing.append(Outgoing(entry.entry_key, entry.partnership_key, entry.currency, entry.amount_minor, body))
-        if outgoing:
-            # One UPDATE for the batch instead of the ORM's per-object flush (its bookkeeping was
-            # a tenth of the push's CPU); the rows are this transaction's, read (and on PostgreSQL
-            # locked) above, and the objects are not read again.
-            session.execute(
-                update(LedgerEntry)
-                .where(LedgerEntry.entry_key.in_([o.entry_key for o in outgoing]))
-                .values(push_state="sending", push_attempts=func.coalesce(LedgerEntry.push_attempts, 0) + 1)
-                .execution_options(synchronize_session=False)
+            batch.outgoing.append(
+                Outgoing(entry.entry_key, entry.partnership_key, entry.currency, entry.amount_minor, body)
             )
-        return outgoing
+        return batch
 
 
-def _push_batch(
-    ctx: RunContext,
-    destination: Destination,
-    outgoing: list[Outgoing],
-    pool: ThreadPoolExecutor | None,
-    result: PushResult,
-    progress: Progress,
-    since: dt.datetime,
-    fence: Callable[[], None] | None = None,
-) -> None:
-    """Steps 2 and 3 for one batch; raises the first failure after recording every answer."""
-    sent = send_batch(destination, outgoing, pool, progress, since, fence)
+def _mark_sending(ctx: RunContext, batch: _Batch, result: PushResult) -> list[Outgoing]:
+    """Step 1 for a batch, committed right before its requests: the entries still payable become
+    `sending` (one UPDATE, its WHERE re-checking the status); what it marked, in event order."""
+    for entry_key, reason in batch.holds:
+        result.hold(entry_key, reason)
+    if not batch.outgoing:
+        return []
+    with ctx.sessions() as session, session.begin():
+        # One UPDATE for the batch instead of the ORM's per-object flush (its bookkeeping was a
+        # tenth of the push's CPU); RETURNING says which rows it took.
+        marked = set(session.scalars(
+            update(LedgerEntry)
+            .where(LedgerEntry.entry_key.in_([o.entry_key for o in batch.outgoing]),
+                   LedgerEntry.status == "payable", LedgerEntry.push_state.is_distinct_from("refused"))
+            .values(push_state="sending", push_attempts=func.coalesce(LedgerEntry.push_attempts, 0) + 1)
+            .returning(LedgerEntry.entry_key)
+            .execution_options(synchronize_session=False)
+        ))  # fmt: skip
+    return [o for o in batch.outgoing if o.entry_key in marked]
+
+
+def _record_batch(ctx: RunContext, sent: BatchOutcome, result: PushResult) -> None:
+    """Step 3 for one batch; raises the first failure after recording every answer."""
     _mark_pushed(ctx, sent.answers, sent.unsent)
     result.count_sent(sent.answers)
     if sent.error is not None:
