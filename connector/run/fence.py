@@ -11,7 +11,8 @@ So each run that takes the lock adds one to the `run_lease` token and keeps its 
 - every transaction of the run's sessions checks, just before it commits, that the token is
   still its own (`SELECT … FOR SHARE` on PostgreSQL, so a takeover waits for a commit in
   flight and every later commit sees the new token); otherwise `LeaseLost` and a rollback;
-- before each reward request the outbox calls `check`: the token is read again;
+- before each reward request the outbox calls `check`: the token is read again (on a connection
+  the fence keeps for the run, in autocommit);
 - a heartbeat thread asks the lock every `[lock] heartbeat_seconds` whether it is still held
   (and pushes a SQLite lease out), so a lost PostgreSQL session stops the run even when no
   other run has started.
@@ -28,7 +29,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Engine, event, select, update
+from sqlalchemy import Connection, Engine, event, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from connector.run.lock import LOCK_NAME, RunLockHandle
@@ -61,6 +62,7 @@ class Fence:
         self._lost: str | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._free: list[Connection] = []  # kept connections for `check`'s reads, not in use (`_read_token`)
 
     # ------------------------------------------------------------------ take, beat, release
 
@@ -130,11 +132,47 @@ class Fence:
         return f"another run took it over (fencing token {self.token}, now {current})"
 
     def _token_moved(self) -> str | None:
-        # A Core connection, not an ORM Session: `check` runs before every reward request, and the
-        # Session's setup and ORM execution cost more CPU than the POST itself (S push profile:
-        # 25 % of the push's CPU in this read). Same statement, read from the store every time.
-        with self.engine.connect() as conn:
-            return self._moved(conn.execute(_TOKEN).scalar())
+        return self._moved(self._read_token())
+
+    def _read_token(self) -> int | None:
+        """The token as stored now, read on a connection the fence keeps for the run's reads.
+
+        Why kept: `check` runs before every reward request, from each of the push's lanes. A Core
+        statement, not an ORM Session (whose setup cost more CPU than the POST itself); and not a
+        pool checkout per read either: on PostgreSQL each checkout pinged its connection first
+        (`pool_pre_ping`, a `SELECT 1` round trip), and every return rolled back. A read takes a
+        free kept connection (or opens one) and puts it back, so the fence keeps as many as reads
+        ever ran at once (the lanes, the heartbeat, the main thread), however many pools of lanes
+        a run starts. They are in autocommit, so no read transaction stays open between requests
+        (a SQLite snapshot, a PostgreSQL "idle in transaction"): each read sees the latest
+        committed token. One that broke (a killed session) is closed and the read made once more
+        on a fresh one, which the pool pings as before.
+        """
+        try:
+            conn = self._free.pop()  # list.pop/append are atomic: no two threads get the same one
+        except IndexError:
+            conn = None
+        if conn is not None:
+            try:
+                token = conn.execute(_TOKEN).scalar()
+            except Exception:  # e.g. its session was killed: read once more on a fresh one
+                _close_quietly(conn)
+            else:
+                self._free.append(conn)
+                return token
+        conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            token = conn.execute(_TOKEN).scalar()
+        except BaseException:
+            _close_quietly(conn)
+            raise
+        self._free.append(conn)
+        return token
+
+    def close_reads(self) -> None:
+        """Return the kept read connections to the pool (at the end of the run)."""
+        while self._free:
+            _close_quietly(self._free.pop())
 
     def check(self) -> None:
         """Raise `LeaseLost` unless this run still holds the lock (read from the store, not assumed).
@@ -185,10 +223,18 @@ def fenced(engine: Engine, lock: RunLockHandle, heartbeat_seconds: float) -> Ite
         yield fence
     finally:
         fence.stop()
+        fence.close_reads()
         try:
             fence.release()
         except Exception as exc:  # the run's own error (if any) is what matters
             log.warning("could not release the fencing lease", extra={"error": _line(exc)})
+
+
+def _close_quietly(conn: Connection) -> None:
+    try:
+        conn.close()
+    except Exception as exc:  # already broken: nothing more to release
+        log.debug("closing a fence connection failed", extra={"error": _line(exc)})
 
 
 def _line(exc: BaseException) -> str:
