@@ -25,7 +25,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -37,7 +37,7 @@ from connector.ledger.history import Stamp, record_current
 from connector.push.approval import ApprovalGate
 from connector.push.destination import Destination, Held
 from connector.push.lanes import BatchOutcome, Flight
-from connector.push.pages import outbox_pages, outbox_size, payable
+from connector.push.pages import OutboxPager, outbox_size, payable
 from connector.push.recovery import find_landed, lookup_since
 from connector.push.results import Answer, Outgoing, Progress, PushResult
 from connector.push.status import read_back_status
@@ -89,15 +89,15 @@ def _push(
     since = lookup_since(ctx, [])
     workers = destination.concurrency
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="push") if workers > 1 else None
-    pages = outbox_pages(ctx, program.name, BATCH_SIZE)
+    pager = OutboxPager(program.name, BATCH_SIZE)
     try:
-        batch = _next_batch(ctx, pages, approval, destination, program)
+        batch = _next_batch(ctx, pager, approval, destination, program)
         while batch is not None:
             outgoing = _mark_sending(ctx, batch, result)
             flight = Flight(destination, outgoing, pool, progress, since, fence, workers)
             try:
                 # Read and build the next batch while this one is on the wire (nothing is written).
-                batch = _next_batch(ctx, pages, approval, destination, program)
+                batch = _next_batch(ctx, pager, approval, destination, program)
             finally:  # an error above still records what this batch's requests got, then propagates
                 _record_batch(ctx, flight.wait(), result)
     finally:
@@ -160,45 +160,33 @@ class _Batch:
 
 
 def _next_batch(
-    ctx: RunContext, pages: Iterator[list[str]], approval: ApprovalGate | None, destination: Destination,
-    program: Program,
-) -> _Batch | None:  # fmt: skip
-    """The next page of the outbox (the approved part of it, under approval) read and built; None at the end."""
-    for page in pages:
-        if approval is not None and not (page := approval.only(page)):
-            continue
-        return _prepare(ctx, page, destination, program)
-    return None
-
-
-def _prepare(ctx: RunContext, entry_keys: list[str], destination: Destination, program: Program) -> _Batch:
-    """A batch's bodies, read without writing, while the batch before it is in flight; entries no
-    longer payable or held are left out. The result keeps the order of `entry_keys` (event order).
+    ctx: RunContext, pager: OutboxPager, approval: ApprovalGate | None, destination: Destination, program: Program
+) -> _Batch | None:
+    """The next page of the outbox (the approved part of it, under approval), read and built without
+    writing, while the batch before it is in flight; None at the end. Keeps event order.
 
     Why a read now and the mark later (`_mark_sending`, right before the requests): only what is
     about to be sent is ever `sending`, so a crash leaves no more for recovery to look up than
-    before, while the reads and the bodies (most of a batch's CPU) overlap the batch on the wire.
-    What was read is what is marked: the run lock makes this push the only writer of the ledger
-    while it runs, and the mark re-checks each entry's status in its own WHERE.
+    before, while reading the entries and building their bodies (most of a batch's CPU) overlap the
+    batch on the wire. What was read is what is marked: the run lock makes this push the only
+    writer of the ledger while it runs, and the mark re-checks each entry's status in its WHERE.
     """
     with ctx.sessions() as session:
-        # By primary key alone, status checked here: with `status = 'payable'` in the WHERE,
-        # SQLite's planner walks the status index over every payable entry (3 s a batch at L).
-        found = {
-            e.entry_key: e
-            for e in session.scalars(select(LedgerEntry).where(LedgerEntry.entry_key.in_(entry_keys)))
-            if e.status == "payable" and e.push_state != "refused"
-        }
-        entries = [found[key] for key in entry_keys if key in found]
-        batch = _Batch([], [])
-        for entry, body in zip(entries, destination.bodies(session, entries, program), strict=True):
-            if isinstance(body, Held):
-                batch.holds.append((entry.entry_key, body.reason))
+        while entries := pager.next(session):
+            if approval is not None:
+                entries = [e for e in entries if e.entry_key in approval.allowed]
+            if not entries:
                 continue
-            batch.outgoing.append(
-                Outgoing(entry.entry_key, entry.partnership_key, entry.currency, entry.amount_minor, body)
-            )
-        return batch
+            batch = _Batch([], [])
+            for entry, body in zip(entries, destination.bodies(session, entries, program), strict=True):
+                if isinstance(body, Held):
+                    batch.holds.append((entry.entry_key, body.reason))
+                    continue
+                batch.outgoing.append(
+                    Outgoing(entry.entry_key, entry.partnership_key, entry.currency, entry.amount_minor, body)
+                )
+            return batch
+    return None
 
 
 def _mark_sending(ctx: RunContext, batch: _Batch, result: PushResult) -> list[Outgoing]:
