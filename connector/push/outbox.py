@@ -22,11 +22,13 @@ like on the platform is the destination's business (`destination`).
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,15 +93,16 @@ def _push(
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="push") if workers > 1 else None
     pager = OutboxPager(program.name, BATCH_SIZE)
     try:
-        batch = _next_batch(ctx, pager, approval, destination, program)
-        while batch is not None:
-            outgoing = _mark_sending(ctx, batch, result)
-            flight = Flight(destination, outgoing, pool, progress, since, fence, workers)
-            try:
-                # Read and build the next batch while this one is on the wire (nothing is written).
-                batch = _next_batch(ctx, pager, approval, destination, program)
-            finally:  # an error above still records what this batch's requests got, then propagates
-                _record_batch(ctx, flight.wait(), result)
+        with _frozen_heap():
+            batch = _next_batch(ctx, pager, approval, destination, program)
+            while batch is not None:
+                outgoing = _mark_sending(ctx, batch, result)
+                flight = Flight(destination, outgoing, pool, progress, since, fence, workers)
+                try:
+                    # Read and build the next batch while this one is on the wire (nothing is written).
+                    batch = _next_batch(ctx, pager, approval, destination, program)
+                finally:  # an error above still records what this batch's requests got, then propagates
+                    _record_batch(ctx, flight.wait(), result)
     finally:
         if pool is not None:
             pool.shutdown(wait=True)
@@ -119,6 +122,24 @@ def _push(
                "held": result.held},
     )
     return result
+
+
+@contextmanager
+def _frozen_heap() -> Iterator[None]:
+    """The objects alive before the batches start (the run's pull and compute, the ORM's and httpx's
+    modules) are left out of the cyclic garbage collector's full passes until the push is done.
+
+    Why: every batch allocates requests, answers and entries that live a batch, so the collector's
+    oldest generation fills and each full pass walks the whole heap again, most of it the objects
+    the push found there (S, measured in the push: 3 full passes of 140 k objects were 0.25 s of
+    4.4 s CPU, 0.013 s frozen). Nothing is leaked: a frozen object freed by its last reference goes
+    at once as ever, and a cycle among them waits for the first full pass after the push.
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _recover_interrupted(ctx: RunContext, destination: Destination, program: Program, result: PushResult) -> None:
