@@ -43,8 +43,9 @@ class Destination(Protocol):
     def bodies(
         self, session: Session, entries: Sequence[LedgerEntry], program: Program
     ) -> list[dict[str, Any] | Held]:
-        """The outbound body of each entry, in order, read in the transaction that marks them `sending`;
-        `Held` for an entry that must not leave yet. Deterministic: the same entry, the same body."""
+        """The outbound body of each entry, in order, read in the session that read the entries (before
+        they are marked `sending`, while the batch before them is in flight); `Held` for an entry that
+        must not leave yet. Deterministic: the same entry, the same body."""
         ...
 
     def send(self, body: dict[str, Any]) -> dict[str, Any]:

@@ -110,6 +110,10 @@ class Flight:
                 return
             self._progress.step()
 
+    def stop(self) -> None:
+        """Every lane stops after its current entry (what none reached is `unsent`)."""
+        self._stop.set()
+
     def wait(self) -> BatchOutcome:
         """What the lanes got, once every lane has stopped."""
         for future in self._futures:

@@ -3,12 +3,14 @@
 The ledger is the outbox. Exactly once comes from three commits around the requests, taken a
 batch of entries at a time (one transaction per batch on each side, not per entry):
 
-1. `push_state = "sending"`, `push_attempts + 1` is committed for the batch *before* any request;
+1. `push_state = "sending"`, `push_attempts + 1` is committed for the batch *before* any request
+   (right before: the batch was read and its bodies built while the batch before it was in flight);
 2. each request is sent once; after an unknown outcome the platform is asked whether it landed
    before the request is sent again (`lanes`): no idempotency from the platform is assumed;
 3. `status = "pushed"`, the platform's key, `push_state = "sent"` are committed after, for every
    entry of the batch that got an answer; entries the batch never reached (a lane stopped by
-   another lane's failure) go back to `push_state = NULL`.
+   another lane's failure) go back to `push_state = NULL`. Only then is the next batch marked, so a
+   crash leaves at most one batch `sending`, all of it handed to the lanes.
 
 A crash between 1 and 3 leaves entries `sending`; the next push first looks them up on the
 platform (`recovery`) and sends again only what is not there. A 4xx refusal marks the entry
@@ -101,7 +103,10 @@ def _push(
                 try:
                     # Read and build the next batch while this one is on the wire (nothing is written).
                     batch = _next_batch(ctx, pager, approval, destination, program)
-                finally:  # an error above still records what this batch's requests got, then propagates
+                except BaseException:
+                    flight.stop()  # like a lane's failure: every lane stops after its current entry
+                    raise
+                finally:  # what this batch's requests got is recorded before anything propagates
                     _record_batch(ctx, flight.wait(), result)
     finally:
         if pool is not None:
