@@ -33,7 +33,11 @@ def run_concurrently(tasks: list[Task], workers: int) -> Iterator[Any]:
 
 
 def run_concurrently_batched(
-    tasks: list[Task], workers: int, max_batch: int = 1, linger: float = 0.0  # not money: seconds
+    tasks: list[Task],
+    workers: int,
+    max_batch: int = 1,
+    linger: float = 0.0,  # not money: seconds
+    idle: Callable[[], None] | None = None,
 ) -> Iterator[list[Any]]:
     """`run_concurrently`, yielding everything already emitted (up to `max_batch`) at once.
 
@@ -43,6 +47,10 @@ def run_concurrently_batched(
     for more: the writer would only be idle meanwhile, and a batch of several pages pays one
     transaction's fixed costs (connection check, BEGIN, COMMIT and its WAL flush) instead of one
     per page. The last batch does not wait: it is yielded when the last task is done.
+
+    `idle`, when given, is called (on the consuming thread) each time nothing has been emitted
+    yet for the next batch, right before waiting for it: a writer keeping a transaction open
+    across batches commits there, so it never holds it while waiting on the network.
     """
     if not tasks:
         return
@@ -52,7 +60,7 @@ def run_concurrently_batched(
     try:
         for task in tasks:
             pool.submit(_run_task, task, q, stop)
-        yield from _collect(q, len(tasks), max_batch, linger)
+        yield from _collect(q, len(tasks), max_batch, linger, idle)
     finally:
         stop.set()
         pool.shutdown(wait=True, cancel_futures=True)
@@ -88,12 +96,21 @@ def _run_task(task: Task, q: queue.Queue[Any], stop: threading.Event) -> None:
 
 
 def _collect(
-    q: queue.Queue[Any], remaining: int, max_batch: int, linger: float  # not money: seconds
+    q: queue.Queue[Any],
+    remaining: int,
+    max_batch: int,
+    linger: float,  # not money: seconds
+    idle: Callable[[], None] | None,
 ) -> Iterator[list[Any]]:
     """Batches of what the tasks emit until every task is done; a task's failure is raised here."""
     while remaining:
         batch: list[Any] = []
-        item = q.get()
+        try:
+            item = q.get_nowait()
+        except queue.Empty:
+            if idle is not None:
+                idle()
+            item = q.get()
         deadline = time.monotonic() + linger
         while True:
             if item is _DONE:

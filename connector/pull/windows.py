@@ -18,13 +18,16 @@ from adapters.stripe import StripeClient, StripeStream, WindowsCursor, to_epoch_
 from adapters.stripe.streams import HeadPage, WindowProgress
 from connector.pull.context import PullContext
 from connector.pull.fanin import Task, run_concurrently_batched
-from connector.pull.pages import read_cursor, transaction
+from connector.pull.pages import RollingTransaction, read_cursor, transaction
 from connector.pull.parking import Parked, complete_or_park
 from connector.store.writes import save_cursor
 
 # How long a batch of pages waits for more when the writer is ahead of the fetches (at the rate
 # limit a window's endpoint yields a page every 40 ms): about six pages share a transaction.
 BATCH_LINGER_SECONDS = 0.25  # not money
+# A backfill's batches share a transaction this long (see `RollingTransaction`); a read that saves
+# its position (`epoch`) commits each batch with it.
+BACKFILL_COMMIT_SECONDS = 1.0  # not money
 
 Window = tuple[str, dict[str, Any]]  # label ("<lo>:<hi>", saved in the cursor) and its `created` filter
 
@@ -111,8 +114,13 @@ class WindowRead:
         )
         tasks = [self._fetch_task(label, query) for label, query in self._unfinished(windows)]
         workers = settings.concurrency
-        for batch in run_concurrently_batched(tasks, workers, max_batch=2 * workers, linger=BATCH_LINGER_SECONDS):
-            self._write_batch(batch)
+        commit_after = BACKFILL_COMMIT_SECONDS if self.epoch is None else 0.0
+        with RollingTransaction(self.ctx, commit_after) as rolling:
+            batches = run_concurrently_batched(
+                tasks, workers, max_batch=2 * workers, linger=BATCH_LINGER_SECONDS, idle=rolling.commit
+            )
+            for batch in batches:
+                self._write_batch(batch, rolling)
 
     def _unfinished(self, windows: list[Window]) -> list[Window]:
         """The windows still to read, each resuming after the last object it wrote."""
@@ -139,11 +147,11 @@ class WindowRead:
 
         return task
 
-    def _write_batch(self, batch: list[tuple[str, _Read, bool]]) -> None:
+    def _write_batch(self, batch: list[tuple[str, _Read, bool]], rolling: RollingTransaction) -> None:
         """The pages of a batch and the position after them, in one transaction (a parked object
-        counts as read: the window resumes after it)."""
+        counts as read: the window resumes after it); a backfill's batches may share it."""
         progress = dict(self.cursor.windows)
-        with transaction(self.ctx) as session:
+        with rolling.batch() as session:
             for label, read, finished in batch:
                 if read.items:
                     self.pull.writer.write(session, self.stream.key, read.items, self.stats)
