@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -74,27 +74,33 @@ class RollingTransaction:
     def __init__(self, ctx: RunContext, max_seconds: float) -> None:  # not money: seconds
         self.ctx = ctx
         self.max_seconds = max_seconds
-        self._session: Session | None = None
+        self._open: tuple[ExitStack, Session] | None = None  # the open `transaction` and its session
         self._began = 0.0  # not money: monotonic seconds
 
     @contextmanager
     def batch(self) -> Iterator[Session]:
-        """The open transaction's session for one batch; committed after it once old enough."""
-        if self._session is None:
-            self._session = self.ctx.sessions()
-            self._session.begin()
+        """The open transaction's session for one batch; committed after it once old enough.
+
+        Each transaction is a `transaction(ctx)`, as a single batch's was (same session setup)."""
+        if self._open is None:
+            stack = ExitStack()
+            self._open = (stack, stack.enter_context(transaction(self.ctx)))
             self._began = time.monotonic()
+        stack, session = self._open
         try:
-            yield self._session
-        except BaseException:
-            self._end(commit=False)
+            yield session
+        except BaseException as exc:
+            self._open = None
+            stack.__exit__(type(exc), exc, exc.__traceback__)  # rolls the transaction back
             raise
         if time.monotonic() - self._began >= self.max_seconds:
-            self._end(commit=True)
+            self.commit()
 
     def commit(self) -> None:
         """Commit what the open transaction holds, if any (the next batch opens another)."""
-        self._end(commit=True)
+        opened, self._open = self._open, None
+        if opened is not None:
+            opened[0].close()
 
     def __enter__(self) -> RollingTransaction:
         return self
@@ -102,19 +108,7 @@ class RollingTransaction:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self._end(commit=True)
-
-    def _end(self, *, commit: bool) -> None:
-        session, self._session = self._session, None
-        if session is None:
-            return
-        try:
-            if commit:
-                session.commit()
-            else:
-                session.rollback()
-        finally:
-            session.close()
+        self.commit()
 
 
 def read_cursor(ctx: RunContext, stream: str) -> dict[str, Any]:

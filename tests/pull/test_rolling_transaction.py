@@ -12,7 +12,7 @@ import threading
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 import connector.pull as sync
@@ -20,6 +20,7 @@ from connector.config import Settings
 from connector.pull.pages import RollingTransaction
 from connector.store.models import SyncCursor
 from connector.store.writes import save_cursor
+from tests.conftest import on_postgres
 
 from .conftest import MakeCtx
 
@@ -90,3 +91,18 @@ def test_idle_is_called_before_the_writer_waits_for_the_next_batch() -> None:
 
     got = list(sync.run_concurrently_batched([task], 1, max_batch=8, idle=idle_called.set))
     assert got == [["a"], ["b"]]
+
+
+def test_each_rolling_transaction_is_a_pull_transaction(engine: Engine, make_ctx: MakeCtx) -> None:
+    """Opened through `transaction(ctx)`: on PostgreSQL it commits without waiting for the WAL flush,
+    the first transaction and the one opened after a commit alike (`tests/pull/test_commit_durability.py`)."""
+    ctx = make_ctx(Settings())
+    expected = "off" if on_postgres() else None
+    with RollingTransaction(ctx, 3600.0) as rolling:
+        for _ in range(2):
+            with rolling.batch() as session:
+                if expected is not None:
+                    assert session.execute(text("SHOW synchronous_commit")).scalar_one() == expected
+                save_cursor(session, "a", {"n": 1})
+            rolling.commit()
+    assert _committed(engine) == ["a"]
