@@ -126,19 +126,6 @@ class Flight:
         return BatchOutcome(answers, unsent, errors[0] if errors else None)
 
 
-def send_batch(
-    destination: Destination,
-    outgoing: list[Outgoing],
-    pool: ThreadPoolExecutor | None,
-    progress: Progress,
-    since: dt.datetime,
-    fence: Callable[[], None] | None = None,
-    workers: int = 1,
-) -> BatchOutcome:
-    """A `Flight` started and awaited: the batch sent, what came back."""
-    return Flight(destination, outgoing, pool, progress, since, fence, workers).wait()
-
-
 def _send(destination: Destination, body: dict[str, Any]) -> dict[str, Any]:
     """The request itself (its own function so tests can interrupt around it)."""
     return destination.send(body)

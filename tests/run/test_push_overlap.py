@@ -24,25 +24,10 @@ from connector.ledger.compute import compute
 from connector.push.destination import Held
 from connector.rules.program import Program
 from connector.store.models import LedgerEntry
-from tests.rules.builders import World, context, program
+from tests.rules.builders import context, program
+from tests.run.test_approval import _world  # two partners, three invoices: ada 20000 + 10000, bob 4000
 
 AS_OF = "2026-04-01"
-
-
-def _world() -> World:
-    w = World()
-    w.partner("part_ada")
-    w.partner("part_bob", ref="bob")
-    w.product("prod_sw", "software")
-    w.price("price_sw", "prod_sw", 100000)
-    for n, partner in ((1, "ada"), (2, "bob")):
-        w.customer(f"cus_{n}")
-        w.lead(f"lead_{n}", partner, "2026-01-01", external_key=f"k{n}", email=f"x@c{n}.io")
-        w.referral(f"cust_{n}", f"part_{partner}", "2026-01-02", customer_key=f"k{n}", provider_key=f"cus_{n}")
-    w.invoice("in_1", "cus_1", "2026-02-01", paid_at="2026-02-02", lines=[("price_sw", 100000)])  # ada 20000
-    w.invoice("in_2", "cus_1", "2026-03-01", paid_at="2026-03-02", lines=[("price_sw", 50000)])  # ada 10000
-    w.invoice("in_3", "cus_2", "2026-03-01", paid_at="2026-03-03", lines=[("price_sw", 20000)])  # bob 4000
-    return w
 
 
 class Watching:
