@@ -33,6 +33,9 @@ class RunContext:
     # Called before each reward request; raises when the run no longer holds the run lock
     # (`connector.run.fence`). None: no fence (a test's own context).
     fence: Callable[[], None] | None = None
+    # `sync --full`: an operator edited the store, which no change tick shows; compute and push read
+    # everything instead of what changed
+    full: bool = False
 
     @property
     def is_backfill(self) -> bool:

@@ -16,17 +16,20 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.orm import Session, aliased
 
 from adapters.http import ConnectorHttpError
 from adapters.partnerstack import PartnerStackClient
 from adapters.partnerstack.deals import CustomersApi, DealCustomers
 from connector.config import Settings
 from connector.mapping.outbound import AMOUNT_FIELDS, RewardBody, load_reward_body
+from connector.push import marks
 from connector.push.destination import Held
+from connector.push.pages import payable
 from connector.rules.program import Program
-from connector.store.models import Deal, LedgerEntry, PlatformReward, Referral
+from connector.rules.reads.sql import in_lists
+from connector.store.models import Deal, LedgerEntry, PlatformReward, Referral, RewardMarker
 
 _ENTRY_TAG = re.compile(r"\[entry:([^\]]+)\]")
 REWARD_CURRENCY = "usd"  # PartnerStack documents rewards in USD cents only
@@ -110,6 +113,63 @@ def reward_key(reward: dict[str, Any]) -> str:
     return key
 
 
+_MARKER_PAGE = 5_000
+_REBUILD_ABOVE = 20_000
+"""Rewards stamped since the last pass above which the index is rebuilt instead (the same result): a
+first sync after a backfill reads every reward the backfill pushed, which is read a page at a time
+only in key order, not in the order of their stamps."""
+
+
+def refresh_markers(session: Session, *, store_wide: bool = False) -> int:
+    """Bring the marker index up to date with the mirrored rewards; how many rewards it read.
+
+    From the rewards stamped since its last pass (`connector.push.marks`): each one's markers are
+    replaced by those its description carries now (none when it carries none). Without a mark,
+    `store_wide`, or with more than `_REBUILD_ABOVE` rewards stamped since, the index is rebuilt from
+    every reward whose description has a marker, read by key a page at a time. Either way the index
+    then holds exactly the markers of the rewards mirrored.
+    """
+    run = marks.begin(session, marks.MARKERS, store_wide=store_wide)
+    fresh = marks.stamped_since(run)
+    if fresh:
+        counts = [session.scalar(select(func.count()).select_from(PlatformReward).where(f)) or 0 for f in fresh]
+        if sum(counts) > _REBUILD_ABOVE:
+            run = marks.Pass(run.name, None, run.tick)
+    read = 0
+    if run.store_wide:
+        session.execute(delete(RewardMarker))
+        after = ""
+        while True:
+            page = session.execute(
+                select(PlatformReward.key, PlatformReward.description)
+                .where(PlatformReward.description.like("%[entry:%"), PlatformReward.key > after)
+                .order_by(PlatformReward.key)
+                .limit(_MARKER_PAGE)
+            ).all()
+            if not page:
+                break
+            read += len(page)
+            _insert_markers(session, page)
+            after = page[-1][0]
+    else:
+        for where in fresh:
+            rows = session.execute(select(PlatformReward.key, PlatformReward.description).where(where)).all()
+            read += len(rows)
+            for chunk in in_lists(sorted({key for key, _ in rows})):
+                session.execute(delete(RewardMarker).where(RewardMarker.reward_key.in_(chunk)))
+            _insert_markers(session, rows)
+    marks.done(session, run)
+    return read
+
+
+def _insert_markers(session: Session, rows: Sequence[Any]) -> None:
+    markers = [{"entry_key": entry_key, "reward_key": key}
+               for key, description in rows
+               for entry_key in sorted(embedded_entry_keys({"description": description}))]  # fmt: skip
+    if markers:
+        session.execute(insert(RewardMarker), markers)
+
+
 def _preload(session: Session, entries: Sequence[LedgerEntry]) -> list[Any]:
     """Load what the body builder looks up into the session, so its `session.get`s cost no query.
 
@@ -178,20 +238,27 @@ class PartnerStackRewards:
     def platform_key(self, answer: dict[str, Any]) -> str:
         return reward_key(answer)
 
-    def find_mirrored(self, session: Session) -> dict[str, str]:
-        """Entry key → reward key for the pulled rewards whose marker names an entry that no entry
-        records yet (one's record was lost, e.g. a hand-deleted entry recomputed): no request."""
-        recorded = select(LedgerEntry.entry_key).where(LedgerEntry.platform_reward_key == PlatformReward.key)
+    def find_mirrored(self, session: Session, program: str, *, store_wide: bool = False) -> dict[str, str]:
+        """Entry key → reward key for the program's payable entries that a pulled reward's marker names
+        while no entry records that reward (one's record was lost, e.g. a hand-deleted entry
+        recomputed, or a crash between a reward's POST and its record): no request.
+
+        Read through the marker index (`ps_reward_markers`), which this first brings up to date from
+        the rewards stamped since its last pass (`refresh_markers`): so a run costs the rewards that
+        changed plus the outbox, not a LIKE over every reward's description. Writes the index, in the
+        caller's transaction. Of two unrecorded rewards naming one entry, the lowest key.
+        """
+        refresh_markers(session, store_wide=store_wide)
+        recorder = aliased(LedgerEntry)
+        recorded = select(recorder.entry_key).where(recorder.platform_reward_key == RewardMarker.reward_key)
         rows = session.execute(
-            select(PlatformReward.key, PlatformReward.description).where(
-                PlatformReward.description.like("%[entry:%"), ~recorded.exists()
-            )
+            select(RewardMarker.entry_key, func.min(RewardMarker.reward_key))
+            .join(LedgerEntry, LedgerEntry.entry_key == RewardMarker.entry_key)
+            .join(PlatformReward, PlatformReward.key == RewardMarker.reward_key)
+            .where(*payable(program), ~recorded.exists())
+            .group_by(RewardMarker.entry_key)
         )
-        found: dict[str, str] = {}
-        for key, description in rows:
-            for entry_key in embedded_entry_keys({"description": description}):
-                found.setdefault(entry_key, key)
-        return found
+        return {entry_key: reward for entry_key, reward in rows}
 
     def find_pushed(self, bodies: Mapping[str, dict[str, Any]], since: dt.datetime) -> dict[str, str]:
         """Lists each target customer's rewards created since `since` and reads their markers."""

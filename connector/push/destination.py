@@ -57,9 +57,11 @@ class Destination(Protocol):
         """The platform's key for what `send` created, read from its answer."""
         ...
 
-    def find_mirrored(self, session: Session) -> dict[str, str]:
-        """Entry key → platform key for what the last pull mirrored from the platform under an entry
-        that no entry records yet; answered from the store, no request."""
+    def find_mirrored(self, session: Session, program: str, *, store_wide: bool = False) -> dict[str, str]:
+        """Entry key → platform key for the program's payable entries that what the pulls mirrored from
+        the platform names, where no entry records that platform key yet; answered from the store, no
+        request. It may keep an index of its own in the store, in the caller's transaction, read from
+        what changed since its last call (`store_wide`: from everything mirrored)."""
         ...
 
     def find_pushed(self, bodies: Mapping[str, dict[str, Any]], since: dt.datetime) -> dict[str, str]:

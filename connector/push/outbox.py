@@ -85,8 +85,9 @@ def _push(
 ) -> PushResult:
     """`push` to `destination`; `fence` runs before each request (None: the destination runs it)."""
     result = PushResult()
+    store_wide = _store_wide(ctx)
     _recover_interrupted(ctx, destination, program, result)
-    _adopt_mirrored(ctx, destination, program.name, result)
+    _adopt_mirrored(ctx, destination, program.name, result, store_wide=store_wide)
     reoffer_changed_refusals(ctx, destination, program)
     approval = ApprovalGate.open(ctx, program)  # None unless [push] approval = "required"
     progress = Progress(ctx, outbox_size(ctx, program.name) if approval is None else len(approval.allowed))
@@ -117,7 +118,7 @@ def _push(
         ctx.notes.append(f"push: {result.failed} reward(s) refused by {destination.name}; not offered again "
                          "until the entry or the program changes")
         ctx.notes.extend(result.errors)
-    result.statuses_read = read_back_status(ctx, program.name)
+    result.statuses_read = read_back_status(ctx, program.name, store_wide=store_wide)
     if result.held:
         ctx.notes.append(f"push: {result.held} entr(ies) held, not sent to {destination.name}")
         ctx.notes.extend(result.holds)
@@ -127,6 +128,13 @@ def _push(
                "held": result.held},
     )
     return result
+
+
+def _store_wide(ctx: RunContext) -> bool:
+    """Whether the push's reads of the mirrored rewards read them all (`connector.push.marks`): a
+    backfill, the demo and `sync --full` (an operator who edited the store, which no change tick
+    shows) do; a scheduled sync reads what changed since the last push read them."""
+    return ctx.kind != "sync" or ctx.full
 
 
 @contextmanager
@@ -152,11 +160,14 @@ def _recover_interrupted(ctx: RunContext, destination: Destination, program: Pro
     _record_recovered(ctx, find_landed(ctx, destination, program), result)
 
 
-def _adopt_mirrored(ctx: RunContext, destination: Destination, program: str, result: PushResult) -> None:
+def _adopt_mirrored(
+    ctx: RunContext, destination: Destination, program: str, result: PushResult, *, store_wide: bool
+) -> None:
     """Payable entries the platform already has a reward for (the pull saw it, no entry records it):
-    recorded, not sent again. A clean push costs this one query."""
-    with ctx.sessions() as session:
-        mirrored = destination.find_mirrored(session)
+    recorded, not sent again. A clean push costs the destination's search (and its index's upkeep,
+    committed here)."""
+    with ctx.sessions() as session, session.begin():
+        mirrored = destination.find_mirrored(session, program, store_wide=store_wide)
         if not mirrored:
             return
         rows = session.scalars(

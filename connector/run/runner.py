@@ -236,6 +236,7 @@ def run_once(
             until=until,
             progress=progress,
             fence=fence.check,
+            full=full,
         )
         set_run_id(ctx.run_id)
         try:

@@ -179,9 +179,13 @@ class PlatformReward(Base):
     """A reward as PartnerStack lists it, mirrored by pull (the trailing `rewards` stream) so the store
     holds what the platform says it owes next to what the ledger pushed.
 
-    Push never reads this table: after a crash it asks the platform live which rewards exist
-    (`connector.push.outbox`), since a mirror can be a pull behind. `partner_key` is the column as
-    the platform names it.
+    After a crash push asks the platform live which rewards exist (`connector.push.outbox`), since a
+    mirror can be a pull behind; it reads this table to adopt rewards no entry records and to read
+    each reward's status back. `partner_key` is the column as the platform names it.
+
+    `changed_seq` is the change-clock tick at which the row was inserted or its content last changed,
+    as on the rules' mirror tables (`Tracked`; the rules do not read this one): the push reads back
+    only the rewards stamped since it last did (`connector.push.marks`). NULL counts as changed.
     """
 
     __tablename__ = "ps_rewards"
@@ -196,6 +200,20 @@ class PlatformReward(Base):
     reward_status: Mapped[str | None] = mapped_column(String(16))
     payment_status: Mapped[str | None] = mapped_column(String(32))
     raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    changed_seq: Mapped[int | None] = mapped_column(BigInteger, index=True)
+
+
+class RewardMarker(Base):
+    """An entry a mirrored reward's description names by its marker `[entry:<entry_key>]`, one row per
+    (entry, reward): the index by which push finds, for the entries in its outbox, a reward the
+    platform already has (`adapters.partnerstack.rewards.find_mirrored`) without reading every
+    reward's description. Kept by push from the rewards stamped since its last pass (`push_marks`),
+    rebuilt from all of them when it has no mark; derived, never a source of truth.
+    """
+
+    __tablename__ = "ps_reward_markers"
+    entry_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    reward_key: Mapped[str] = mapped_column(primary_key=True, index=True)
 
 
 class Transaction(Base):
@@ -446,6 +464,16 @@ class RunLock(Base):
     expires_at: Mapped[dt.datetime]
 
 
+class PushMark(Base):
+    """Where one of push's passes over the mirrored rewards left off (`connector.push.marks`): the
+    change-clock tick it had read up to, so the next pass reads only rewards stamped since. One row
+    per pass (`markers`, `readback:<program>`); a missing row makes the pass read every reward."""
+
+    __tablename__ = "push_marks"
+    name: Mapped[str] = mapped_column(String(80), primary_key=True)
+    mark: Mapped[int] = mapped_column(BigInteger)
+
+
 class RunLease(Base):
     """The fencing token of the run that holds the run lock (`connector.run.fence`).
 
@@ -536,6 +564,11 @@ Index("ix_ledger_program_customer", LedgerEntry.program, LedgerEntry.customer_ke
 # push pages the payable entries in event order by keyset (connector.push.outbox._outbox_pages)
 Index("ix_ledger_outbox", LedgerEntry.program, LedgerEntry.status, LedgerEntry.event_at, LedgerEntry.created_at,
       LedgerEntry.entry_key)
+# the status read-back finds the pushed entries not read back yet (their reward not mirrored, or a
+# crash between the push and the read-back) without reading the rest (connector.push.status)
+_UNREAD = (LedgerEntry.platform_reward_key.is_not(None)) & (LedgerEntry.platform_status.is_(None))
+Index("ix_ledger_status_unread", LedgerEntry.program, LedgerEntry.entry_key, sqlite_where=_UNREAD,
+      postgresql_where=_UNREAD)
 
 
 class EntryStatusMove(Base):

@@ -29,6 +29,7 @@ from sandbox.server import SandboxServer
 
 from ..conftest import child_env, fresh_database
 from ..run.conftest import settings_values, write_config
+from ..run.storewide import assert_as_store_wide
 
 REPO = Path(__file__).resolve().parents[2]
 SCENARIOS = REPO / "tests" / "scenarios"
@@ -92,6 +93,7 @@ def assert_rewards_match_ledger(engine: Engine, server: SandboxServer) -> None:
         keys = {e.entry_key: e.platform_reward_key for e in pushed}
     assert reward_counts(server) == expected
     assert {paid_entry(r): r["key"] for r in platform_rewards(server)} == keys
+    assert_as_store_wide(engine)  # push's incremental passes ended where its store-wide ones would
 
 
 def config_file(tmp_path: Path, database_url: str, server: SandboxServer | None, **sections: dict[str, Any]) -> Path:

@@ -27,6 +27,7 @@ from connector.store.models import LedgerEntry
 from sandbox.server import SandboxServer
 
 from .conftest import AS_OF, EXPECTED_AMOUNTS, make_settings
+from .storewide import assert_as_store_wide
 
 
 class Crash(Exception):
@@ -59,6 +60,7 @@ def assert_each_pushed_once(engine: Engine, server: SandboxServer) -> None:
     assert sorted(r["amount"] for r in rewards) == EXPECTED_AMOUNTS
     keys = {marker(r): r["key"] for r in rewards}
     assert {e.entry_key: e.platform_reward_key for e in ledger} == keys
+    assert_as_store_wide(engine)  # the incremental read-back and search left nothing for the store-wide ones
 
 
 def crash_once(real: Callable[..., Any], *, after: bool) -> Callable[..., Any]:
@@ -240,6 +242,7 @@ def test_status_read_back_lands_on_the_entry(database_url: str, engine: Engine, 
     run_once(settings, as_of=AS_OF)
     statuses = [e.platform_status for e in entries(engine)]
     assert statuses == ["declined", "approved", "approved"]
+    assert_as_store_wide(engine)
     report = report_dict(build_report(engine))
     assert sorted((e["amount_minor"], e["platform_status"]) for e in report["entries"]) == [
         (-10000, "declined"), (20000, "approved"), (20000, "approved")]

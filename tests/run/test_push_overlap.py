@@ -70,7 +70,7 @@ class Watching:
     def platform_key(self, answer: dict[str, Any]) -> str:
         return str(answer["key"])
 
-    def find_mirrored(self, session: Session) -> dict[str, str]:
+    def find_mirrored(self, session: Session, program: str, *, store_wide: bool = False) -> dict[str, str]:
         return {}
 
     def find_pushed(self, bodies: Mapping[str, dict[str, Any]], since: dt.datetime) -> dict[str, str]:

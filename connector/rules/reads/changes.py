@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy import ColumnElement, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from connector.rules.reads.sql import in_lists
@@ -35,6 +35,7 @@ from connector.store.models import (
     Partner,
     Price,
     Product,
+    PushMark,
     Quarantine,
     Referral,
     Refund,
@@ -72,12 +73,14 @@ def advance_clock(session: Session) -> int | None:
     Runs inside the compute's transaction, so a compute that rolls back leaves the clock (and
     its state) where they were and the next run sees the same changes again. None when the
     clock row was missing (rows were stamped 1 meanwhile): nothing can be trusted to be seen,
-    the caller must run full; the clock restarts after tick 1.
+    the caller must run full; the clock restarts after tick 1, and push's marks on it are forgotten
+    (`connector.push.marks`).
     """
     tick = session.scalar(select(ChangeClock.seq).where(ChangeClock.id == 1))
     if tick is None:
         session.add(ChangeClock(id=1, seq=2))
         session.flush()
+        session.execute(delete(PushMark))  # push's marks are ticks of the clock that went missing
         return None
     session.execute(update(ChangeClock).where(ChangeClock.id == 1).values(seq=tick + 1))
     return tick
