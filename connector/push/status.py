@@ -37,17 +37,22 @@ def read_back_status(ctx: RunContext, program: str, *, store_wide: bool = False)
     status = func.coalesce(PlatformReward.reward_status, PlatformReward.payment_status)
     changed = (
         LedgerEntry.platform_reward_key == PlatformReward.key,
-        LedgerEntry.program == program,
         status.is_not(None),
         LedgerEntry.platform_status.is_distinct_from(status),
     )
+    of_program = LedgerEntry.program == program
+    # The same test that no index can serve: a pass over the rewards stamped since must start from
+    # them (their `changed_seq` index, then each one's entry by its reward key), where SQLite, which
+    # keeps no statistics here, would otherwise start from the program's every entry.
+    of_program_unindexed = (LedgerEntry.program + "") == program
     moved_total = 0
     with ctx.sessions() as session, session.begin():
         run = marks.begin(session, marks.readback(program), store_wide=store_wide)
-        scopes: list[tuple[ColumnElement[bool], ...]] = [()]
+        scopes: list[tuple[ColumnElement[bool], ...]] = [(of_program,)]
         if not run.store_wide:
-            scopes = [(fresh,) for fresh in marks.stamped_since(run)]
-            scopes.append((LedgerEntry.platform_reward_key.is_not(None), LedgerEntry.platform_status.is_(None)))
+            scopes = [(of_program_unindexed, fresh) for fresh in marks.stamped_since(run)]
+            unread = (LedgerEntry.platform_reward_key.is_not(None), LedgerEntry.platform_status.is_(None))
+            scopes.append((of_program, *unread))  # by `ix_ledger_status_unread`
         stamp = Stamp.of(ctx.run_id, ctx.as_of)
         for scope in scopes:
             where = (*changed, *scope)
