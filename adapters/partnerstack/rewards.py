@@ -117,12 +117,12 @@ def reward_key(reward: dict[str, Any]) -> str:
 
 
 _MARKER_CHUNK = 5_000
-"""Rewards fetched at a time by a rebuild's one streamed read, and markers inserted per executemany."""
+"""Rewards fetched at a time by a rebuild's one streamed read; their markers go in as one statement."""
 _REBUILD_ABOVE = 20_000
 """Rewards stamped since the last pass above which the index is rebuilt instead (the same result): a
-first sync after a backfill stamps every reward the backfill pushed, and reading those through the
-`changed_seq` index, then deleting their markers one key at a time, costs more than one read of the
-whole table in its own order."""
+first sync after a backfill stamps every reward the backfill pushed, which one streamed read of the
+table rebuilds rather than patching reward by reward (each fetched through the `changed_seq` index,
+its markers deleted by key)."""
 
 
 def refresh_markers(session: Session, *, store_wide: bool = False) -> int:
@@ -137,9 +137,9 @@ def refresh_markers(session: Session, *, store_wide: bool = False) -> int:
     The rebuild is one read of `ps_rewards` in the table's own order (SQLite's rowid order, a
     sequential scan on PostgreSQL; no ORDER BY, which would walk the key index and fetch each row
     from wherever it lies), streamed `_MARKER_CHUNK` rows at a time (`yield_per`: a server-side cursor
-    on PostgreSQL), each chunk's markers inserted with one executemany on the same connection while
-    the read is open (SQLite reads one table while writing another; PostgreSQL keeps the cursor in
-    the transaction). Memory stays one chunk, whatever the store's size.
+    on PostgreSQL), each chunk's markers inserted as one statement on the same connection while the
+    read is open (SQLite reads one table while writing another; PostgreSQL keeps the cursor in the
+    transaction). Memory stays one chunk, whatever the store's size.
     """
     run = marks.begin(session, marks.MARKERS, store_wide=store_wide)
     fresh = marks.stamped_since(run)
