@@ -31,10 +31,13 @@ from connector.push.pages import payable
 from connector.rules.program import Program
 from connector.rules.reads.sql import in_lists
 from connector.store.driverrows import driver_statement
-from connector.store.models import Deal, LedgerEntry, PlatformReward, Referral, RewardMarker
+from connector.store.models import ENTRY_KEY_LENGTH, Deal, LedgerEntry, PlatformReward, Referral, RewardMarker
 from connector.store.unnest import driver_sql, unnest_select
 
-_ENTRY_TAG = re.compile(r"\[entry:([^\]]+)\]")
+_ENTRY_TAG = re.compile(rf"\[entry:([^\]]{{1,{ENTRY_KEY_LENGTH}}})\]")
+"""A marker names one of our entries by its key; one longer than any entry key (a description typed on the
+platform, say) names none of them, and is not read as one: the marker index's column has the ledger
+key's length, and PostgreSQL refuses a longer value, which would fail every rebuild of the index."""
 REWARD_CURRENCY = "usd"  # PartnerStack documents rewards in USD cents only
 
 

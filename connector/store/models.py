@@ -57,6 +57,10 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         return value.replace(tzinfo=dt.UTC)
 
 
+ENTRY_KEY_LENGTH = 200
+"""The longest ledger entry key the store holds (and so the longest a reward's marker can name)."""
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {
@@ -212,7 +216,7 @@ class RewardMarker(Base):
     """
 
     __tablename__ = "ps_reward_markers"
-    entry_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    entry_key: Mapped[str] = mapped_column(String(ENTRY_KEY_LENGTH), primary_key=True)
     reward_key: Mapped[str] = mapped_column(primary_key=True, index=True)
 
 
@@ -518,7 +522,7 @@ class LedgerEntry(Base):
     """
 
     __tablename__ = "ledger_entries"
-    entry_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    entry_key: Mapped[str] = mapped_column(String(ENTRY_KEY_LENGTH), primary_key=True)
     group_key: Mapped[str] = mapped_column(String(200), index=True)
     seq: Mapped[int] = mapped_column(Integer, default=0)
     program: Mapped[str] = mapped_column(String(64))
@@ -586,7 +590,7 @@ class EntryStatusMove(Base):
 
     __tablename__ = "entry_status_history"
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
-    entry_key: Mapped[str] = mapped_column(String(200), index=True)
+    entry_key: Mapped[str] = mapped_column(String(ENTRY_KEY_LENGTH), index=True)
     program: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(String(64))
@@ -696,7 +700,7 @@ class PayoutBatchEntry(Base):
 
     __tablename__ = "payout_batch_entries"
     batch_id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    entry_key: Mapped[str] = mapped_column(String(200), primary_key=True, index=True)
+    entry_key: Mapped[str] = mapped_column(String(ENTRY_KEY_LENGTH), primary_key=True, index=True)
     partnership_key: Mapped[str] = mapped_column(String(255))
     kind: Mapped[str] = mapped_column(String(16))
     amount_minor: Mapped[int] = money()

@@ -32,6 +32,7 @@ DESCRIPTIONS: list[str | None] = [
     None,
     "nested [entry:[entry:e-7]]",
     "[entry:e-1] names an entry another reward names",
+    "typed on the platform [entry:" + "x" * 201 + "] beside [entry:e-8]",
 ]
 
 
@@ -104,3 +105,8 @@ def test_more_than_the_bound_stamped_rebuilds_and_both_paths_agree(
         before = index(session)
         refresh_markers(session, store_wide=True)
         assert index(session) == before
+
+
+def test_a_marker_longer_than_any_entry_key_names_no_entry() -> None:
+    longest = "k" * 200
+    assert embedded_entry_keys({"description": f"[entry:{longest}] [entry:{longest}x] [entry:e-1]"}) == {longest, "e-1"}
