@@ -19,11 +19,10 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import logging
-from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
@@ -31,9 +30,10 @@ from sqlalchemy.orm import Session
 from connector.context import RunContext
 from connector.ledger import requalify, terms
 from connector.ledger.entries import LedgerResult
+from connector.ledger.passverdicts import PassTables
 from connector.ledger.payouts import load_payouts
 from connector.ledger.reconcile import reconcile_entries
-from connector.ledger.store import customers_of_partnerships, entries_of_customers, ledger_customer_keys
+from connector.ledger.store import customers_of_partnerships, entries_of_customers
 from connector.rules import reads
 from connector.rules.facts import Facts, Needs, earliest
 from connector.rules.gates import GatePolicy
@@ -41,13 +41,12 @@ from connector.rules.invariants import enforce
 from connector.rules.kinds import RuleFinding, desired_entries
 from connector.rules.payout import PayoutRates
 from connector.rules.program import Program
-from connector.rules.qualification import Submission, Verdict, build_submissions, qualify
+from connector.rules.qualification import Submission, Verdict, judge, unlinked_candidates
 from connector.rules.ratekeys import RATE_KEY_UNMATCHED
 from connector.store.db import transaction
 from connector.store.models import ComputeState, Finding
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
 @dataclass
@@ -65,18 +64,7 @@ class ComputeResult:
     customers_recomputed: int = 0  # customer keys whose entries were computed and reconciled
 
 
-def _handed_over(items: list[T]) -> Iterator[T]:
-    """`items` in order, each dropped from the list as it is handed over.
-
-    `qualify` keeps a slim `Submission` of each candidate it judges; handing the candidates over
-    this way frees each one (its domain, normalised name and the rest) once judged, instead of
-    holding every candidate and every verdict at once at the end of qualification."""
-    items.reverse()
-    while items:
-        yield items.pop()
-
-
-def _decision_rows(program: Program, verdicts: list[Verdict], run_id: str) -> Iterator[dict[str, object]]:
+def _decision_rows(program: Program, verdicts: Iterable[Verdict], run_id: str) -> Iterator[dict[str, object]]:
     """One row per verdict, made as `write_decisions` reads them (it keeps only the changed ones).
 
     Keyed by the table's column names (`upsert_rows` writes table rows): `partner_key` is the
@@ -189,16 +177,13 @@ def _unchanged(session: Session, ctx: RunContext, program: Program, state: Compu
 
 @dataclass
 class _Qualified:
-    """The global half of a pass: every submission's verdict, and what the batches share."""
+    """The global half of a pass: the global facts, and every submission's verdict in the pass's tables."""
 
     facts: Facts  # the global facts (no customer's Stripe records)
-    verdicts: list[Verdict]
-    decided: reads.DecisionChanges  # the decisions this pass changed
-    billing_of: dict[str, str]  # customer key -> billing customer, of every submission that has both
-    qualified: list[Verdict] = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.qualified = [v for v in self.verdicts if v.decision == "qualified"]
+    tables: PassTables  # the verdicts, the customer -> billing customer map, the batches
+    decided: reads.DecisionChanges  # the decisions this pass changed (an incremental pass's only)
+    decisions: Counter[str] = field(default_factory=Counter)  # by outcome
+    rejected_reasons: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass
@@ -207,8 +192,8 @@ class _Booked:
 
     ledger: LedgerResult = field(default_factory=LedgerResult)
     findings: list[RuleFinding] = field(default_factory=list)
-    wake: dict[str | None, dt.datetime] = field(default_factory=dict)
-    batch_of: dict[str | None, int] = field(default_factory=dict)  # customer key -> its batch
+    wake: dict[str | None, dt.datetime] = field(default_factory=dict)  # the current batch's
+    customers: int = 0  # customer keys booked
     takebacks: dict[requalify.Pair, requalify.TakeBack] = field(default_factory=dict)  # of rejected submissions
 
 
@@ -227,77 +212,96 @@ def _pass(
     reads only the small tables; the Stripe records and the ledger are then read, computed
     and reconciled one batch of billing customers at a time, so memory is bounded by the
     batch. Every group of the ledger belongs to one customer, so batching changes nothing.
+    What a pass keeps per submission (candidates, verdicts, who holds an identifier first,
+    each customer's billing customer and batch) is in temporary tables (`PassTables`), not in
+    memory: the pass's memory does not grow with the number of submissions.
     """
-    q = _qualify_all(session, ctx, program, incremental=changes is not None)
-    scope = None if changes is None else _affected(session, program, q, changes, due)
-    booked = _book(session, ctx, program, q, scope, payouts)
-    reads.replace_rechecks(session, program.name, None if scope is None else booked.batch_of.keys(), booked.wake)
-    findings = booked.findings
-    if scope is not None and program.commission.basis != "deal_value" and previous_run is not None:
-        findings.extend(_findings_kept(session, program, q, booked, previous_run))
+    with PassTables.open(session) as tables:
+        q = _qualify_all(session, ctx, program, tables, incremental=changes is not None)
+        scope = None if changes is None else _affected(session, program, q, changes, due)
+        booked = _book(session, ctx, program, q, scope, payouts)
+        findings = booked.findings
+        if scope is not None and program.commission.basis != "deal_value" and previous_run is not None:
+            findings.extend(_findings_kept(session, program, q, previous_run))
     findings = _sorted(findings)
     _write_findings(session, ctx.run_id, program.name, findings)
-    verdicts, ledger = q.verdicts, booked.ledger
+    ledger = booked.ledger
     result = ComputeResult(
         program=program.name,
-        decisions=dict(Counter(v.decision for v in verdicts)),
-        rejected_reasons=dict(Counter(v.reason for v in verdicts if v.decision == "rejected" and v.reason)),
+        decisions=dict(q.decisions),
+        rejected_reasons=dict(q.rejected_reasons),
         entries_appended=ledger.appended,
         appended_minor=dict(ledger.appended_minor),
         statuses_changed=ledger.statuses_changed,
         reversed=ledger.reversed,
         findings=findings,
-        customers_recomputed=len(booked.batch_of),
+        customers_recomputed=booked.customers,
     )
     return result, q.facts.global_wake
 
 
-def _qualify_all(session: Session, ctx: RunContext, program: Program, *, incremental: bool) -> _Qualified:
+def _qualify_all(
+    session: Session, ctx: RunContext, program: Program, tables: PassTables, *, incremental: bool
+) -> _Qualified:
     """Read the global facts, qualify every submission and write the decisions that changed.
 
-    Which decisions changed only an incremental pass reads (its scope, the findings it keeps); a full
-    pass drops them before booking: on a first pass every decision is new, and their keys, customers
-    and partners were some 100 bytes a submission held through the booking for nothing."""
+    The candidates go to the pass's tables as they are read, and come back in submission order a page
+    at a time, each with the earliest earlier submission sharing one of its identifiers; each page's
+    verdicts go back to the tables and to `write_decisions` as they are judged. Which decisions
+    changed only an incremental pass reads (its scope, the findings it keeps); a full pass does not
+    collect them (on a first pass every decision is new)."""
     facts = reads.load_global(session, ctx.as_of)
-    candidates = build_submissions(facts, program)
-    facts.leads, facts.referrals = [], []  # the candidates keep what the rules need of them
-    verdicts = qualify(_handed_over(candidates), facts, program)
-    gc.freeze()  # the global facts and the verdicts live through the pass (see `_heap_frozen`)
-    decided = reads.write_decisions(session, program.name, _decision_rows(program, verdicts, ctx.run_id))
-    if not incremental:
-        decided = reads.DecisionChanges(frozenset(), frozenset(), frozenset())
-    billing_of = {
-        v.submission.customer_key: v.submission.billing_customer_id
-        for v in verdicts
-        if v.submission.customer_key and v.submission.billing_customer_id
-    }
-    return _Qualified(facts, verdicts, decided, billing_of)
+    tables.add_candidates(unlinked_candidates(facts, program))
+    facts.leads, facts.referrals = [], []  # the tables keep what the rules need of them
+    tables.link(program.submissions.sources)
+    gc.freeze()  # the global facts live through the pass (see `_heap_frozen`)
+    q = _Qualified(facts, tables, reads.DecisionChanges(frozenset(), frozenset(), frozenset()))
+
+    def judged() -> Iterator[Verdict]:
+        for page in tables.in_order(facts):
+            verdicts = [(pos, judge(candidate, holder, facts, program)) for pos, candidate, holder in page]
+            tables.add_verdicts(verdicts)
+            for _, v in verdicts:
+                q.decisions[v.decision] += 1
+                if v.decision == "rejected" and v.reason:
+                    q.rejected_reasons[v.reason] += 1
+                yield v
+
+    rows = _decision_rows(program, judged(), ctx.run_id)
+    decided = reads.write_decisions(session, program.name, rows, track=incremental, kept=tables.judged_keys())
+    tables.finish_verdicts()
+    if incremental:
+        q.decided = decided
+    return q
 
 
 def _book(
     session: Session, ctx: RunContext, program: Program, q: _Qualified, scope: set[str | None] | None,
     payouts: PayoutRates,
 ) -> _Booked:  # fmt: skip
-    """Compute and reconcile the customers in `scope` (all without), one batch of billing customers at a time."""
+    """Compute and reconcile the customers in `scope` (all without), one batch of billing customers at a time.
+
+    Each batch's recheck times are written as it ends (a full pass first drops the program's)."""
     booked = _Booked()
     global_entries = None
     if program.commission.basis == "deal_value":  # needs only global facts; tiers span all deals
-        kinds = desired_entries(program, q.facts, q.qualified)
+        kinds = desired_entries(program, q.facts, list(q.tables.verdicts(q.facts, qualified=True)))
         global_entries, booked.findings = kinds.entries, list(kinds.findings)
-    batches = list(_customer_batches(q.billing_of, q.qualified, session, program.name, BATCH_SIZE, scope))
-    booked.batch_of = {key: n for n, keys in enumerate(batches) for key in keys}
-    subs_of, rejected_of = _verdicts_by_batch(q.verdicts, booked.batch_of)
+    batches = q.tables.cut_batches(program.name, BATCH_SIZE, scope)
+    total = q.tables.customers()
+    if scope is None:
+        reads.replace_rechecks(session, program.name, None, {})
     needs = Needs.of(program)
     partner_gates: dict[str, str | None] = {}  # judged once per pass, shared by the batches
     holds = reads.open_holds(session)  # what the pull's unresolved quarantine rows hold
     invariant_rows = reads.open_invariant_customers(session) if needs.adjustments else set()
     held_partnerships = holds.partnerships(q.facts)
     now = dt.datetime.now(dt.UTC)
-    customers, total = 0, sum(len(keys) for keys in batches)
-    for n, keys in enumerate(batches):
-        batch = subs_of.pop(n, [])
+    for n in range(batches):
+        b = q.tables.batch(n, q.facts)
+        keys, batch = b.keys, b.qualified
         billing_ids = sorted(
-            {q.billing_of[k] for k in keys if k in q.billing_of}
+            set(b.billing_of.values())
             | {v.submission.billing_customer_id for v in batch if v.submission.billing_customer_id}
         )
         batch_facts = reads.load_customers(session, q.facts, billing_ids, needs)
@@ -315,42 +319,26 @@ def _book(
             entries = kinds.entries
             booked.findings.extend(kinds.findings)
         else:
-            entries = [e for e in global_entries if booked.batch_of.get(e.customer_key) == n]
+            entries = [e for e in global_entries if e.customer_key in keys]
         if program.commission.terms_at_first_booking:
             terms.record(session, program.name, batch_facts.terms, entries, q.facts.partners, ctx.run_id, ctx.as_of)
         ledger = entries_of_customers(session, program.name, keys)
-        takebacks = _take_backs(rejected_of.pop(n, []), ledger.totals, batch)
+        takebacks = _take_backs(b.rejected, ledger.totals, batch)
         booked.takebacks.update(takebacks)
         reconcile_entries(
             session, program.name, ledger, entries,
-            GatePolicy(program, batch_facts, q.billing_of, partner_gates, held_billing, held_partnerships),
+            GatePolicy(program, batch_facts, b.billing_of, partner_gates, held_billing, held_partnerships),
             run_id=ctx.run_id, now=now, result=booked.ledger, payouts=payouts, as_of=ctx.as_of, takebacks=takebacks,
         )  # fmt: skip
-        _note_batch_wake(booked, keys, q.billing_of, batch_facts)
-        del batch_facts, entries
-        customers += len(keys)
+        _note_batch_wake(booked, keys, b.billing_of, batch_facts)
+        reads.replace_rechecks(session, program.name, () if scope is None else keys, booked.wake)
+        booked.wake = {}
+        del batch_facts, entries, b, batch
+        booked.customers += len(keys)
         if ctx.progress is not None:  # the terminal's bar, the JSON log's progress lines
-            ctx.progress("compute", customers, total)
+            ctx.progress("compute", booked.customers, total)
     booked.findings.extend(booked.takebacks[pair].finding() for pair in sorted(booked.ledger.requalified))
     return booked
-
-
-def _verdicts_by_batch(
-    verdicts: list[Verdict], batch_of: dict[str | None, int]
-) -> tuple[dict[int, list[Verdict]], dict[int, list[Verdict]]]:
-    """Per batch, in submission order: its qualified submissions, and its rejected ones that have a partner
-    (what a take-back can be for). One list per batch, not per customer (a list per customer with a
-    rejected submission, held for the pass, was some 100 bytes each)."""
-    qualified: dict[int, list[Verdict]] = defaultdict(list)
-    rejected: dict[int, list[Verdict]] = defaultdict(list)
-    for v in verdicts:
-        if v.decision == "open" or (n := batch_of.get(v.submission.customer_key)) is None:
-            continue
-        if v.decision == "qualified":
-            qualified[n].append(v)
-        elif v.submission.partner is not None:
-            rejected[n].append(v)
-    return qualified, rejected
 
 
 def _take_backs(
@@ -376,12 +364,9 @@ def _note_batch_wake(booked: _Booked, keys: set[str | None], billing_of: dict[st
             booked.wake[key] = at
 
 
-def _findings_kept(
-    session: Session, program: Program, q: _Qualified, booked: _Booked, previous_run: str
-) -> list[RuleFinding]:
+def _findings_kept(session: Session, program: Program, q: _Qualified, previous_run: str) -> list[RuleFinding]:
     """The other customers' findings stand as the last compute wrote them."""
-    redone = {v.submission.key for v in q.verdicts if v.submission.customer_key in booked.batch_of}
-    redone |= q.decided.keys
+    redone = q.tables.batched_submissions() | q.decided.keys
     kept = reads.previous_findings(session, program.name, previous_run)
     # news of one run, not standing state: a requalification; a rate key without a group (the run re-checks it)
     news = (requalify.REQUALIFIED, RATE_KEY_UNMATCHED)
@@ -393,13 +378,15 @@ def _affected(
 ) -> set[str | None]:
     """The customer keys whose entries can differ from what the ledger holds; a superset is safe."""
     scope: set[str | None] = set(due) | q.decided.customers
-    scope.update(v.submission.customer_key for v in q.verdicts if _touched(v.submission, changes))
+    scope.update(v.submission.customer_key for v in q.tables.verdicts(q.facts) if _touched(v.submission, changes))
     if changes.partners:  # gates and rates are the partner's: every customer it has entries for
         scope |= customers_of_partnerships(session, program.name, changes.partners)
     if program.commission.basis == "deal_value":  # a partner's tier counts all its deals: take them all
         scope |= _customers_of_same_partners(q, scope)
-    billing = changes.billing_ids | {q.billing_of[k] for k in scope if k is not None and k in q.billing_of}
-    scope.update(k for k, b in q.billing_of.items() if b in billing)  # whole billing customers, as a full pass batches
+    billing = set(changes.billing_ids)
+    billing.update(b for k, b in q.tables.billing_pairs() if k in scope)
+    # whole billing customers, as a full pass batches them
+    scope.update(k for k, b in q.tables.billing_pairs() if b in billing)
     return scope
 
 
@@ -418,8 +405,9 @@ def _touched(s: Submission, changes: reads.Changes) -> bool:
 def _customers_of_same_partners(q: _Qualified, scope: set[str | None]) -> set[str | None]:
     """Every customer of a partner that has a customer in `scope` or a changed decision."""
     partners = set(q.decided.partners)
-    partners.update(v.submission.partner.key for v in q.verdicts if v.submission.partner and _in(v, scope))
-    return {v.submission.customer_key for v in q.verdicts if v.submission.partner and _partner(v) in partners}
+    partners.update(_partner(v) for v in q.tables.verdicts(q.facts) if v.submission.partner and _in(v, scope))
+    verdicts = q.tables.verdicts(q.facts)
+    return {v.submission.customer_key for v in verdicts if v.submission.partner and _partner(v) in partners}
 
 
 def _in(v: Verdict, scope: set[str | None]) -> bool:
@@ -441,34 +429,6 @@ def _write_findings(session: Session, run_id: str, program: str, findings: list[
     ]
     if rows:
         session.execute(insert(Finding), rows)
-
-
-def _customer_batches(
-    billing_of: dict[str, str],
-    qualified: list[Verdict],
-    session: Session,
-    program: str,
-    size: int,
-    scope: set[str | None] | None = None,
-) -> Iterator[set[str | None]]:
-    """Sets of customer keys, whole billing customers at a time, covering every key the ledger or a
-    qualified submission names (or, given a `scope`, the keys in it): first those with a billing
-    customer (gates and net revenue need its Stripe records), then the rest, which need none."""
-    keys_of: dict[str, list[str]] = defaultdict(list)
-    for key, billing in billing_of.items():
-        if scope is None or key in scope:
-            keys_of[billing].append(key)
-    billing_ids = sorted(keys_of)
-    for i in range(0, len(billing_ids), size):
-        yield {k for b in billing_ids[i : i + size] for k in keys_of[b]}
-    if scope is None:
-        rest: set[str | None] = {v.submission.customer_key for v in qualified} | ledger_customer_keys(session, program)
-    else:
-        rest = set(scope)
-    rest -= set(billing_of)
-    ordered = sorted(rest, key=lambda k: (k is not None, k or ""))
-    for i in range(0, len(ordered), size):
-        yield set(ordered[i : i + size])
 
 
 def compute(ctx: RunContext, program: Program, *, incremental: bool = False) -> ComputeResult:

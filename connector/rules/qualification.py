@@ -9,7 +9,7 @@ judged against every earlier submission whatever its own decision, earliest firs
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -126,6 +126,27 @@ def build_submissions(facts: Facts, program: Program) -> list[Candidate]:
             linked = by_provider.get(deal.external_key) if deal.external_key else None
             out.append(_deal_submission(facts, deal, linked))
     return sorted(out, key=lambda s: s.order)
+
+
+Unlinked = tuple[int, Candidate, str | None, str | None, int | None]
+"""A candidate as first read, before the PartnerStack customer it points at is found: (group: 0 lead,
+1 PartnerStack customer, 2 deal; the candidate; what finds its customer: a lead's or deal's external key,
+a customer's own customer key; a customer's billing customer, as a deal finds it; a deal's index in
+`facts.deals`). Empty keys are None: they find nothing."""
+
+
+def unlinked_candidates(facts: Facts, program: Program) -> Iterator[Unlinked]:
+    """What `build_submissions` reads, in the same order, one candidate at a time and without linking them:
+    every PartnerStack customer (whether or not a lead points at it, and whatever the sources: leads and
+    deals find theirs among them), every lead, and the deals the program lists. A compute pass links and
+    orders them in the database (`connector.ledger.passverdicts`) exactly as `build_submissions` does."""
+    for ref in facts.referrals:
+        yield 1, _customer_submission(facts, program, ref), ref.customer_key or None, ref.provider_key or None, None
+    for lead in facts.leads:
+        yield 0, _lead_submission(facts, program, lead, None), lead.external_key or None, None, None
+    if "deals" in program.submissions.sources:
+        for n, deal in enumerate(facts.deals):
+            yield 2, _deal_submission(facts, deal, None), deal.external_key or None, None, n
 
 
 def _lead_submission(facts: Facts, program: Program, lead: LeadRecord, referral: Candidate | None) -> Candidate:
@@ -251,10 +272,17 @@ def qualify(candidates: Iterable[Candidate], facts: Facts, program: Program) -> 
         previous = sub.order
         here = len(verdicts)
         held = [at for kind, value in sub.identifiers() if (at := first[kind].setdefault(value, here)) < here]
-        decision, reason = _judge(sub, bool(held), facts, program)
-        earlier = verdicts[min(held)].submission.key if reason == "duplicate_lead" else None
-        verdicts.append(Verdict(sub.submission(), decision, reason, earlier))
+        verdicts.append(judge(sub, verdicts[min(held)].submission.key if held else None, facts, program))
     return verdicts
+
+
+def judge(sub: Candidate, first_holder: str | None, facts: Facts, program: Program) -> Verdict:
+    """One candidate's verdict, given the earliest earlier submission sharing one of its identifiers
+    (None: it shares none with an earlier one). `qualify` finds that holder in memory; a compute pass
+    finds it in the database (`connector.ledger.passverdicts`) and hands the candidates over in the
+    same order."""
+    decision, reason = _judge(sub, first_holder is not None, facts, program)
+    return Verdict(sub.submission(), decision, reason, first_holder if reason == "duplicate_lead" else None)
 
 
 def _judge(sub: Candidate, duplicate: bool, facts: Facts, program: Program) -> tuple[Outcome, str | None]:

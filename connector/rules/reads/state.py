@@ -15,6 +15,7 @@ import hashlib
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
@@ -122,13 +123,19 @@ def _stored_of(session: Session, program: str, keys: list[str]) -> dict[str, Dec
     return {row[0]: tuple(row[1:]) for row in session.execute(stmt)}  # type: ignore[misc]
 
 
-def write_decisions(session: Session, program: str, rows: Iterable[dict[str, object]]) -> DecisionChanges:
+def write_decisions(
+    session: Session, program: str, rows: Iterable[dict[str, object]], *, track: bool = True, kept: Any = None
+) -> DecisionChanges:
     """Make the program's decisions exactly `rows`: upsert the changed ones, delete the ones no submission
     has any more (so the table is what the last compute decided, the baseline of the next).
 
     A chunk of rows at a time against the stored rows of the same keys, never the whole table in
     memory (a dict of every stored decision was some 5 MB at M, and grows with the submissions);
     what is gone is found from the stored keys alone, streamed.
+
+    `kept`, a select of every key in `rows` (a compute pass's temporary table), finds what is gone in
+    the database instead of from a set of every key seen; without `track` (a full pass, which reads
+    none of them) the changes are not collected: on a first pass every decision is one.
     """
     seen: set[str] = set()
     changes = _Changed()
@@ -137,18 +144,24 @@ def write_decisions(session: Session, program: str, rows: Iterable[dict[str, obj
         stored = _stored_of(session, program, padded(keys))
         changed = []
         for key, row in zip(keys, chunk, strict=True):
-            seen.add(key)
+            if kept is None:
+                seen.add(key)
             now = _decision_key(row)
             before = stored.get(key)
             if before != now:
                 changed.append(row)
-                changes.add(key, now, before)
+                if track:
+                    changes.add(key, now, before)
         upsert_rows(session, Decision, changed)
     stmt = select(Decision.submission_key).where(Decision.program == program)
-    gone = sorted(k for k in session.scalars(stmt.execution_options(yield_per=IN_LIST)) if k not in seen)
+    if kept is None:
+        gone = sorted(k for k in session.scalars(stmt.execution_options(yield_per=IN_LIST)) if k not in seen)
+    else:
+        gone = sorted(session.scalars(stmt.where(Decision.submission_key.not_in(kept))))
     for chunk_keys in in_lists(gone):
-        for key, before in _stored_of(session, program, chunk_keys).items():
-            changes.add(key, None, before)
+        if track:
+            for key, before in _stored_of(session, program, chunk_keys).items():
+                changes.add(key, None, before)
         session.execute(delete(Decision).where(Decision.program == program, Decision.submission_key.in_(chunk_keys)))
     return DecisionChanges(frozenset(changes.keys), frozenset(changes.customers), frozenset(changes.partners))
 
