@@ -250,7 +250,8 @@ def _qualify_all(
     verdicts go back to the tables and to `write_decisions` as they are judged. Which decisions
     changed only an incremental pass reads (its scope, the findings it keeps); a full pass does not
     collect them (on a first pass every decision is new)."""
-    facts = reads.load_global(session, ctx.as_of)
+    facts = reads.load_global(session, ctx.as_of, per_customer=False)
+    tables.keep_customer_facts(facts)
     tables.add_candidates(unlinked_candidates(facts, program))
     facts.leads, facts.referrals = [], []  # the tables keep what the rules need of them
     tables.link(program.submissions.sources)
@@ -285,7 +286,11 @@ def _book(
     booked = _Booked()
     global_entries = None
     if program.commission.basis == "deal_value":  # needs only global facts; tiers span all deals
-        kinds = desired_entries(program, q.facts, list(q.tables.verdicts(q.facts, qualified=True)))
+        qualified = list(q.tables.verdicts(q.facts, qualified=True))
+        billing = sorted({v.submission.billing_customer_id for v in qualified if v.submission.billing_customer_id})
+        q.facts.first_paid, q.facts.event_payments = q.tables.customer_facts(billing)
+        kinds = desired_entries(program, q.facts, qualified)
+        del qualified
         global_entries, booked.findings = kinds.entries, list(kinds.findings)
     batches = q.tables.cut_batches(program.name, BATCH_SIZE, scope)
     total = q.tables.customers()
@@ -304,6 +309,7 @@ def _book(
             set(b.billing_of.values())
             | {v.submission.billing_customer_id for v in batch if v.submission.billing_customer_id}
         )
+        q.facts.first_paid, q.facts.event_payments = q.tables.customer_facts(billing_ids)  # the batch's
         batch_facts = reads.load_customers(session, q.facts, billing_ids, needs)
         held_billing = holds.billing_ids
         if needs.adjustments:  # money invariants at the door: a bad adjustment is quarantined, never booked

@@ -31,7 +31,8 @@ pooled connection) and drops them when the pass ends; nothing survives a pass.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator
+import datetime as dt
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,6 +60,8 @@ from sqlalchemy.orm import Session
 
 from connector.rules.facts import Facts
 from connector.rules.qualification import Candidate, Submission, Unlinked, Verdict
+from connector.rules.reads.facts import event_payments_stmts, first_paid_stmt
+from connector.rules.reads.sql import in_lists
 from connector.store.models import LedgerEntry, UTCDateTime
 
 PAGE = 1_000
@@ -152,7 +155,23 @@ _batches = Table(
     Index("ix_tmp_pass_batches_customer", "customer_key"),
     prefixes=["TEMPORARY"],
 )  # fmt: skip
-_TABLES = (_candidates, _subs, _first, _verdicts, _billing, _scope, _rest, _batches)
+_paid = Table(
+    "tmp_pass_first_paid", _meta,
+    Column("customer_id", String, primary_key=True),
+    Column("paid_at", UTCDateTime()),
+    Column("paid_later", UTCDateTime()),
+    Column("created_later", UTCDateTime()),
+    prefixes=["TEMPORARY"],
+)  # fmt: skip
+_events = Table(
+    "tmp_pass_event_payments", _meta,
+    Column("customer_id", String, nullable=False),
+    Column("n", Integer, nullable=False),  # 0: a payment intent, 1: a charge
+    Column("value", String, nullable=False),
+    Index("ix_tmp_pass_event_payments_customer", "customer_id"),
+    prefixes=["TEMPORARY"],
+)  # fmt: skip
+_TABLES = (_candidates, _subs, _first, _verdicts, _billing, _scope, _rest, _batches, _paid, _events)
 
 
 @dataclass
@@ -202,6 +221,47 @@ class PassTables:
         if self._postgres:
             for table in tables:
                 self.session.connection().execute(text(f"ANALYZE {table.name}"))
+
+    # ------------------------------------------------------------ per billing customer aggregates
+
+    def keep_customer_facts(self, facts: Facts) -> None:
+        """What `load_global(per_customer=False)` left out, into the tables: each billing customer's first
+        paid time and the payments some refund or dispute names. Notes when qualification can next turn
+        (the earliest payment or invoice after as-of), as `load_global` does."""
+        conn = self.session.connection()
+        p = _paid.c
+        conn.execute(
+            insert(_paid).from_select(
+                ["customer_id", "paid_at", "paid_later", "created_later"], first_paid_stmt(facts.as_of)
+            )
+        )
+        paid_later, created_later = conn.execute(select(func.min(p.paid_later), func.min(p.created_later))).one()
+        facts.note_global(paid_later)
+        facts.note_global(created_later)
+        for n, stmt in enumerate(event_payments_stmts()):
+            value, customer_id = stmt.subquery().c
+            conn.execute(
+                insert(_events).from_select(
+                    ["customer_id", "n", "value"], select(customer_id, literal(n, Integer), value)
+                )
+            )
+        self._analyze(_paid, _events)
+
+    def customer_facts(
+        self, billing_ids: Sequence[str]
+    ) -> tuple[dict[str, dt.datetime], dict[str, tuple[list[str], list[str]]]]:
+        """`Facts.first_paid` and `Facts.event_payments` of these billing customers (a batch's)."""
+        paid: dict[str, dt.datetime] = {}
+        events: dict[str, tuple[list[str], list[str]]] = {}
+        p, e = _paid.c, _events.c
+        for chunk in in_lists(billing_ids):
+            stmt = select(p.customer_id, p.paid_at).where(p.customer_id.in_(chunk), p.paid_at.is_not(None))
+            paid.update((customer_id, at) for customer_id, at in self.session.execute(stmt))
+            for customer_id, n, value in self.session.execute(
+                select(e.customer_id, e.n, e.value).where(e.customer_id.in_(chunk))
+            ):
+                events.setdefault(customer_id, ([], []))[n].append(value)
+        return paid, events
 
     # ------------------------------------------------------------ candidates, in submission order
 
@@ -289,19 +349,25 @@ class PassTables:
 
     def in_order(self, facts: Facts) -> Iterator[list[tuple[int, Candidate, str | None]]]:
         """Pages of candidates in submission order, each with its position and its first holder: the
-        earliest earlier submission holding one of its identifiers (None: none), as `judge` takes them."""
+        earliest earlier submission holding one of its identifiers (None: none), as `judge` takes them.
+
+        `facts.first_paid` is set to the first paid times of the page's billing customers as each page
+        is handed over (what `judge` reads of it: a pass keeps no map of every customer's)."""
         s = _subs.c
         holders = [_first.alias(f"f{kind}") for kind in (BILLING, DOMAIN, NAME)]
-        stmt: Any = select(_subs, *(x for f in holders for x in (f.c.pos, f.c.key))).select_from(_subs)
+        stmt: Any = select(_subs, *(x for f in holders for x in (f.c.pos, f.c.key)), _paid.c.paid_at)
+        stmt = stmt.select_from(_subs)
         for kind, f, column in zip((BILLING, DOMAIN, NAME), holders, (s.billing, s.domain, s.name), strict=True):
             stmt = stmt.outerjoin(f, and_(f.c.kind == kind, f.c.value == column, f.c.pos < s.pos))
+        stmt = stmt.outerjoin(_paid, _paid.c.customer_id == s.billing)
         stmt = stmt.where(s.pos > bindparam("after")).order_by(s.pos).limit(PAGE)
         after = 0
         while rows := self.session.execute(stmt, {"after": after}).all():
             page = []
+            facts.first_paid = {row[7]: row[-1] for row in rows if row[-1] is not None}
             for row in rows:
                 (pos, key, type_, submitted_at, partner_key, customer_key, referral_key, billing, deal_at,
-                 test, domain, name, consent, p1, k1, p2, k2, p3, k3) = row  # fmt: skip
+                 test, domain, name, consent, p1, k1, p2, k2, p3, k3, _) = row  # fmt: skip
                 held = [(p, k) for p, k in ((p1, k1), (p2, k2), (p3, k3)) if p is not None]
                 candidate = Candidate(
                     key, type_, submitted_at, facts.partners[partner_key] if partner_key else None, customer_key,

@@ -14,7 +14,7 @@ import functools
 from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Label, and_, case, func, or_, select, union
+from sqlalchemy import ColumnElement, Label, Select, and_, case, func, or_, select, union
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Mapped, Session
 
@@ -59,10 +59,13 @@ _TABLE_OF: dict[type[tuple[Any, ...]], type[Base]] = {
 """Which table each record is read from (its fields name the table's column attributes)."""
 
 
-def load_global(session: Session, as_of: dt.datetime) -> Facts:
+def load_global(session: Session, as_of: dt.datetime, *, per_customer: bool = True) -> Facts:
     """What spans customers: partners, submissions, catalogue, first purchases, credited refunds.
 
     The redacted `raw` payloads are left in the database: rules read canonical columns only.
+    Without `per_customer` the aggregates kept per billing customer (`Facts.first_paid`,
+    `Facts.event_payments`) are left to the caller, who reads them per batch
+    (`connector.ledger.passverdicts`: `first_paid_stmt`, `event_payments_stmts`).
     """
     f = Facts(as_of=as_of)
     for p in _rows(session, records.PartnerRecord):
@@ -74,9 +77,11 @@ def load_global(session: Session, as_of: dt.datetime) -> Facts:
         f.note_global(deal.close_date)  # a won deal counts once signed (qualification.deal_won)
     f.products = {x.id: x for x in _rows(session, records.ProductRecord)}
     f.prices = {x.id: x for x in _rows(session, records.PriceRecord)}
-    f.first_paid = _first_paid(session, f)
+    if per_customer:
+        f.first_paid = _first_paid(session, f)
     f.credited_refund_ids = _credited_refund_ids(session, f)
-    f.event_payments = _event_payments(session)
+    if per_customer:
+        f.event_payments = _event_payments(session)
     # Last, and streamed: `build_submissions` makes each PartnerStack customer, then each lead, a
     # candidate as it is read and keeps no list of their rows (some 700 and 550 bytes a row held at
     # once, 100,000 customers and 75,000 leads at L). It reads the customers to the end before the
@@ -84,6 +89,21 @@ def load_global(session: Session, as_of: dt.datetime) -> Facts:
     f.referrals = _visible_stream(f, _stream(session, records.ReferralRecord))
     f.leads = _visible_stream(f, _stream(session, records.LeadRecord))
     return f
+
+
+def event_payments_stmts() -> list[Select[Any, str | None]]:
+    """(value, billing customer) of the invoice payments some refund or dispute names: their payment
+    intents, then their charges (`_event_payments`)."""
+    out = []
+    for column in (InvoicePayment.payment_intent, InvoicePayment.charge):
+        name = column.key
+        named = union(*(select(getattr(m, name)).where(getattr(m, name).is_not(None)) for m in (Refund, Dispute)))
+        out.append(
+            select(column, Invoice.customer_id)
+            .join(Invoice, Invoice.id == InvoicePayment.invoice_id)
+            .where(column.in_(named), Invoice.customer_id.is_not(None))
+        )
+    return out
 
 
 def _event_payments(session: Session) -> dict[str, tuple[list[str], list[str]]]:
@@ -95,14 +115,7 @@ def _event_payments(session: Session) -> dict[str, tuple[list[str], list[str]]]:
     pass instead of one per batch, and a tenth of the rows).
     """
     out: dict[str, tuple[list[str], list[str]]] = {}  # lists (a batch's reader dedupes): a third of two sets
-    for n, column in enumerate((InvoicePayment.payment_intent, InvoicePayment.charge)):
-        name = column.key
-        named = union(*(select(getattr(m, name)).where(getattr(m, name).is_not(None)) for m in (Refund, Dispute)))
-        stmt = (
-            select(column, Invoice.customer_id)
-            .join(Invoice, Invoice.id == InvoicePayment.invoice_id)
-            .where(column.in_(named), Invoice.customer_id.is_not(None))
-        )
+    for n, stmt in enumerate(event_payments_stmts()):
         for value, customer_id in session.connection().execute(stmt):
             if value is not None and customer_id is not None:  # (as the statement asks: for the types)
                 out.setdefault(customer_id, ([], []))[n].append(value)
@@ -132,22 +145,16 @@ def _visible_stream(f: Facts, rows: Iterator[R]) -> Iterator[R]:
             f.note_global(x.created_at)
 
 
-def _first_paid(session: Session, f: Facts) -> dict[str, dt.datetime]:
-    """Per customer, the earliest paid_at of a visible invoice paid by `as_of` with amount_paid > 0.
-
-    Qualification (existing customer) and deal timing need it for every customer, the
-    invoices themselves only per batch: so it is aggregated in the database, one row per
-    customer. An invoice created or paid after as-of wakes qualification (it may make a
-    later submission an existing customer): the same pass finds the earliest such time.
-    """
-    as_of = f.as_of
+def first_paid_stmt(as_of: dt.datetime) -> Select[str | None, Any, Any, Any]:
+    """Per billing customer: its first paid time by `as_of` (`_first_paid`), and the earliest payment and
+    invoice creation after `as_of` (when qualification can next turn)."""
     paid_by = and_(Invoice.paid_at <= as_of, or_(Invoice.created.is_(None), Invoice.created <= as_of))
-    stmt = (
+    return (
         select(
             Invoice.customer_id,
-            func.min(case((paid_by, Invoice.paid_at))),
-            func.min(case((Invoice.paid_at > as_of, Invoice.paid_at))),
-            func.min(case((Invoice.created > as_of, Invoice.created))),
+            func.min(case((paid_by, Invoice.paid_at))).label("paid_at"),
+            func.min(case((Invoice.paid_at > as_of, Invoice.paid_at))).label("paid_later"),
+            func.min(case((Invoice.created > as_of, Invoice.created))).label("created_later"),
         )
         .where(
             Invoice.status == "paid",
@@ -157,8 +164,18 @@ def _first_paid(session: Session, f: Facts) -> dict[str, dt.datetime]:
         )
         .group_by(Invoice.customer_id)
     )
+
+
+def _first_paid(session: Session, f: Facts) -> dict[str, dt.datetime]:
+    """Per customer, the earliest paid_at of a visible invoice paid by `as_of` with amount_paid > 0.
+
+    Qualification (existing customer) and deal timing need it for every customer, the
+    invoices themselves only per batch: so it is aggregated in the database, one row per
+    customer. An invoice created or paid after as-of wakes qualification (it may make a
+    later submission an existing customer): the same pass finds the earliest such time.
+    """
     first: dict[str, dt.datetime] = {}
-    for customer_id, paid_at, paid_later, created_later in session.connection().execute(stmt):
+    for customer_id, paid_at, paid_later, created_later in session.connection().execute(first_paid_stmt(f.as_of)):
         if paid_at is not None:
             first[customer_id] = paid_at
         f.note_global(paid_later)
