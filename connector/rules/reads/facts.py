@@ -82,9 +82,10 @@ def load_global(session: Session, as_of: dt.datetime, *, per_customer: bool = Tr
     f.credited_refund_ids = _credited_refund_ids(session, f)
     if per_customer:
         f.event_payments = _event_payments(session)
-    # Last, and streamed: `build_submissions` makes each PartnerStack customer, then each lead, a
-    # candidate as it is read and keeps no list of their rows (some 700 and 550 bytes a row held at
-    # once, 100,000 customers and 75,000 leads at L). It reads the customers to the end before the
+    # Last, and streamed: `build_submissions` (in a compute pass `unlinked_candidates`, each candidate
+    # written to the pass's temporary tables as it is read) makes each PartnerStack customer, then each
+    # lead, a candidate as it is read and keeps no list of their rows (some 700 and 550 bytes a row held
+    # at once, 100,000 customers and 75,000 leads at L). It reads the customers to the end before the
     # leads' statement runs (both are lazy); nothing else reads the store between here and there.
     f.referrals = _visible_stream(f, _stream(session, records.ReferralRecord))
     f.leads = _visible_stream(f, _stream(session, records.LeadRecord))
