@@ -62,6 +62,7 @@ from connector.rules.facts import Facts
 from connector.rules.qualification import Candidate, Submission, Unlinked, Verdict
 from connector.rules.reads.facts import event_payments_stmts, first_paid_stmt
 from connector.rules.reads.sql import in_lists
+from connector.store.driverrows import DriverStatement, driver_statement
 from connector.store.models import LedgerEntry, UTCDateTime
 
 PAGE = 1_000
@@ -171,6 +172,7 @@ _events = Table(
     Index("ix_tmp_pass_event_payments_customer", "customer_id"),
     prefixes=["TEMPORARY"],
 )  # fmt: skip
+_DRIVER: dict[tuple[str, tuple[str, ...]], DriverStatement | None] = {}  # SQLite's statements, per column set
 _TABLES = (_candidates, _subs, _first, _verdicts, _billing, _scope, _rest, _batches, _paid, _events)
 
 
@@ -214,6 +216,23 @@ class PassTables:
     def _ordered(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
         """`column` as an ORDER BY term that orders strings by code point, as Python does."""
         return column.collate("C") if self._postgres else column
+
+    def _insert(self, table: Table, rows: list[dict[str, Any]]) -> None:
+        """`rows` into `table`; on SQLite as parameter tuples straight to the driver's executemany
+        (`connector.store.driverrows`: SQLAlchemy's own executemany builds every row's parameters one
+        row at a time, which for a pass's candidates and verdicts cost more than SQLite's inserts)."""
+        if not rows:
+            return
+        if not self._postgres:
+            cols = tuple(rows[0])
+            key = (table.name, cols)
+            if key not in _DRIVER:
+                _DRIVER[key] = driver_statement(insert(table), cols, self.session.get_bind().dialect)
+            driver = _DRIVER[key]
+            if driver is not None:
+                self.session.connection().exec_driver_sql(driver.sql, driver.parameters(rows))
+                return
+        self.session.execute(insert(table), rows)
 
     def _analyze(self, *tables: Table) -> None:
         """PostgreSQL never analyzes temporary tables by itself: without statistics it plans their joins
@@ -268,7 +287,6 @@ class PassTables:
     def add_candidates(self, rows: Iterable[Unlinked]) -> None:
         """Every candidate as read, in read order (`unlinked_candidates`)."""
         page: list[dict[str, Any]] = []
-        stmt = insert(_candidates)
         for seq, (grp, c, link, provider, deal_at) in enumerate(rows):
             page.append({
                 "seq": seq, "grp": grp, "key": c.key, "type": c.type, "submitted_at": c.submitted_at,
@@ -278,10 +296,9 @@ class PassTables:
                 "link": link, "provider": provider, "linked": None,
             })  # fmt: skip
             if len(page) == PAGE:
-                self.session.execute(stmt, page)
+                self._insert(_candidates, page)
                 page = []
-        if page:
-            self.session.execute(stmt, page)
+        self._insert(_candidates, page)
 
     def link(self, sources: Collection[str]) -> None:
         """Link leads and deals to their PartnerStack customers, keep the sources' submissions, number them
@@ -383,8 +400,7 @@ class PassTables:
     def add_verdicts(self, verdicts: list[tuple[int, Verdict]]) -> None:
         """Verdicts by their submissions' positions (the submission's own columns are already there)."""
         rows = [{"pos": pos, "decision": v.decision, "reason": v.reason, "earlier": v.earlier} for pos, v in verdicts]
-        if rows:
-            self.session.execute(insert(_verdicts), rows)
+        self._insert(_verdicts, rows)
 
     def judged_keys(self) -> Any:
         """The judged submissions' keys, as a subquery (what `write_decisions` keeps)."""
@@ -457,7 +473,7 @@ class PassTables:
         if scope is not None:
             rows = [{"customer_key": k} for k in scope]
             for i in range(0, len(rows), PAGE):
-                self.session.execute(insert(_scope), rows[i : i + PAGE])
+                self._insert(_scope, rows[i : i + PAGE])
             scoped = select(_scope.c.customer_key).where(_scope.c.customer_key.is_not(None))
             billed = billed.where(b.customer_key.in_(scoped))
         ranked = billed.add_columns(
