@@ -87,15 +87,22 @@ def _submission_columns() -> list[Column[Any]]:
     ]
 
 
+def _checked_columns() -> list[Column[Any]]:
+    """What only the checks read of a candidate (`Candidate`'s fields beyond `Submission`'s)."""
+    return [
+        Column("test", Boolean, nullable=False),
+        Column("domain", String),
+        Column("name", String),
+        Column("consent", Boolean),
+    ]
+
+
 _candidates = Table(
     "tmp_pass_candidates", _meta,
     Column("seq", Integer, primary_key=True, autoincrement=False),  # read order
     Column("grp", Integer, nullable=False),
     *_submission_columns(),
-    Column("test", Boolean, nullable=False),
-    Column("domain", String),
-    Column("name", String),
-    Column("consent", Boolean),
+    *_checked_columns(),
     Column("link", String),  # a lead's or deal's external key; a customer's own customer key
     Column("provider", String),  # a customer's billing customer, as a deal finds it
     Column("linked", Integer),  # the seq of the customer a lead or deal is linked to
@@ -107,10 +114,7 @@ _subs = Table(
     "tmp_pass_subs", _meta,
     Column("pos", Integer, primary_key=True, autoincrement=False),
     *_submission_columns(),
-    Column("test", Boolean, nullable=False),
-    Column("domain", String),
-    Column("name", String),
-    Column("consent", Boolean),
+    *_checked_columns(),
     Index("ix_tmp_pass_subs_customer", "customer_key"),
     Index("ix_tmp_pass_subs_key", "key"),
     prefixes=["TEMPORARY"],
