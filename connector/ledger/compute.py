@@ -127,6 +127,7 @@ def compute_in(session: Session, ctx: RunContext, program: Program, *, increment
     reads.save_state(
         session, program.name, mark=tick, as_of=ctx.as_of, digest=digest, recheck_at=recheck_at, run_id=ctx.run_id
     )
+    reads.prune_departures(session)
     session.flush()
     return result
 

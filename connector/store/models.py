@@ -644,6 +644,27 @@ class ChangeClock(Base):
     seq: Mapped[int] = mapped_column(BigInteger, nullable=False)
 
 
+class MirrorDeparture(Base):
+    """What a mirror row named before its content changed: the keys the rules place records by.
+
+    Written by the database itself (triggers of migration 0016) when an update of a mirror row
+    changes one of the columns that say whose a record is (an invoice's customer, a payment's invoice,
+    payment intent or charge, a refund's or dispute's intent or charge, ...), stamped with the row's
+    new `changed_seq`. `changes_since` maps these old keys to customers as it maps the rows' new
+    ones: the customer a record left (a refund no longer placed on its invoice) is affected too.
+    Rows no compute's mark can still need are deleted (`prune_departures`)."""
+
+    __tablename__ = "mirror_departures"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    changed_seq: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    customer_id: Mapped[str | None]
+    invoice_id: Mapped[str | None]
+    subscription_id: Mapped[str | None]
+    payment_intent: Mapped[str | None]
+    charge: Mapped[str | None]
+    refund_ids: Mapped[list[str] | None] = mapped_column(JSON)
+
+
 class ComputeState(Base):
     """Where the last successful compute of a program left off: what an incremental run starts from."""
 

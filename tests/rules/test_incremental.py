@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.orm import DeclarativeBase
@@ -290,6 +290,7 @@ SETTINGS = settings(
 @pytest.mark.parametrize("prog", PROGRAMS)
 @SETTINGS
 @given(seed=st.integers(0, 2**32 - 1))
+@example(seed=2609707850)  # netsource: a payment's intent moving away left the refund's next customer out
 def test_incremental_writes_what_a_full_recompute_writes(
     engine: Engine, reference: Engine, prog: str, seed: int
 ) -> None:
@@ -412,6 +413,40 @@ def test_a_payment_intent_moving_recomputes_both_customers(engine: Engine, refer
     assert after.customers_recomputed == 2
     clawbacks = {(e[3], e[7]) for e in _ledger(engine) if e[4] == "clawback"}
     assert clawbacks == {("cust_1", -800), ("cust_0", -800), ("cust_1", 800)}
+
+
+def test_a_payment_intent_moving_away_recomputes_the_customer_it_leaves_for(engine: Engine, reference: Engine) -> None:
+    """The other way round: a payment that stops carrying a refund's intent sends the refund back to the
+    next payment carrying it. The changed payment names only its new intent; the old one is kept by the
+    store's departure triggers, so the customer the refund returns to is recomputed too."""
+    world = _consio_world(2)
+    world.refund("re_1", "in_1", 4_000, "2026-02-01")
+    payment = next(r for r in world.rows[InvoicePayment] if r["id"] == "inpay_in_0")
+    world.rows[InvoicePayment] = [dict(payment, payment_intent="pi_in_1") if r is payment else r
+                                  for r in world.rows[InvoicePayment]]  # fmt: skip
+    _, after = _twins(engine, reference, "consio", [
+        (_rows(world), "2026-03-01"), ([(InvoicePayment, dict(payment, payment_intent="pi_other"))], "2026-03-01"),
+    ])  # fmt: skip
+    assert after.customers_recomputed == 2
+    clawbacks = sorted((e[3], e[7]) for e in _ledger(engine) if e[4] == "clawback")
+    assert clawbacks == [("cust_0", -800), ("cust_0", 800), ("cust_1", -800)]
+
+
+def test_a_pending_refund_moving_away_wakes_the_customer_it_leaves_for(engine: Engine, reference: Engine) -> None:
+    """As above with the refund dated after as-of: nothing is booked when its payment moves, but the
+    customer it now lands on must get its recheck time, and books it once as-of reaches the refund."""
+    world = _consio_world(2)
+    world.refund("re_1", "in_1", 4_000, "2026-02-01")
+    payment = next(r for r in world.rows[InvoicePayment] if r["id"] == "inpay_in_0")
+    world.rows[InvoicePayment] = [dict(payment, payment_intent="pi_in_1") if r is payment else r
+                                  for r in world.rows[InvoicePayment]]  # fmt: skip
+    results = _twins(engine, reference, "consio", [
+        (_rows(world), "2026-01-20"),
+        ([(InvoicePayment, dict(payment, payment_intent="pi_other"))], "2026-01-25"),
+        ([], "2026-02-01"),
+    ])  # fmt: skip
+    assert [r.customers_recomputed for r in results[1:]] == [2, 1]
+    assert [(e[3], e[7]) for e in _ledger(engine) if e[4] == "clawback"] == [("cust_1", -800)]
 
 
 def test_a_credit_note_listing_another_customers_refund(engine: Engine, reference: Engine) -> None:

@@ -1,7 +1,7 @@
 """What the rules read from the store: facts as of a time, what changed since the last compute,
 and the state one compute leaves for the next."""
 
-from connector.rules.reads.changes import Changes, adopt_unstamped, advance_clock, changes_since
+from connector.rules.reads.changes import Changes, adopt_unstamped, advance_clock, changes_since, prune_departures
 from connector.rules.reads.facts import INVOICE_COLUMNS, load_customers, load_global
 from connector.rules.reads.holds import keep_violations, open_holds, open_invariant_customers
 from connector.rules.reads.sql import IN_LIST, in_lists, padded, read_as
@@ -34,6 +34,7 @@ __all__ = [
     "open_invariant_customers",
     "padded",
     "previous_findings",
+    "prune_departures",
     "program_digest",
     "read_as",
     "replace_rechecks",

@@ -8,7 +8,9 @@ keys, submission rows and billing customers.
 
 Every mapping errs on the side of more: a refund is charged to every customer whose invoice
 payments carry its payment intent or charge (the rules place it on the first one only), a
-credit note also to the customers of the refunds it lists. Recomputing a customer whose
+credit note also to the customers of the refunds it lists. A row whose placing columns changed
+also names what it named before (`MirrorDeparture`, written by the database's triggers): the
+customer a record left is affected as much as the one it joined. Recomputing a customer whose
 result did not change costs time; missing one would cost money.
 """
 
@@ -18,12 +20,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, or_, select, update
+from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from connector.rules.reads.sql import in_lists
 from connector.store.models import (
     ChangeClock,
+    ComputeState,
     CreditNote,
     Deal,
     Dispute,
@@ -32,6 +35,7 @@ from connector.store.models import (
     InvoicePayment,
     Lead,
     MarketingCost,
+    MirrorDeparture,
     Partner,
     Price,
     Product,
@@ -93,8 +97,17 @@ def _fresh(model: Any, mark: int) -> ColumnElement[bool]:
 
 def adopt_unstamped(session: Session, tick: int) -> None:
     """Stamp rows written without the clock (NULL) with `tick`: this compute has now seen them."""
-    for model in TRACKED:
+    for model in (*TRACKED, MirrorDeparture):
         session.execute(update(model).where(model.changed_seq.is_(None)).values(changed_seq=tick))
+
+
+def prune_departures(session: Session) -> None:
+    """Drop the departures every program's compute has seen (at or before the lowest mark).
+
+    A program with no state yet runs full, which reads no departure."""
+    lowest = session.scalar(select(func.min(ComputeState.mark)))
+    if lowest is not None:
+        session.execute(delete(MirrorDeparture).where(MirrorDeparture.changed_seq <= lowest))
 
 
 def changes_since(session: Session, mark: int) -> Changes:
@@ -117,11 +130,27 @@ def changes_since(session: Session, mark: int) -> Changes:
     billing |= keys(Subscription, Subscription.customer_id)
     billing |= keys(MarketingCost, MarketingCost.customer_id)
     item_subs = keys(SubscriptionItem, SubscriptionItem.subscription_id)
-    billing |= _column_of(session, Subscription.customer_id, Subscription.id, item_subs)
     invoices: set[str | None] = keys(InvoiceLine, InvoiceLine.invoice_id)
+    intents: set[str | None] = set()
+    charges: set[str | None] = set()
+    refund_ids: set[str] = set()
+
+    # what changed rows named before: mapped below as the rows' current values are
+    departed = select(
+        MirrorDeparture.customer_id, MirrorDeparture.invoice_id, MirrorDeparture.subscription_id,
+        MirrorDeparture.payment_intent, MirrorDeparture.charge, MirrorDeparture.refund_ids,
+    ).where(_fresh(MirrorDeparture, mark))  # fmt: skip
+    for customer_id, invoice_id, subscription_id, pi, charge, listed in session.execute(departed):
+        out.rows += 1
+        billing.add(customer_id)
+        invoices.add(invoice_id)
+        item_subs.add(subscription_id)
+        intents.add(pi)
+        charges.add(charge)
+        refund_ids.update(listed or [])
+    billing |= _column_of(session, Subscription.customer_id, Subscription.id, item_subs)
 
     # a credit note: its invoice's customer, and the customers of the refunds it lists
-    refund_ids: set[str] = set()
     for invoice_id, customer_id, listed in session.execute(
         select(CreditNote.invoice_id, CreditNote.customer_id, CreditNote.refund_ids).where(_fresh(CreditNote, mark))
     ):
@@ -130,8 +159,6 @@ def changes_since(session: Session, mark: int) -> Changes:
         billing.add(customer_id)
         refund_ids.update(listed or [])
     # payment intents and charges whose placement may have moved: changed refunds, disputes and payments
-    intents: set[str | None] = set()
-    charges: set[str | None] = set()
     for model in (Refund, Dispute, InvoicePayment):
         for pi, charge in session.execute(select(model.payment_intent, model.charge).where(_fresh(model, mark))):
             out.rows += 1
