@@ -12,7 +12,7 @@ from connector.ledger.compute import ComputeResult, compute_in
 from connector.ledger.corrections import correction, groups_to_correct, note_wake, pair_reversals, place_open
 from connector.ledger.entries import OPEN_STATUSES, Entry, EntryRow, LedgerResult, entry_key, is_open, may_move
 from connector.ledger.reconcile import reconcile, reconcile_entries
-from connector.ledger.store import LedgerSlice, entries_of_customers, ledger_customer_keys, whole_ledger
+from connector.ledger.store import LedgerSlice, entries_of_customers, whole_ledger
 
 __all__ = [
     "OPEN_STATUSES",
@@ -27,7 +27,6 @@ __all__ = [
     "entry_key",
     "groups_to_correct",
     "is_open",
-    "ledger_customer_keys",
     "may_move",
     "note_wake",
     "pair_reversals",

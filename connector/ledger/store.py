@@ -42,11 +42,6 @@ class LedgerSlice:
     where: ColumnElement[bool]  # which entries the slice holds
 
 
-def ledger_customer_keys(session: Session, program: str) -> set[str | None]:
-    """Every customer key the program's ledger holds (None for entries without a customer)."""
-    return set(session.scalars(select(LedgerEntry.customer_key).where(LedgerEntry.program == program).distinct()))
-
-
 def customers_of_partnerships(session: Session, program: str, partnerships: Collection[str]) -> set[str | None]:
     """Every customer key the program's ledger holds entries of these partnerships for."""
     out: set[str | None] = set()
