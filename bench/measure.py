@@ -238,7 +238,8 @@ def run_benchmark(
     (the replay of the backfill's own GETs stays the fetch ceiling).
 
     ``checkpoint`` gets the figures so far after every phase, so a run stopped at L (hours) keeps
-    what it measured; ``keep`` leaves the SQLite store there for later measurements against it.
+    what it measured; ``keep`` leaves each database there for later measurements against it (the
+    SQLite file in that directory, the PostgreSQL schema named in its ``postgres.url``).
     """
     say = log or (lambda message: None)
     size = size.upper()
@@ -272,8 +273,10 @@ def run_benchmark(
                 if kind == databases[0]:
                     _sandbox_alone(result, box, say, walk=walk)
                 db = new_database(kind, workdir, pg_base)
-                if keep is None or kind != "sqlite":
+                if keep is None:
                     created.append(db)
+                else:
+                    (keep / f"{kind}.url").write_text(db.url + "\n")
                 result["databases"][kind] = {}
                 _phases(result, result["databases"][kind], box, db, costs, workdir, pg_base, created, say,
                         profile, saved)
@@ -594,7 +597,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--profile-dir", type=Path, help="cProfile each measured phase into this directory")
     p.add_argument("--sandbox-only", action="store_true", help="measure only the sandbox and the bare fetch loop")
     p.add_argument("--keep", type=Path, metavar="DIR",
-                   help="work in DIR and leave the SQLite store there (to measure later code against it)")
+                   help="work in DIR and leave the databases there (SQLite file; PostgreSQL schema named in DIR/postgres.url)")
     p.add_argument("--no-walk", action="store_true",
                    help="skip the bare list walks (at L they take minutes; the replay ceiling is still measured)")
     p.add_argument("--rate-limited", action="store_true",

@@ -32,6 +32,7 @@ from connector.rules.program import Program
 from connector.rules.reads.sql import in_lists
 from connector.store.driverrows import driver_statement
 from connector.store.models import ENTRY_KEY_LENGTH, Deal, LedgerEntry, PlatformReward, Referral, RewardMarker
+from connector.store.planner import note_rows_written
 from connector.store.unnest import driver_sql, unnest_select
 
 _ENTRY_TAG = re.compile(rf"\[entry:([^\]]{{1,{ENTRY_KEY_LENGTH}}})\]")
@@ -200,6 +201,7 @@ def _insert_markers(session: Session, rows: Sequence[Any]) -> None:
         connection.exec_driver_sql(sql, {"c0": list(entry_keys), "c1": list(reward_keys)})
     else:
         connection.exec_driver_sql(sql, markers)
+    note_rows_written(session, RewardMarker.__table__, len(markers))  # find_mirrored is planned from its size
 
 
 _MARKERS = cast(Table, RewardMarker.__table__)

@@ -44,7 +44,8 @@ from connector.rules.program import Program
 from connector.rules.qualification import Submission, Verdict, judge, unlinked_candidates
 from connector.rules.ratekeys import RATE_KEY_UNMATCHED
 from connector.store.db import transaction
-from connector.store.models import ComputeState, Finding
+from connector.store.models import ComputeState, Finding, LedgerEntry
+from connector.store.planner import settle_statistics
 
 log = logging.getLogger(__name__)
 
@@ -445,4 +446,6 @@ def compute(ctx: RunContext, program: Program, *, incremental: bool = False) -> 
     recompute of the whole ledger runs.
     """
     with transaction(ctx.sessions) as session:
-        return compute_in(session, ctx, program, incremental=incremental)
+        result = compute_in(session, ctx, program, incremental=incremental)
+        settle_statistics(session, LedgerEntry.__table__)  # the statuses it moved (`connector.store.planner`)
+        return result

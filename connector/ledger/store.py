@@ -19,7 +19,7 @@ from connector.ledger.entries import OPEN_STATUSES, PAYOUT_COLUMNS, EntryRow, Mo
 from connector.ledger.history import Stamp, StatusAt, note_closed_corrections, record_booked, record_moves
 from connector.rules.reads.sql import in_lists, padded, read_as
 from connector.store.models import LedgerEntry
-from connector.store.planner import note_rows_written
+from connector.store.planner import note_rows_changed, note_rows_written
 
 _ROW_COLUMNS = tuple(read_as(LedgerEntry.__mapper__.columns[f.name], f.name) for f in dataclasses.fields(EntryRow))
 _SOURCES = [f.name for f in dataclasses.fields(EntryRow)].index("sources")
@@ -143,6 +143,7 @@ def write(
     ]  # fmt: skip
     if moved:
         session.execute(update(LedgerEntry), moved)
+        note_rows_changed(session, LedgerEntry.__table__, len(moved))
 
 
 _UNSET = object()

@@ -47,6 +47,7 @@ from connector.push.results import Answer, Outgoing, Progress, PushResult
 from connector.push.status import read_back_status
 from connector.rules.program import Program
 from connector.store.models import LedgerEntry
+from connector.store.planner import note_rows_changed, settle_statistics
 
 __all__ = ["BATCH_SIZE", "REJECTED_PREFIX", "PushResult", "push"]
 
@@ -119,6 +120,8 @@ def _push(
                          "until the entry or the program changes")
         ctx.notes.extend(result.errors)
     result.statuses_read = read_back_status(ctx, program.name, store_wide=store_wide)
+    with ctx.sessions() as session, session.begin():
+        settle_statistics(session, LedgerEntry.__table__)  # the entries this push moved
     if result.held:
         ctx.notes.append(f"push: {result.held} entr(ies) held, not sent to {destination.name}")
         ctx.notes.extend(result.holds)
@@ -288,6 +291,7 @@ def _mark_pushed(ctx: RunContext, answers: list[Answer], unsent: list[str]) -> N
                 .values(push_state=None, push_attempts=LedgerEntry.push_attempts - 1)
                 .execution_options(synchronize_session=False)
             )
+        note_rows_changed(session, LedgerEntry.__table__, len(pushed) + len(rejected) + len(unsent))
 
 
 def body_fingerprint(body: dict[str, Any]) -> str:

@@ -25,6 +25,15 @@ writes it, then after each ANALYZE. The count of rows written is an upper bound 
 re-read writes nothing), which can only make an ANALYZE come early. A table thus costs about
 log2(final / first) ANALYZEs while it grows, each reading at most a fixed sample of it.
 
+A table's rows can also change in place: a push moves every entry it sends from `payable` to
+`pushed`, a read-back gives each its platform status. Nothing grows, so the rule above never
+fires, and the statistics go on describing the ledger as it was booked: after the L backfill
+three quarters of `ledger_entries` were `payable` to the planner and none to the table, so
+the next sync's outbox reads (count, pages, the mirrored search) scanned every entry, 7 s of a
+no-change sync. Such writers report with `note_rows_changed`, and the stage that made them
+calls `settle_statistics` when it is done: one ANALYZE if at least `FIRST_ANALYZE_ROWS` rows
+were written or changed since the last (a sync that changed nothing pays nothing).
+
 SQLite needs none of this: without statistics its planner prefers an index over a scan for an
 equality or IN on an indexed column, which is what the pull's statements are.
 """
@@ -40,7 +49,7 @@ from sqlalchemy import Engine, FromClause, Table, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-__all__ = ["FIRST_ANALYZE_ROWS", "PlannerStatistics", "note_rows_written"]
+__all__ = ["FIRST_ANALYZE_ROWS", "PlannerStatistics", "note_rows_changed", "note_rows_written", "settle_statistics"]
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +60,7 @@ FIRST_ANALYZE_ROWS = 1_000  # below this a sequential scan is as cheap as an ind
 class _Growth:
     analyzed: float  # not money: the table's rows at its last ANALYZE (0: never analyzed, or empty)
     written: int = 0  # rows written since then (an upper bound)
+    changed: int = 0  # rows updated in place since then (an upper bound)
 
     def due(self) -> bool:
         return self.written >= max(FIRST_ANALYZE_ROWS, self.analyzed)
@@ -65,17 +75,39 @@ class PlannerStatistics:
 
     def note(self, session: Session, table: Table, rows: int) -> None:
         """`rows` were just written into `table` in `session`'s transaction; ANALYZE it if it grew enough."""
+        name, growth = self._growth(session, table)
+        with self._lock:
+            growth.written += rows
+            if not growth.due():
+                return
+            growth.written = growth.changed = 0  # claimed: another thread's next write does not analyze it too
+        self._analyze(session, name, growth)
+
+    def note_changed(self, session: Session, table: Table, rows: int) -> None:
+        """`rows` of `table` were just updated in place; counted until `settle`."""
+        _, growth = self._growth(session, table)
+        with self._lock:
+            growth.changed += rows
+
+    def settle(self, session: Session, table: Table) -> None:
+        """ANALYZE `table` if `FIRST_ANALYZE_ROWS` rows or more were written or changed since its last."""
+        name, growth = self._growth(session, table)
+        with self._lock:
+            if growth.written + growth.changed < FIRST_ANALYZE_ROWS:
+                return
+            growth.written = growth.changed = 0
+        self._analyze(session, name, growth)
+
+    def _growth(self, session: Session, table: Table) -> tuple[str, _Growth]:
         name = session.get_bind().dialect.identifier_preparer.format_table(table)
         with self._lock:
             growth = self._tables.get(name)
         if growth is None:
             growth = _Growth(analyzed=_analyzed_rows(session, name))
         with self._lock:
-            growth = self._tables.setdefault(name, growth)
-            growth.written += rows
-            if not growth.due():
-                return
-            growth.written = 0  # claimed: another thread's next write does not analyze it too
+            return name, self._tables.setdefault(name, growth)
+
+    def _analyze(self, session: Session, name: str, growth: _Growth) -> None:
         _analyze(session, name)
         analyzed = _analyzed_rows(session, name)
         with self._lock:
@@ -93,16 +125,39 @@ def note_rows_written(session: Session, table: FromClause, rows: int) -> None:
 
     PostgreSQL only (elsewhere a no-op); cheap enough to call after every page.
     """
+    tracked = _tracker(session, table)
+    if tracked is not None and rows > 0:
+        tracked[0].note(session, tracked[1], rows)
+
+
+def note_rows_changed(session: Session, table: FromClause, rows: int) -> None:
+    """`rows` of `table` were updated in place (a status moved): counted towards the next
+    `settle_statistics`, never an ANALYZE by itself. PostgreSQL only, like `note_rows_written`."""
+    tracked = _tracker(session, table)
+    if tracked is not None and rows > 0:
+        tracked[0].note_changed(session, tracked[1], rows)
+
+
+def settle_statistics(session: Session, table: FromClause) -> None:
+    """A stage is done writing `table`: ANALYZE it if at least `FIRST_ANALYZE_ROWS` rows were written
+    or changed in place since its last ANALYZE (by this process). PostgreSQL only."""
+    tracked = _tracker(session, table)
+    if tracked is not None:
+        tracked[0].settle(session, tracked[1])
+
+
+def _tracker(session: Session, table: FromClause) -> tuple[PlannerStatistics, Table] | None:
+    """The tracker of `session`'s database and the table as a Table (None off PostgreSQL)."""
     assert isinstance(table, Table), table
     bind = session.get_bind()
-    if rows <= 0 or bind.dialect.name != "postgresql":
-        return
+    if bind.dialect.name != "postgresql":
+        return None
     engine = bind.engine
     tracker = _TRACKERS.get(engine)
     if tracker is None:
         with _TRACKERS_LOCK:
             tracker = _TRACKERS.setdefault(engine, PlannerStatistics())
-    tracker.note(session, table, rows)
+    return tracker, table
 
 
 def _analyzed_rows(session: Session, name: str) -> float:  # not money: a row estimate

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 import connector.push.marks as marks_mod
 import connector.push.outbox as push_mod
+import connector.push.status as status_mod
 from connector.run.runner import RunFailed, run_once
 from connector.store.models import ChangeClock, LedgerEntry, PlatformReward, PushMark, RewardMarker
 from sandbox.server import SandboxServer
@@ -199,3 +200,23 @@ def test_a_reward_written_without_a_stamp_naming_two_entries(
     assert (adopted.platform_reward_key, adopted.platform_status) == (second.platform_reward_key, "approved")
     assert_as_store_wide(engine)
     assert len(platform_rewards(sandbox)) == 3
+
+
+def test_entries_not_read_back_are_read_back_a_page_at_a_time(
+    database_url: str, engine: Engine, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every lost record adopted from an old mirror row, so only the read-back's second set (pushed,
+    not read back) can read them back, one entry per page."""
+    monkeypatch.setattr(status_mod, "UNREAD_PAGE", 1)
+    settings = rereading(database_url, sandbox)
+    sync(settings)
+    sync(settings)
+    rewards = [e.platform_reward_key for e in entries(engine)]
+    for e in entries(engine):
+        lose_record(engine, e.entry_key)
+    sync(settings)
+    assert [(e.status, e.platform_reward_key, e.platform_status) for e in entries(engine)] == [
+        ("pushed", reward, "approved") for reward in rewards
+    ]
+    assert len(platform_rewards(sandbox)) == 3  # adopted, not sent again
+    assert_as_store_wide(engine)
