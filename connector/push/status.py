@@ -109,7 +109,7 @@ def _unread_pages(session: Session, program: str) -> Iterator[list[str]]:
         after = keys[-1]
 
 
-def unread_page(program: str, after: str) -> Select[tuple[str]]:
+def unread_page(program: str, after: str) -> Select[str]:
     """The page of `_unread_pages` after the key `after`."""
     return (
         select(LedgerEntry.entry_key)
