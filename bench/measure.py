@@ -597,7 +597,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--profile-dir", type=Path, help="cProfile each measured phase into this directory")
     p.add_argument("--sandbox-only", action="store_true", help="measure only the sandbox and the bare fetch loop")
     p.add_argument("--keep", type=Path, metavar="DIR",
-                   help="work in DIR and leave the databases there (SQLite file; PostgreSQL schema in DIR/postgres.url)")
+                   help="work in DIR, leave the databases there (SQLite file, PostgreSQL schema in DIR/postgres.url)")
     p.add_argument("--no-walk", action="store_true",
                    help="skip the bare list walks (at L they take minutes; the replay ceiling is still measured)")
     p.add_argument("--rate-limited", action="store_true",
