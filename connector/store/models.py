@@ -759,3 +759,7 @@ class CustomerTerms(Base):
     group_slug: Mapped[str | None] = mapped_column(String(64))
     run_id: Mapped[str | None] = mapped_column(String(36))  # the compute that booked the first entry
     recorded_at: Mapped[dt.datetime]  # that compute's as-of time
+
+
+# compute reads a batch's customers' terms (connector.ledger.terms.recorded: program, customer_key IN …)
+Index("ix_customer_terms_program_customer", CustomerTerms.program, CustomerTerms.customer_key)
