@@ -14,8 +14,6 @@ independent and planned one statement over both as a scan of every entry.
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -25,43 +23,16 @@ from sqlalchemy.orm import Session
 import connector.push.outbox as outbox
 import connector.push.status as status_mod
 from connector.ledger.store import write
-from connector.push.destination import Held
 from connector.push.pages import payable
-from connector.rules.program import Program
 from connector.store.models import LedgerEntry
 from tests.conftest import on_postgres
 from tests.report.builders import entry
 from tests.rules.builders import context, program
+from tests.run.test_approval import Platform
 
 ENTRIES = 3_000
 BOOKED_PER_TRANSACTION = 1_000
 postgres_only = pytest.mark.skipif(not on_postgres(), reason="PostgreSQL's planner (set CONNECTOR_TEST_DATABASE_URL)")
-
-
-class Instant:
-    """A platform that takes every reward at once and mirrors nothing."""
-
-    name = "test platform"
-    concurrency = 1
-
-    def __init__(self) -> None:
-        self.sent = 0
-
-    def bodies(self, session: Session, entries: Sequence[LedgerEntry], program: Program) -> list[dict[str, Any] | Held]:
-        return [{"entry": e.entry_key} for e in entries]
-
-    def send(self, body: dict[str, Any]) -> dict[str, Any]:
-        self.sent += 1
-        return {"key": f"rwd_{body['entry']}"}
-
-    def platform_key(self, answer: dict[str, Any]) -> str:
-        return str(answer["key"])
-
-    def find_mirrored(self, session: Session, program: str, *, store_wide: bool = False) -> dict[str, str]:
-        return {}
-
-    def find_pushed(self, bodies: Mapping[str, dict[str, Any]], since: dt.datetime) -> dict[str, str]:
-        return {}
 
 
 def _book(engine: Engine, count: int, status: str, start: int = 0) -> None:
@@ -87,9 +58,9 @@ def _outbox_count() -> Any:
 
 def _push_everything(engine: Engine) -> None:
     _book(engine, ENTRIES, "payable")
-    platform = Instant()
+    platform = Platform()  # takes every reward at once, mirrors nothing
     result = outbox.push(context(engine, "2026-04-01"), program("consio"), destination=platform)
-    assert (result.pushed, platform.sent) == (ENTRIES, ENTRIES)
+    assert (result.pushed, len(platform.sent)) == (ENTRIES, ENTRIES)
     with Session(engine) as session:
         assert session.scalar(_outbox_count()) == 0
 
