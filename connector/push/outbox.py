@@ -46,6 +46,7 @@ from connector.push.recovery import find_landed, lookup_since
 from connector.push.results import Answer, Outgoing, Progress, PushResult
 from connector.push.status import read_back_status
 from connector.rules.program import Program
+from connector.store.keyed import not_indexed
 from connector.store.models import LedgerEntry
 from connector.store.planner import note_rows_changed, settle_statistics
 
@@ -238,11 +239,12 @@ def _mark_sending(ctx: RunContext, batch: _Batch, result: PushResult) -> list[Ou
         return []
     with ctx.sessions() as session, session.begin():
         # One UPDATE for the batch instead of the ORM's per-object flush (its bookkeeping was a
-        # tenth of the push's CPU); RETURNING says which rows it took.
+        # tenth of the push's CPU); RETURNING says which rows it took. Found by key, the status only
+        # re-checked (`not_indexed`): on SQLite a status search walked the whole outbox per batch.
         marked = set(session.scalars(
             update(LedgerEntry)
             .where(LedgerEntry.entry_key.in_([o.entry_key for o in batch.outgoing]),
-                   LedgerEntry.status == "payable", LedgerEntry.push_state.is_distinct_from("refused"))
+                   not_indexed(LedgerEntry.status) == "payable", LedgerEntry.push_state.is_distinct_from("refused"))
             .values(push_state="sending", push_attempts=func.coalesce(LedgerEntry.push_attempts, 0) + 1)
             .returning(LedgerEntry.entry_key)
             .execution_options(synchronize_session=False)
